@@ -1,0 +1,205 @@
+// Typed LISP control messages (RFC 9301, RFC 9437 for the N/I bits of Map-Request).
+// These are the only representations of addresses, EID prefixes, locators and mapping
+// records in livmap: the codec, the database, the store and the API all use them.
+
+/** LISP Address Family Identifiers that livmap understands on the wire. */
+export const AFI = {
+  none: 0,
+  ipv4: 1,
+  ipv6: 2,
+  lcaf: 16387,
+  mac: 16389,
+} as const;
+
+/** LCAF types (RFC 8060) that livmap decodes into structure; any other is kept opaque. */
+export const LCAF_TYPE = {
+  afiList: 1,
+  instanceId: 2,
+} as const;
+
+/**
+ * A wire address. IP addresses are canonical text (dotted quad; RFC 5952 lower-case
+ * compressed IPv6), MACs are `aa:bb:cc:dd:ee:ff`.
+ */
+export type Address =
+  | { readonly afi: 'none' }
+  | { readonly afi: 'ipv4'; readonly ip: string }
+  | { readonly afi: 'ipv6'; readonly ip: string }
+  | { readonly afi: 'mac'; readonly mac: string }
+  /** LCAF type 2. `maskLen` is the IID mask-len byte (OOR sends 32). */
+  | { readonly afi: 'lcaf-iid'; readonly iid: number; readonly maskLen: number; readonly flags: number; readonly address: Address }
+  /** LCAF type 1: several addresses of different families for one entity. */
+  | { readonly afi: 'lcaf-afi-list'; readonly flags: number; readonly addresses: readonly Address[] }
+  /** Any other LCAF: header fields plus the payload bytes, re-encoded unchanged. */
+  | {
+      readonly afi: 'lcaf';
+      readonly lcafType: number;
+      readonly rsvd1: number;
+      readonly flags: number;
+      readonly rsvd2: number;
+      readonly payload: Uint8Array;
+    };
+
+/** Address families an EID prefix can be matched in. */
+export type EidFamily = 'ipv4' | 'ipv6' | 'mac';
+
+/**
+ * The one EID-prefix type: instance ID + address + prefix length.
+ * On the wire a non-zero IID is an Instance-ID LCAF (mask-len byte 32, as OOR sends) around
+ * the address; IID 0 is the bare address. `address` is never an `lcaf-iid` itself.
+ */
+export interface EidPrefix {
+  readonly iid: number;
+  readonly address: Address;
+  readonly length: number;
+}
+
+/** Map-Reply actions (RFC 9301 §5.4). */
+export const ACTION = {
+  noAction: 0,
+  nativelyForward: 1,
+  sendMapRequest: 2,
+  drop: 3,
+  dropPolicyDenied: 4,
+  dropAuthFailure: 5,
+} as const;
+
+export interface Locator {
+  readonly priority: number;
+  readonly weight: number;
+  readonly mPriority: number;
+  readonly mWeight: number;
+  /** L: the locator is local to the sender. */
+  readonly local: boolean;
+  /** p: the locator was RLOC-probed. */
+  readonly probed: boolean;
+  /** R: the locator is reachable. */
+  readonly reachable: boolean;
+  readonly rloc: Address;
+}
+
+/** The one mapping type: an EID-record of Map-Reply/Map-Register/Map-Notify. */
+export interface MappingRecord {
+  readonly eid: EidPrefix;
+  /** Minutes; 0xffffffff means "never expires". */
+  readonly ttl: number;
+  readonly action: number;
+  /** A: the mapping comes from an authoritative source. */
+  readonly authoritative: boolean;
+  /** 12-bit map-version number. */
+  readonly mapVersion: number;
+  readonly locators: readonly Locator[];
+}
+
+/** Authentication of Map-Register / Map-Notify / Map-Notify-Ack. */
+export const AUTH_ALG = { none: 0, hmacSha1: 1, hmacSha256: 2 } as const;
+
+export interface Auth {
+  /**
+   * RFC 9301 splits the 16-bit field into Key ID (high byte) and Algorithm ID (low byte);
+   * OOR reads it as a 16-bit key id 1 (SHA-1) / 2 (SHA-256). With keyId 0 both agree.
+   */
+  readonly keyId: number;
+  readonly algId: number;
+  readonly authData: Uint8Array;
+}
+
+export interface MapRequest {
+  readonly type: 'map-request';
+  /** A */
+  readonly authoritative: boolean;
+  /** M: a Map-Reply record is appended. */
+  readonly mapDataPresent: boolean;
+  /** P: RLOC probe. */
+  readonly probe: boolean;
+  /** S: Solicit-Map-Request. */
+  readonly smr: boolean;
+  /** p: sent by a PITR. */
+  readonly pitr: boolean;
+  /** s: SMR-invoked. */
+  readonly smrInvoked: boolean;
+  /** N (RFC 9437): subscribe / notification requested. */
+  readonly notifyRequested: boolean;
+  /** L: sent by a local xTR. */
+  readonly localXtr: boolean;
+  /** D: do not send a Map-Reply. */
+  readonly dontMapReply: boolean;
+  readonly nonce: bigint;
+  readonly sourceEid: Address;
+  readonly itrRlocs: readonly Address[];
+  readonly records: readonly EidPrefix[];
+  readonly mapReply?: MappingRecord;
+  /** Present exactly when the I bit is set (RFC 9437): 16-byte xTR-ID and 8-byte site-ID. */
+  readonly xtrId?: Uint8Array;
+  readonly siteId?: Uint8Array;
+}
+
+export interface MapReply {
+  readonly type: 'map-reply';
+  /** P */
+  readonly probe: boolean;
+  /** E: echo-nonce capable. */
+  readonly echoNonce: boolean;
+  /** S: security. */
+  readonly security: boolean;
+  readonly nonce: bigint;
+  readonly records: readonly MappingRecord[];
+}
+
+export interface MapRegister {
+  readonly type: 'map-register';
+  /** P: proxy Map-Reply wanted. */
+  readonly proxyReply: boolean;
+  /** S: security. */
+  readonly security: boolean;
+  /** I: xTR-ID and site-ID follow the records. */
+  readonly xtrIdPresent: boolean;
+  /** R: sent by an RTR. */
+  readonly rtr: boolean;
+  /** M: want Map-Notify. */
+  readonly wantMapNotify: boolean;
+  /** Merge bit (the "m"/"a" bit of RFC 9301 drafts): merge locator sets of several ETRs. */
+  readonly merge: boolean;
+  readonly nonce: bigint;
+  readonly auth: Auth;
+  readonly records: readonly MappingRecord[];
+  readonly xtrId?: Uint8Array;
+  readonly siteId?: Uint8Array;
+}
+
+export interface MapNotify {
+  readonly type: 'map-notify' | 'map-notify-ack';
+  /** I: xTR-ID and site-ID follow the records. */
+  readonly xtrIdPresent: boolean;
+  /** R: sent to an RTR. */
+  readonly rtr: boolean;
+  readonly nonce: bigint;
+  readonly auth: Auth;
+  readonly records: readonly MappingRecord[];
+  readonly xtrId?: Uint8Array;
+  readonly siteId?: Uint8Array;
+}
+
+/** The inner IP + UDP header of an Encapsulated Control Message. */
+export interface InnerHeader {
+  readonly version: 4 | 6;
+  readonly source: string;
+  readonly destination: string;
+  readonly sourcePort: number;
+  readonly destinationPort: number;
+  /** IPv4 TTL or IPv6 hop limit. */
+  readonly ttl: number;
+}
+
+export interface EncapsulatedControl {
+  readonly type: 'ecm';
+  /** S: security. */
+  readonly security: boolean;
+  /** D: DDT-originated. */
+  readonly ddt: boolean;
+  readonly inner: InnerHeader;
+  readonly message: LispMessage;
+}
+
+export type LispMessage = MapRequest | MapReply | MapRegister | MapNotify | EncapsulatedControl;
+export type LispMessageType = LispMessage['type'];

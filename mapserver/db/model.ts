@@ -1,0 +1,54 @@
+// Mapping-system state: sites (who may register what, with which keys), static mappings and
+// live registrations. Transport-free; the store persists exactly these shapes.
+import type { EidPrefix, MappingRecord } from '../codec/types.js';
+
+export type KeyAlgorithm = 'hmac-sha1' | 'hmac-sha256';
+
+export interface SiteKey {
+  readonly alg: KeyAlgorithm;
+  /** Shared secret; write-only through the API, never logged. */
+  readonly secret: string;
+}
+
+export interface SitePrefix {
+  readonly eid: EidPrefix;
+  /** Accept registrations of prefixes inside `eid` (e.g. a migrating VM's /32). */
+  readonly acceptMoreSpecifics: boolean;
+}
+
+export interface Site {
+  readonly name: string;
+  readonly description?: string;
+  /** Several keys may be valid at once (key rollover). */
+  readonly keys: readonly SiteKey[];
+  readonly prefixes: readonly SitePrefix[];
+}
+
+/** A static mapping configured by the operator, answered as-is by the Map-Resolver. */
+export type StaticMapping = MappingRecord;
+
+/** Where a UDP datagram came from or goes to. */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * One registration: one (EID prefix, registering ETR). The ETR is identified by its xTR-ID
+ * when the Map-Register had the I bit, else by the source RLOC address.
+ */
+export interface Registration {
+  readonly site: string;
+  /** `xtr:<32 hex>` or `rloc:<address>`. */
+  readonly etrId: string;
+  readonly source: Endpoint;
+  readonly xtrId?: Uint8Array;
+  readonly siteId?: Uint8Array;
+  readonly proxyReply: boolean;
+  readonly merge: boolean;
+  readonly record: MappingRecord;
+  /** Epoch milliseconds. */
+  readonly firstRegistered: number;
+  readonly lastRefreshed: number;
+  readonly expiresAt: number;
+}
