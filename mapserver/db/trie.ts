@@ -1,0 +1,529 @@
+// Longest-prefix-match table for EID prefixes: a path-compressed binary (Patricia) trie per
+// family, with one root per instance ID. Nodes live in typed arrays (struct of arrays) so a
+// million prefixes cost a few flat buffers instead of millions of small objects, and a lookup
+// touches only numbers: no strings, no allocation on the byte fast path.
+import type { Address, EidFamily, EidPrefix } from '../codec/types.js';
+import { parseIpv4Into, parseIpv6Into, parseMacInto } from '../codec/ip.js';
+import { FAMILY_BITS, PrefixError, normalizePrefix, prefixBytes, prefixFromBytes, requireFamily } from './prefix.js';
+
+/** An address to look up: raw bytes (fast path), IP/MAC text, or an Address of the family. */
+export type LookupAddress = Uint8Array | string | Address;
+
+export interface PrefixMatch<V> {
+  readonly prefix: EidPrefix;
+  readonly value: V;
+}
+
+/** MASK[n]: the top n bits of a 32-bit word (as int32; only compared against 0). */
+const MASK = new Int32Array(33);
+for (let n = 1; n <= 32; n++) MASK[n] = n === 32 ? -1 : ~0 << (32 - n);
+
+const NONE = -1;
+
+/**
+ * All roots (one per IID) of one address family. Node n has key bits keys[n*W .. n*W+W) (bits
+ * past lens[n] are zero), children left/right chosen by bit lens[n] of a key, and a value when
+ * hasValue[n]. Invariant: every non-root node without a value has exactly two children, so
+ * there are fewer than 2 nodes per stored prefix.
+ */
+class FamilyTrie<V> {
+  readonly words: number;
+  readonly maxLen: number;
+  readonly byteLen: number;
+  keys: Uint32Array;
+  lens: Uint8Array;
+  hasValue: Uint8Array;
+  left: Int32Array;
+  right: Int32Array;
+  /** Stored prefix objects and values by node index (undefined for branch nodes). */
+  prefixes: Array<EidPrefix | undefined> = [];
+  values: Array<V | undefined> = [];
+  roots = new Map<number, number>();
+  /** Nodes ever allocated (high-water mark); free nodes are chained through `left`. */
+  private used = 0;
+  private freeHead = NONE;
+  size = 0;
+  /** Scratch key for the address being looked up; safe because lookups never re-enter. */
+  readonly scratch: Uint32Array;
+  readonly scratchBytes: Uint8Array;
+
+  constructor(maxLen: number) {
+    this.maxLen = maxLen;
+    this.words = Math.ceil(maxLen / 32);
+    this.byteLen = maxLen / 8;
+    const cap = 16;
+    this.keys = new Uint32Array(cap * this.words);
+    this.lens = new Uint8Array(cap);
+    this.hasValue = new Uint8Array(cap);
+    this.left = new Int32Array(cap);
+    this.right = new Int32Array(cap);
+    this.scratch = new Uint32Array(this.words);
+    this.scratchBytes = new Uint8Array(this.words * 4);
+  }
+
+  private grow(): void {
+    const cap = Math.ceil(this.lens.length * 1.5);
+    const keys = new Uint32Array(cap * this.words);
+    keys.set(this.keys);
+    this.keys = keys;
+    const lens = new Uint8Array(cap);
+    lens.set(this.lens);
+    this.lens = lens;
+    const hasValue = new Uint8Array(cap);
+    hasValue.set(this.hasValue);
+    this.hasValue = hasValue;
+    const left = new Int32Array(cap);
+    left.set(this.left);
+    this.left = left;
+    const right = new Int32Array(cap);
+    right.set(this.right);
+    this.right = right;
+  }
+
+  /** A fresh node holding key `a` masked to `len` bits. */
+  private alloc(a: Uint32Array, len: number): number {
+    let n: number;
+    if (this.freeHead !== NONE) {
+      n = this.freeHead;
+      this.freeHead = this.left[n]!;
+    } else {
+      if (this.used === this.lens.length) this.grow();
+      n = this.used++;
+      this.prefixes.push(undefined);
+      this.values.push(undefined);
+    }
+    const W = this.words;
+    const base = n * W;
+    let rest = len;
+    for (let w = 0; w < W; w++, rest -= 32) {
+      this.keys[base + w] = rest >= 32 ? a[w]! : rest <= 0 ? 0 : a[w]! & MASK[rest]!;
+    }
+    this.lens[n] = len;
+    this.hasValue[n] = 0;
+    this.left[n] = NONE;
+    this.right[n] = NONE;
+    return n;
+  }
+
+  private free(n: number): void {
+    this.prefixes[n] = undefined;
+    this.values[n] = undefined;
+    this.hasValue[n] = 0;
+    this.right[n] = NONE;
+    this.left[n] = this.freeHead;
+    this.freeHead = n;
+  }
+
+  /** Loads address bytes into `scratch` (big-endian words, zero padded). */
+  load(bytes: Uint8Array): Uint32Array {
+    const n = this.byteLen;
+    if (bytes.length < n) throw new PrefixError(`address has ${bytes.length} bytes, expected ${n}`);
+    const a = this.scratch;
+    for (let w = 0, b = 0; w < this.words; w++, b += 4) {
+      a[w] =
+        b + 3 < n
+          ? ((bytes[b]! << 24) | (bytes[b + 1]! << 16) | (bytes[b + 2]! << 8) | bytes[b + 3]!) >>> 0
+          : ((bytes[b]! << 24) | (bytes[b + 1]! << 16)) >>> 0; // MAC: 48 bits = 1.5 words
+    }
+    return a;
+  }
+
+  /** Whether node n's key agrees with `a` on the first `len` bits. */
+  matches(n: number, a: Uint32Array, len: number): boolean {
+    const keys = this.keys;
+    let base = n * this.words;
+    let w = 0;
+    for (; len >= 32; len -= 32, w++, base++) if (keys[base] !== a[w]) return false;
+    return len === 0 || ((keys[base]! ^ a[w]!) & MASK[len]!) === 0;
+  }
+
+  /** Length of the common prefix of node n's key and `a`, at most `cap`. */
+  private common(n: number, a: Uint32Array, cap: number): number {
+    const base = n * this.words;
+    for (let w = 0; w < this.words; w++) {
+      const x = this.keys[base + w]! ^ a[w]!;
+      if (x !== 0) {
+        const c = w * 32 + Math.clz32(x);
+        return c < cap ? c : cap;
+      }
+    }
+    return cap;
+  }
+
+  /** Bit `pos` of node n's key. */
+  private keyBit(n: number, pos: number): number {
+    return (this.keys[n * this.words + (pos >>> 5)]! >>> (31 - (pos & 31))) & 1;
+  }
+
+  private setChild(parent: number, bit: number, child: number): void {
+    if (bit) this.right[parent] = child;
+    else this.left[parent] = child;
+  }
+
+  private replaceChild(parent: number, old: number, child: number): void {
+    if (this.left[parent] === old) this.left[parent] = child;
+    else this.right[parent] = child;
+  }
+
+  /** Node index with exactly (a, len), or NONE. */
+  find(root: number, a: Uint32Array, len: number): number {
+    let n = root;
+    for (;;) {
+      const nl = this.lens[n]!;
+      if (nl > len || !this.matches(n, a, nl)) return NONE;
+      if (nl === len) return n;
+      n = bitAt(a, nl) ? this.right[n]! : this.left[n]!;
+      if (n === NONE) return NONE;
+    }
+  }
+
+  set(iid: number, a: Uint32Array, len: number, prefix: EidPrefix, value: V): void {
+    let root = this.roots.get(iid);
+    if (root === undefined) {
+      root = this.alloc(a, 0);
+      this.roots.set(iid, root);
+    }
+    let n = root;
+    let target: number;
+    for (;;) {
+      // Invariant: n matches `a` on lens[n] bits and lens[n] <= len.
+      const nl = this.lens[n]!;
+      if (nl === len) {
+        target = n;
+        break;
+      }
+      const bit = bitAt(a, nl);
+      const child = bit ? this.right[n]! : this.left[n]!;
+      if (child === NONE) {
+        target = this.alloc(a, len);
+        this.setChild(n, bit, target);
+        break;
+      }
+      const cl = this.lens[child]!;
+      const c = this.common(child, a, cl < len ? cl : len);
+      if (c === cl) {
+        n = child;
+        continue;
+      }
+      if (c === len) {
+        // The new prefix sits between n and child.
+        target = this.alloc(a, len);
+        this.setChild(target, this.keyBit(child, len), child);
+      } else {
+        // Split: a branch node at the first differing bit, child and the new leaf below it.
+        const branch = this.alloc(a, c);
+        target = this.alloc(a, len);
+        if (bitAt(a, c)) {
+          this.right[branch] = target;
+          this.left[branch] = child;
+        } else {
+          this.left[branch] = target;
+          this.right[branch] = child;
+        }
+        this.setChild(n, bit, branch);
+        break;
+      }
+      this.setChild(n, bit, target);
+      break;
+    }
+    if (!this.hasValue[target]) {
+      this.hasValue[target] = 1;
+      this.size++;
+    }
+    this.prefixes[target] = prefix;
+    this.values[target] = value;
+  }
+
+  delete(iid: number, a: Uint32Array, len: number): boolean {
+    const root = this.roots.get(iid);
+    if (root === undefined) return false;
+    let grand = NONE;
+    let parent = NONE;
+    let n = root;
+    for (;;) {
+      const nl = this.lens[n]!;
+      if (nl > len || !this.matches(n, a, nl)) return false;
+      if (nl === len) break;
+      grand = parent;
+      parent = n;
+      n = bitAt(a, nl) ? this.right[n]! : this.left[n]!;
+      if (n === NONE) return false;
+    }
+    if (!this.hasValue[n]) return false;
+    this.hasValue[n] = 0;
+    this.prefixes[n] = undefined;
+    this.values[n] = undefined;
+    this.size--;
+    const l = this.left[n]!;
+    const r = this.right[n]!;
+    if (n === root) {
+      if (l === NONE && r === NONE) this.dropRoot(iid, root);
+      return true;
+    }
+    if (l !== NONE && r !== NONE) return true; // still a needed branch
+    if (l !== NONE || r !== NONE) {
+      this.replaceChild(parent, n, l !== NONE ? l : r);
+      this.free(n);
+      return true;
+    }
+    this.replaceChild(parent, n, NONE);
+    this.free(n);
+    if (parent === root) {
+      if (!this.hasValue[root] && this.left[root] === NONE && this.right[root] === NONE) this.dropRoot(iid, root);
+    } else if (!this.hasValue[parent]) {
+      // A valueless branch left with one child is spliced out.
+      const only = this.left[parent] !== NONE ? this.left[parent]! : this.right[parent]!;
+      this.replaceChild(grand, parent, only);
+      this.free(parent);
+    }
+    return true;
+  }
+
+  private dropRoot(iid: number, root: number): void {
+    this.roots.delete(iid);
+    this.free(root);
+  }
+
+  /** Node with the longest stored prefix covering `a`, or NONE. The per-Map-Request hot path. */
+  best(iid: number, a: Uint32Array): number {
+    const root = this.roots.get(iid);
+    if (root === undefined) return NONE;
+    let n: number = root;
+    let best = NONE;
+    const lens = this.lens;
+    const maxLen = this.maxLen;
+    for (;;) {
+      const nl = lens[n]!;
+      if (!this.matches(n, a, nl)) break;
+      if (this.hasValue[n]) best = n;
+      if (nl === maxLen) break;
+      n = (a[nl >>> 5]! >>> (31 - (nl & 31))) & 1 ? this.right[n]! : this.left[n]!;
+      if (n === NONE) break;
+    }
+    return best;
+  }
+
+  /**
+   * Length of the shortest prefix of `a` that contains no stored prefix, or -1 when a stored
+   * prefix covers `a` (then no negative prefix exists).
+   */
+  widestNegative(iid: number, a: Uint32Array): number {
+    const root = this.roots.get(iid);
+    if (root === undefined) return 0;
+    let n = root;
+    for (;;) {
+      // n matches `a` and its subtree holds at least one stored prefix.
+      if (this.hasValue[n]) return -1;
+      const nl = this.lens[n]!;
+      if (nl === this.maxLen) return -1; // unreachable: a full-length node always has a value
+      const child = bitAt(a, nl) ? this.right[n]! : this.left[n]!;
+      if (child === NONE) return nl + 1;
+      const cl = this.lens[child]!;
+      const c = this.common(child, a, cl);
+      if (c < cl) return c + 1; // child's subtree diverges from `a` at bit c
+      n = child;
+    }
+  }
+
+  /** Stored nodes whose prefix contains (a, len), shortest first. */
+  covering(iid: number, a: Uint32Array, len: number, out: number[]): void {
+    const root = this.roots.get(iid);
+    if (root === undefined) return;
+    let n: number = root;
+    for (;;) {
+      const nl = this.lens[n]!;
+      if (nl > len || !this.matches(n, a, nl)) return;
+      if (this.hasValue[n]) out.push(n);
+      if (nl === len) return;
+      n = bitAt(a, nl) ? this.right[n]! : this.left[n]!;
+      if (n === NONE) return;
+    }
+  }
+
+  /** Stored nodes inside (a, len), in address order. */
+  coveredBy(iid: number, a: Uint32Array, len: number, out: number[]): void {
+    const root = this.roots.get(iid);
+    if (root === undefined) return;
+    let n: number = root;
+    for (;;) {
+      const nl = this.lens[n]!;
+      if (nl >= len) {
+        if (this.matches(n, a, len)) this.collect(n, out);
+        return;
+      }
+      if (!this.matches(n, a, nl)) return;
+      n = bitAt(a, nl) ? this.right[n]! : this.left[n]!;
+      if (n === NONE) return;
+    }
+  }
+
+  /** Pre-order (address, then length) walk of the subtree at `start`. */
+  collect(start: number, out: number[]): void {
+    const stack = [start];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (this.hasValue[n]) out.push(n);
+      if (this.right[n] !== NONE) stack.push(this.right[n]!);
+      if (this.left[n] !== NONE) stack.push(this.left[n]!);
+    }
+  }
+
+  clear(): void {
+    this.roots.clear();
+    this.prefixes = [];
+    this.values = [];
+    this.used = 0;
+    this.freeHead = NONE;
+    this.size = 0;
+  }
+}
+
+function bitAt(a: Uint32Array, pos: number): number {
+  return (a[pos >>> 5]! >>> (31 - (pos & 31))) & 1;
+}
+
+const FAMILIES: readonly EidFamily[] = ['ipv4', 'ipv6', 'mac'];
+
+/**
+ * Longest-prefix-match table keyed by EidPrefix, separate per (instance ID, family).
+ * Stored prefixes are normalised (host bits zeroed); the normalised object is what lookups
+ * return, so callers can keep the EidPrefix of their value and pass it here without a copy.
+ */
+export class PrefixTable<V> {
+  private readonly tries: Record<EidFamily, FamilyTrie<V>> = {
+    ipv4: new FamilyTrie<V>(FAMILY_BITS.ipv4),
+    ipv6: new FamilyTrie<V>(FAMILY_BITS.ipv6),
+    mac: new FamilyTrie<V>(FAMILY_BITS.mac),
+  };
+
+  get size(): number {
+    return this.tries.ipv4.size + this.tries.ipv6.size + this.tries.mac.size;
+  }
+
+  /** Loads a prefix's masked key into its trie's scratch; throws PrefixError for bad prefixes. */
+  private key(prefix: EidPrefix): { trie: FamilyTrie<V>; a: Uint32Array } {
+    const family = requireFamily(prefix);
+    const trie = this.tries[family];
+    const { length } = prefix;
+    if (!Number.isInteger(length) || length < 0 || length > trie.maxLen) {
+      throw new PrefixError(`prefix length ${length} is outside 0..${trie.maxLen} for ${family}`);
+    }
+    return { trie, a: trie.load(prefixBytes(prefix)) };
+  }
+
+  /** Inserts or replaces. Host bits of `prefix` are ignored. */
+  set(prefix: EidPrefix, value: V): void {
+    const stored = normalizePrefix(prefix);
+    const { trie, a } = this.key(stored);
+    trie.set(stored.iid, a, stored.length, stored, value);
+  }
+
+  /** Value stored for exactly this prefix. */
+  get(prefix: EidPrefix): V | undefined {
+    const { trie, a } = this.key(prefix);
+    const root = trie.roots.get(prefix.iid);
+    if (root === undefined) return undefined;
+    const n = trie.find(root, a, prefix.length);
+    return n !== NONE && trie.hasValue[n] ? trie.values[n] : undefined;
+  }
+
+  has(prefix: EidPrefix): boolean {
+    const { trie, a } = this.key(prefix);
+    const root = trie.roots.get(prefix.iid);
+    if (root === undefined) return false;
+    const n = trie.find(root, a, prefix.length);
+    return n !== NONE && trie.hasValue[n] === 1;
+  }
+
+  delete(prefix: EidPrefix): boolean {
+    const { trie, a } = this.key(prefix);
+    return trie.delete(prefix.iid, a, prefix.length);
+  }
+
+  clear(): void {
+    for (const family of FAMILIES) this.tries[family].clear();
+  }
+
+  /** Loads an address (bytes, IP/MAC text or Address of `family`) into the trie's scratch key. */
+  private address(family: EidFamily, address: LookupAddress): { trie: FamilyTrie<V>; a: Uint32Array } {
+    const trie = this.tries[family];
+    if (address instanceof Uint8Array) return { trie, a: trie.load(address) };
+    if (typeof address !== 'string') {
+      if (address.afi !== family) throw new PrefixError(`address family ${address.afi} does not match lookup family ${family}`);
+      address = address.afi === 'mac' ? address.mac : address.ip;
+    }
+    const bytes = trie.scratchBytes;
+    const ok =
+      family === 'ipv4' ? parseIpv4Into(address, bytes) : family === 'ipv6' ? parseIpv6Into(address, bytes) : parseMacInto(address, bytes);
+    if (!ok) throw new PrefixError(`'${address}' is not a ${family} address`);
+    return { trie, a: trie.load(bytes) };
+  }
+
+  /** Longest stored prefix covering the address. Pass raw bytes on hot paths. */
+  lookupBest(iid: number, family: EidFamily, address: LookupAddress): PrefixMatch<V> | undefined {
+    const { trie, a } = this.address(family, address);
+    const n = trie.best(iid, a);
+    return n === NONE ? undefined : { prefix: trie.prefixes[n]!, value: trie.values[n] as V };
+  }
+
+  /** Like lookupBest but returns only the value and allocates nothing for byte input. */
+  lookupBestValue(iid: number, family: EidFamily, address: LookupAddress): V | undefined {
+    const { trie, a } = this.address(family, address);
+    const n = trie.best(iid, a);
+    return n === NONE ? undefined : trie.values[n];
+  }
+
+  /**
+   * The least-specific prefix that covers the address and overlaps no stored prefix (what a
+   * negative Map-Reply should cover), or undefined when a stored prefix covers the address.
+   */
+  lookupWidestNegative(iid: number, family: EidFamily, address: LookupAddress): EidPrefix | undefined {
+    const { trie, a } = this.address(family, address);
+    const len = trie.widestNegative(iid, a);
+    if (len < 0) return undefined;
+    const bytes = new Uint8Array(trie.words * 4);
+    for (let w = 0; w < trie.words; w++) {
+      const v = a[w]!;
+      bytes[w * 4] = v >>> 24;
+      bytes[w * 4 + 1] = v >>> 16;
+      bytes[w * 4 + 2] = v >>> 8;
+      bytes[w * 4 + 3] = v;
+    }
+    return prefixFromBytes(iid, family, bytes, len);
+  }
+
+  /** Stored prefixes inside `prefix` (itself included when stored), in address order. */
+  coveredBy(prefix: EidPrefix): Array<PrefixMatch<V>> {
+    const { trie, a } = this.key(prefix);
+    const nodes: number[] = [];
+    trie.coveredBy(prefix.iid, a, prefix.length, nodes);
+    return nodes.map((n) => ({ prefix: trie.prefixes[n]!, value: trie.values[n] as V }));
+  }
+
+  /** Stored prefixes containing `prefix` (itself included when stored), shortest first. */
+  covering(prefix: EidPrefix): Array<PrefixMatch<V>> {
+    const { trie, a } = this.key(prefix);
+    const nodes: number[] = [];
+    trie.covering(prefix.iid, a, prefix.length, nodes);
+    return nodes.map((n) => ({ prefix: trie.prefixes[n]!, value: trie.values[n] as V }));
+  }
+
+  /** All entries: by family (IPv4, IPv6, MAC), then instance ID, then address and length. */
+  *entries(): IterableIterator<PrefixMatch<V>> {
+    for (const family of FAMILIES) {
+      const trie = this.tries[family];
+      const iids = [...trie.roots.keys()].sort((x, y) => x - y);
+      for (const iid of iids) {
+        const root = trie.roots.get(iid);
+        if (root === undefined) continue;
+        const nodes: number[] = [];
+        trie.collect(root, nodes);
+        for (const n of nodes) yield { prefix: trie.prefixes[n]!, value: trie.values[n] as V };
+      }
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<PrefixMatch<V>> {
+    return this.entries();
+  }
+}
