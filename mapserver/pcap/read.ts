@@ -121,13 +121,14 @@ function readPcapng(bytes: Uint8Array, view: DataView): CaptureFrame[] {
   let le = true;
   let offset = 0;
   while (offset < bytes.length) {
-    // A broken block is reported against the frame that would come next (0 for the file header).
-    const where = offset === 0 ? 0 : frames.length + 1;
+    let type = bytes.length - offset >= 4 ? view.getUint32(offset, le) : -1;
+    // A broken packet block is blamed on the frame it holds; any other block on the frame before
+    // it (0, "capture header", before the first packet).
+    const where = type === BLOCK.epb || type === BLOCK.spb || type === BLOCK.obsoletePacket ? frames.length + 1 : frames.length;
     const fail = (reason: string): never => {
-      throw new CaptureError(where, `${reason} (block at byte ${offset})`);
+      throw new CaptureError(where, `${reason} (block type ${type} at byte ${offset})`);
     };
     if (bytes.length - offset < 12) fail(`block header truncated (${bytes.length - offset} bytes left)`);
-    let type = view.getUint32(offset, le);
     if (view.getUint32(offset, false) === BLOCK.shb) {
       // Each section header sets the byte order of its section and starts a new interface list.
       if (bytes.length - offset < 28) fail('section header block truncated');
