@@ -1,0 +1,103 @@
+// Reads, validates and resolves the server config (file or the embedded demo).
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import type { MappingRecord } from '../codec/types.js';
+import type { Site } from '../db/model.js';
+import { prefixKey } from '../db/prefix.js';
+import { ConfigError, checkSiteOverlaps, mappingFromJson, siteFromJson } from './convert.js';
+import { ConfigJson } from './schema.js';
+import { SchemaError, validate } from './validate.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly family: 4 | 6;
+}
+
+export interface ServerConfig {
+  readonly dataDir: string;
+  readonly lisp: {
+    readonly listen: readonly ListenAddress[];
+    /** How long a registration lives without refresh (RFC 9301 §8.2: 3 × the 60 s interval). */
+    readonly registrationTtlSeconds: number;
+    /** TTL of negative Map-Replies for EIDs outside every site (RFC 9301 §8.4: 15 minutes). */
+    readonly negativeTtlMinutes: number;
+    /** TTL of negative Map-Replies inside a configured site that has not registered (1 minute). */
+    readonly unregisteredSiteTtlMinutes: number;
+  };
+  readonly api: { readonly listen: ListenAddress; readonly token?: string };
+  readonly sites: readonly Site[];
+  readonly mappings: readonly MappingRecord[];
+}
+
+export function parseListen(text: string, field: string): ListenAddress {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (!match || host === undefined || !(port >= 0 && port <= 65535)) {
+    throw new ConfigError(field, `'${text}' is not host:port (IPv6 as [addr]:port)`);
+  }
+  const version = isIP(host);
+  if (version === 0) throw new ConfigError(field, `'${host}' is not an IP address`);
+  return { host, port, family: version === 6 ? 6 : 4 };
+}
+
+/** Validates parsed JSON into a ServerConfig. Throws ConfigError naming the bad field. */
+export function resolveConfig(raw: unknown): ServerConfig {
+  let json: ConfigJson;
+  try {
+    json = validate(ConfigJson, raw);
+  } catch (err) {
+    if (err instanceof SchemaError) throw new ConfigError(err.field, err.problem);
+    throw err;
+  }
+  const sites: Site[] = [];
+  const names = new Set<string>();
+  (json.sites ?? []).forEach((s, i) => {
+    const site = siteFromJson(s, `sites[${i}]`);
+    if (names.has(site.name)) throw new ConfigError(`sites[${i}].name`, `site '${site.name}' is defined twice`);
+    checkSiteOverlaps(site, sites, `sites[${i}]`);
+    names.add(site.name);
+    sites.push(site);
+  });
+  const seen = new Set<string>();
+  const mappings = (json.mappings ?? []).map((m, i) => {
+    const mapping = mappingFromJson(m, `mappings[${i}]`);
+    const key = prefixKey(mapping.eid);
+    if (seen.has(key)) throw new ConfigError(`mappings[${i}].eid`, `${m.eid} is defined twice`);
+    seen.add(key);
+    return mapping;
+  });
+  const listen = (json.lisp?.listen ?? ['0.0.0.0:4342', '[::]:4342']).map((l, i) => parseListen(l, `lisp.listen[${i}]`));
+  return {
+    dataDir: json.dataDir ?? './data',
+    lisp: {
+      listen,
+      registrationTtlSeconds: json.lisp?.registrationTtlSeconds ?? 180,
+      negativeTtlMinutes: json.lisp?.negativeTtlMinutes ?? 15,
+      unregisteredSiteTtlMinutes: json.lisp?.unregisteredSiteTtlMinutes ?? 1,
+    },
+    api: {
+      listen: parseListen(json.api?.listen ?? '127.0.0.1:8080', 'api.listen'),
+      ...(json.api?.token !== undefined ? { token: json.api.token } : {}),
+    },
+    sites,
+    mappings,
+  };
+}
+
+export async function loadConfigFile(path: string): Promise<ServerConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(path, `is not valid JSON (${(err as Error).message})`);
+  }
+  return resolveConfig(raw);
+}

@@ -1,0 +1,318 @@
+// The mapping database: sites, static mappings and live registrations, with longest-prefix
+// resolution. It knows no transport and no storage; it changes only through `apply`.
+import type { EidPrefix, Locator, MappingRecord } from '../codec/types.js';
+import { ACTION } from '../codec/types.js';
+import type { Endpoint, Registration, Site, SitePrefix } from './model.js';
+import { FAMILY_BITS, containsPrefix, normalizePrefix, prefixBytes, requireFamily, samePrefix } from './prefix.js';
+import { PrefixTable } from './trie.js';
+
+export type DbChange =
+  | { readonly kind: 'put-site'; readonly site: Site }
+  | { readonly kind: 'delete-site'; readonly name: string }
+  | { readonly kind: 'put-mapping'; readonly mapping: MappingRecord }
+  | { readonly kind: 'delete-mapping'; readonly eid: EidPrefix }
+  | { readonly kind: 'put-registration'; readonly registration: Registration }
+  | { readonly kind: 'delete-registration'; readonly eid: EidPrefix; readonly etrId: string };
+
+/** All registrations of one EID prefix, one per registering ETR. */
+export interface RegisteredPrefix {
+  readonly eid: EidPrefix;
+  readonly site: string;
+  readonly byEtr: Map<string, Registration>;
+}
+
+/** What one prefix of the table holds; several kinds may share a prefix. */
+interface PrefixEntry {
+  sitePrefix?: { readonly site: Site; readonly prefix: SitePrefix };
+  mapping?: MappingRecord;
+  registered?: RegisteredPrefix;
+}
+
+/** The binding a set of registrations yields (merge rule in `effectiveBinding`). */
+export interface Binding {
+  readonly record: MappingRecord;
+  readonly proxyReply: boolean;
+  /** The ETR a Map-Request is forwarded to when no registration asked for proxy replies. */
+  readonly etr: Endpoint;
+  readonly registrations: readonly Registration[];
+}
+
+export type Resolution =
+  | { readonly kind: 'registered'; readonly eid: EidPrefix; readonly binding: Binding; readonly site: string }
+  | { readonly kind: 'static'; readonly record: MappingRecord }
+  | {
+      readonly kind: 'negative';
+      readonly eid: EidPrefix;
+      readonly ttl: number;
+      readonly action: number;
+      /** `no-site`: outside every site; `site-not-registered`: inside a site with no live registration. */
+      readonly reason: 'no-site' | 'site-not-registered';
+      readonly site?: string;
+    };
+
+export interface DatabaseOptions {
+  readonly negativeTtlMinutes: number;
+  readonly unregisteredSiteTtlMinutes: number;
+}
+
+// OOR answers No-Action for negative replies in a non-zero instance (vector 07); so do we.
+const IID_NEGATIVE_ACTION = ACTION.noAction;
+
+export class MappingDatabase {
+  readonly sites = new Map<string, Site>();
+  private readonly sitePrefixes = new PrefixTable<{ readonly site: Site; readonly prefix: SitePrefix }>();
+  private readonly entries = new PrefixTable<PrefixEntry>();
+  private registrationCount = 0;
+
+  constructor(private readonly options: DatabaseOptions) {}
+
+  get liveRegistrations(): number {
+    return this.registrationCount;
+  }
+
+  /** The site whose configured prefix covers `eid` (site prefixes never overlap). */
+  siteFor(eid: EidPrefix): { readonly site: Site; readonly prefix: SitePrefix } | undefined {
+    const covering = this.sitePrefixes.covering(eid);
+    const match = covering[covering.length - 1];
+    return match?.value;
+  }
+
+  staticMapping(eid: EidPrefix): MappingRecord | undefined {
+    return this.entries.get(eid)?.mapping;
+  }
+
+  *staticMappings(): Iterable<MappingRecord> {
+    for (const { value } of this.entries.entries()) if (value.mapping) yield value.mapping;
+  }
+
+  registered(eid: EidPrefix): RegisteredPrefix | undefined {
+    return this.entries.get(eid)?.registered;
+  }
+
+  *registrations(): Iterable<Registration> {
+    for (const { value } of this.entries.entries()) {
+      if (value.registered) yield* value.registered.byEtr.values();
+    }
+  }
+
+  apply(changes: readonly DbChange[]): void {
+    for (const change of changes) this.applyOne(change);
+  }
+
+  private entryFor(eid: EidPrefix): PrefixEntry {
+    let entry = this.entries.get(eid);
+    if (!entry) {
+      entry = {};
+      this.entries.set(eid, entry);
+    }
+    return entry;
+  }
+
+  private dropIfEmpty(eid: EidPrefix, entry: PrefixEntry): void {
+    if (!entry.sitePrefix && !entry.mapping && !entry.registered) this.entries.delete(eid);
+  }
+
+  private applyOne(change: DbChange): void {
+    switch (change.kind) {
+      case 'put-site': {
+        this.removeSite(change.site.name);
+        this.sites.set(change.site.name, change.site);
+        for (const prefix of change.site.prefixes) {
+          this.sitePrefixes.set(prefix.eid, { site: change.site, prefix });
+          this.entryFor(prefix.eid).sitePrefix = { site: change.site, prefix };
+        }
+        return;
+      }
+      case 'delete-site':
+        this.removeSite(change.name);
+        return;
+      case 'put-mapping':
+        this.entryFor(change.mapping.eid).mapping = change.mapping;
+        return;
+      case 'delete-mapping': {
+        const entry = this.entries.get(change.eid);
+        if (entry?.mapping) {
+          delete entry.mapping;
+          this.dropIfEmpty(change.eid, entry);
+        }
+        return;
+      }
+      case 'put-registration': {
+        const reg = change.registration;
+        const entry = this.entryFor(reg.record.eid);
+        entry.registered ??= { eid: reg.record.eid, site: reg.site, byEtr: new Map() };
+        if (!entry.registered.byEtr.has(reg.etrId)) this.registrationCount++;
+        entry.registered.byEtr.set(reg.etrId, reg);
+        return;
+      }
+      case 'delete-registration': {
+        const entry = this.entries.get(change.eid);
+        if (entry?.registered?.byEtr.delete(change.etrId)) {
+          this.registrationCount--;
+          if (entry.registered.byEtr.size === 0) {
+            delete entry.registered;
+            this.dropIfEmpty(change.eid, entry);
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  private removeSite(name: string): void {
+    const old = this.sites.get(name);
+    if (!old) return;
+    this.sites.delete(name);
+    for (const prefix of old.prefixes) {
+      this.sitePrefixes.delete(prefix.eid);
+      const entry = this.entries.get(prefix.eid);
+      if (entry) {
+        delete entry.sitePrefix;
+        this.dropIfEmpty(prefix.eid, entry);
+      }
+    }
+  }
+
+  /** Registrations whose lifetime ended at `now`; the caller turns them into delete changes. */
+  expired(now: number): Registration[] {
+    const out: Registration[] = [];
+    for (const reg of this.registrations()) if (reg.expiresAt <= now) out.push(reg);
+    return out;
+  }
+
+  /**
+   * Longest-prefix resolution of one EID (a host prefix, or a prefix from a Map-Request record)
+   * over registrations, static mappings and configured site prefixes.
+   */
+  resolve(eid: EidPrefix, now: number): Resolution {
+    const best = this.bestCovering(eid);
+    if (best) {
+      const answer = this.answerFrom(best, eid, now);
+      if (answer) return answer;
+      // Rare: the best entry holds only expired registrations; try the shorter covering prefixes.
+      const chain = this.entries.covering(best.prefix);
+      for (let i = chain.length - 2; i >= 0; i--) {
+        const outer = this.answerFrom(chain[i]!, eid, now);
+        if (outer) return outer;
+      }
+    }
+    return {
+      kind: 'negative',
+      // Undefined only when the covering entries hold nothing live (expired registrations).
+      eid: this.entries.lookupWidestNegative(eid.iid, requireFamily(eid), prefixBytes(eid)) ?? hostPrefixOf(eid),
+      ttl: this.options.negativeTtlMinutes,
+      action: eid.iid === 0 ? ACTION.nativelyForward : IID_NEGATIVE_ACTION,
+      reason: 'no-site',
+    };
+  }
+
+  /** The longest stored prefix that contains all of `eid`. */
+  private bestCovering(eid: EidPrefix): { readonly prefix: EidPrefix; readonly value: PrefixEntry } | undefined {
+    const best = this.entries.lookupBest(eid.iid, requireFamily(eid), prefixBytes(eid));
+    if (!best || best.prefix.length <= eid.length) return best;
+    const chain = this.entries.covering(eid);
+    return chain[chain.length - 1];
+  }
+
+  private answerFrom(match: { readonly prefix: EidPrefix; readonly value: PrefixEntry }, eid: EidPrefix, now: number): Resolution | undefined {
+    const { prefix, value } = match;
+    if (value.registered) {
+      const binding = effectiveBinding(value.registered, this.isSitePrefix(prefix), now);
+      if (binding) return { kind: 'registered', eid: this.excludeMoreSpecifics(prefix, eid, now), binding, site: value.registered.site };
+    }
+    if (value.mapping) return { kind: 'static', record: { ...value.mapping, eid: this.excludeMoreSpecifics(prefix, eid, now) } };
+    if (value.sitePrefix) {
+      const { site, prefix: sitePrefix } = value.sitePrefix;
+      return {
+        kind: 'negative',
+        // RFC 9301 §8.4: a configured site that has not registered gets a short negative TTL.
+        eid: sitePrefix.acceptMoreSpecifics ? hostPrefixOf(eid) : this.excludeMoreSpecifics(prefix, eid, now),
+        ttl: this.options.unregisteredSiteTtlMinutes,
+        action: ACTION.nativelyForward,
+        reason: 'site-not-registered',
+        site: site.name,
+      };
+    }
+    return undefined;
+  }
+
+  private isSitePrefix(eid: EidPrefix): boolean {
+    return this.sitePrefixes.get(eid) !== undefined;
+  }
+
+  /**
+   * The widest prefix inside `matched` that covers `eid` and overlaps none of the prefixes
+   * registered or configured below `matched`: handing out `matched` itself would hide a
+   * more-specific binding (e.g. a migrated VM's /32) from every ITR that caches it.
+   */
+  private excludeMoreSpecifics(matched: EidPrefix, eid: EidPrefix, now: number): EidPrefix {
+    const inner = this.entries.coveredBy(matched).filter(({ prefix, value }) => {
+      if (samePrefix(prefix, matched)) return false;
+      return value.mapping !== undefined || value.sitePrefix !== undefined || (value.registered !== undefined && effectiveBinding(value.registered, false, now) !== undefined);
+    });
+    if (inner.length === 0) return matched;
+    const max = maxLength(eid);
+    for (let length = matched.length; length <= max; length++) {
+      const candidate = truncate(eid, length);
+      if (!inner.some(({ prefix }) => containsPrefix(candidate, prefix) || containsPrefix(prefix, candidate))) return candidate;
+    }
+    return hostPrefixOf(eid);
+  }
+}
+
+/**
+ * The merge rule. Live registrations of one prefix by several ETRs are merged (the union of
+ * their locators, earliest registration first; the smallest TTL) when every one of them set
+ * the merge bit, or when the prefix is a configured site prefix and every ETR identified
+ * itself with an xTR-ID (a multi-homed site). Otherwise the ETR that registered most recently
+ * owns the prefix — by first registration, not last refresh — so an ETR whose RLOC changed
+ * (new source address) replaces its stale registration at once, and an old ETR that keeps
+ * refreshing cannot take back an EID that moved away until the new owner's registration
+ * expires or is withdrawn.
+ */
+export function effectiveBinding(registered: RegisteredPrefix, isSitePrefix: boolean, now: number): Binding | undefined {
+  const live: Registration[] = [];
+  for (const reg of registered.byEtr.values()) if (reg.expiresAt > now) live.push(reg);
+  if (live.length === 0) return undefined;
+  live.sort((a, b) => a.firstRegistered - b.firstRegistered);
+  const newest = live[live.length - 1]!;
+  const merge = live.length > 1 && live.every((r) => r.merge || (isSitePrefix && r.xtrId !== undefined));
+  if (!merge) {
+    return { record: newest.record, proxyReply: newest.proxyReply, etr: etrOf(newest), registrations: [newest] };
+  }
+  const locators: Locator[] = [];
+  const seen = new Set<string>();
+  for (const reg of live) {
+    for (const locator of reg.record.locators) {
+      const key = JSON.stringify(locator.rloc);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      locators.push(locator);
+    }
+  }
+  const lastRefreshed = live.reduce((a, b) => (b.lastRefreshed > a.lastRefreshed ? b : a));
+  return {
+    record: { ...newest.record, ttl: Math.min(...live.map((r) => r.record.ttl)), locators },
+    proxyReply: live.some((r) => r.proxyReply),
+    etr: etrOf(lastRefreshed),
+    registrations: live,
+  };
+}
+
+function etrOf(reg: Registration): Endpoint {
+  // Forwarded Map-Requests go to the ETR's control port, whatever port it registered from.
+  return { address: reg.source.address, port: 4342 };
+}
+
+function maxLength(eid: EidPrefix): number {
+  return FAMILY_BITS[requireFamily(eid)];
+}
+
+function hostPrefixOf(eid: EidPrefix): EidPrefix {
+  return truncate(eid, maxLength(eid));
+}
+
+/** `eid`'s address cut to `length` bits (host bits zeroed). */
+function truncate(eid: EidPrefix, length: number): EidPrefix {
+  return normalizePrefix({ ...eid, length });
+}

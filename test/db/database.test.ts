@@ -1,0 +1,148 @@
+import t from 'tap';
+import { MappingDatabase, type Resolution } from '../../mapserver/db/database.js';
+import { formatEidPrefix, parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { OOR_LAB_SITES, record, registration } from '../helpers/fixtures.js';
+
+const T0 = 1_700_000_000_000;
+
+function labDb(): MappingDatabase {
+  const db = new MappingDatabase({ negativeTtlMinutes: 15, unregisteredSiteTtlMinutes: 1 });
+  db.apply(OOR_LAB_SITES.map((site) => ({ kind: 'put-site' as const, site })));
+  return db;
+}
+
+function resolveText(db: MappingDatabase, eid: string, now = T0, iid = 0): Resolution {
+  return db.resolve(parseEidPrefix(eid, iid), now);
+}
+
+function rlocsOf(r: Resolution): string[] {
+  if (r.kind !== 'registered') return [];
+  return r.binding.record.locators.map((l) => (l.rloc.afi === 'ipv4' ? l.rloc.ip : '?'));
+}
+
+t.test('outside every site: widest negative prefix, 15 minutes, natively-forward (vector 03, fixing OOR)', async (t) => {
+  const r = resolveText(labDb(), '10.16.99.1/32');
+  t.equal(r.kind, 'negative');
+  if (r.kind !== 'negative') return;
+  t.equal(formatEidPrefix(r.eid), '10.16.64.0/18', 'OOR answers 11.16.64.0/18; the covering prefix is 10.16.64.0/18');
+  t.equal(r.ttl, 15);
+  t.equal(r.action, 1);
+  t.equal(r.reason, 'no-site');
+});
+
+t.test('inside a configured site that never registered: the requested EID, 1 minute (vector 03 frame 6)', async (t) => {
+  const r = resolveText(labDb(), '172.31.250.5/32');
+  t.equal(r.kind, 'negative');
+  if (r.kind !== 'negative') return;
+  t.equal(formatEidPrefix(r.eid), '172.31.250.5/32');
+  t.equal(r.ttl, 1);
+  t.equal(r.reason, 'site-not-registered');
+  t.equal(r.site, 'unregistered');
+});
+
+t.test('a site without acceptMoreSpecifics answers its own prefix when unregistered', async (t) => {
+  const db = new MappingDatabase({ negativeTtlMinutes: 15, unregisteredSiteTtlMinutes: 1 });
+  db.apply([{ kind: 'put-site', site: { name: 's', keys: [], prefixes: [{ eid: parseEidPrefix('172.31.250.0/24'), acceptMoreSpecifics: false }] } }]);
+  const r = resolveText(db, '172.31.250.5/32');
+  t.equal(r.kind === 'negative' && formatEidPrefix(r.eid), '172.31.250.0/24');
+});
+
+t.test('instance ID 7: negative 0.0.0.0/1 with No-Action (vector 07 frame 12)', async (t) => {
+  const r = resolveText(labDb(), '10.16.10.10/32', T0, 7);
+  t.equal(r.kind, 'negative');
+  if (r.kind !== 'negative') return;
+  t.equal(formatEidPrefix(r.eid), '[7] 0.0.0.0/1');
+  t.equal(r.eid.iid, 7);
+  t.equal(r.action, 0);
+  t.equal(r.ttl, 15);
+});
+
+t.test('registered prefix: longest match, expiry, and the registering ETR', async (t) => {
+  const db = labDb();
+  db.apply([{ kind: 'put-registration', registration: registration('xtr-b', '10.99.0.4', record('192.168.20.0/24', ['10.99.0.4']), T0) }]);
+  const r = resolveText(db, '192.168.20.10/32', T0 + 1000);
+  t.equal(r.kind, 'registered');
+  t.equal(r.kind === 'registered' && formatEidPrefix(r.eid), '192.168.20.0/24');
+  t.same(rlocsOf(r), ['10.99.0.4']);
+  t.equal(db.liveRegistrations, 1);
+  const later = resolveText(db, '192.168.20.10/32', T0 + 180_001);
+  t.equal(later.kind, 'negative', 'an expired registration is not answered even before the sweep');
+  t.equal(later.kind === 'negative' && later.ttl, 1, 'the site is configured, so the short TTL applies');
+  t.equal(db.expired(T0 + 180_001).length, 1);
+});
+
+t.test('an ETR whose RLOC changed replaces its stale registration at once (vector 04)', async (t) => {
+  const db = labDb();
+  db.apply([
+    { kind: 'put-registration', registration: registration('xtr-b', '10.99.0.4', record('192.168.20.0/24', ['10.99.0.4']), T0) },
+    { kind: 'put-registration', registration: registration('xtr-b', '10.99.0.5', record('192.168.20.0/24', ['10.99.0.5']), T0 + 60_000) },
+  ]);
+  t.same(rlocsOf(resolveText(db, '192.168.20.10/32', T0 + 61_000)), ['10.99.0.5']);
+});
+
+t.test('a moved VM stays with its new ETR while the old one keeps refreshing', async (t) => {
+  const db = labDb();
+  const vm = '10.16.50.50/32';
+  const old = registration('vm', '10.99.0.3', record(vm, ['10.99.0.3'], 1), T0);
+  db.apply([{ kind: 'put-registration', registration: old }]);
+  db.apply([{ kind: 'put-registration', registration: registration('vm', '10.99.0.4', record(vm, ['10.99.0.4'], 1), T0 + 10_000) }]);
+  // The old ETR refreshes later than the move: first registration time decides, not last refresh.
+  db.apply([{ kind: 'put-registration', registration: { ...old, lastRefreshed: T0 + 60_000, expiresAt: T0 + 240_000 } }]);
+  t.same(rlocsOf(resolveText(db, '10.16.50.50/32', T0 + 61_000)), ['10.99.0.4']);
+  // When the new owner's registration expires, the still-refreshing old one answers again.
+  t.same(rlocsOf(resolveText(db, '10.16.50.50/32', T0 + 200_000)), ['10.99.0.3']);
+});
+
+t.test('merge: locator union when every registration asks for it, or multi-homed xTRs with xTR-IDs', async (t) => {
+  const db = labDb();
+  const a = registration('xtr-a', '10.99.0.3', record('10.16.10.0/24', ['10.99.0.3'], 10), T0, { merge: true });
+  const b = registration('xtr-a', '10.99.0.7', record('10.16.10.0/24', ['10.99.0.7'], 5), T0 + 1, { merge: true });
+  db.apply([{ kind: 'put-registration', registration: a }, { kind: 'put-registration', registration: b }]);
+  let r = resolveText(db, '10.16.10.10/32', T0 + 2);
+  t.same(rlocsOf(r), ['10.99.0.3', '10.99.0.7']);
+  t.equal(r.kind === 'registered' && r.binding.record.ttl, 5, 'the merged TTL is the smallest');
+
+  const xa = { ...a, merge: false, etrId: 'xtr:01', xtrId: new Uint8Array(16).fill(1) };
+  const xb = { ...b, merge: false, etrId: 'xtr:02', xtrId: new Uint8Array(16).fill(2) };
+  const db2 = labDb();
+  db2.apply([{ kind: 'put-registration', registration: xa }, { kind: 'put-registration', registration: xb }]);
+  r = resolveText(db2, '10.16.10.10/32', T0 + 2);
+  t.same(rlocsOf(r), ['10.99.0.3', '10.99.0.7']);
+
+  const db3 = labDb();
+  db3.apply([{ kind: 'put-registration', registration: { ...a, merge: false } }, { kind: 'put-registration', registration: { ...b, merge: false } }]);
+  t.same(rlocsOf(resolveText(db3, '10.16.10.10/32', T0 + 2)), ['10.99.0.7'], 'without merge bit or xTR-IDs the newest wins');
+});
+
+t.test('never hand out a prefix that hides a more-specific registration', async (t) => {
+  const db = labDb();
+  db.apply([
+    { kind: 'put-registration', registration: registration('xtr-a', '10.99.0.3', record('10.16.10.0/24', ['10.99.0.3']), T0) },
+    { kind: 'put-registration', registration: registration('xtr-a', '10.99.0.4', record('10.16.10.50/32', ['10.99.0.4'], 1), T0) },
+  ]);
+  const r = resolveText(db, '10.16.10.7/32', T0 + 1);
+  t.equal(r.kind === 'registered' && formatEidPrefix(r.eid), '10.16.10.0/27', 'the widest sub-prefix that excludes 10.16.10.50');
+  t.same(rlocsOf(r), ['10.99.0.3']);
+  const vm = resolveText(db, '10.16.10.50/32', T0 + 1);
+  t.equal(vm.kind === 'registered' && formatEidPrefix(vm.eid), '10.16.10.50/32');
+  t.same(rlocsOf(vm), ['10.99.0.4']);
+});
+
+t.test('static mappings answer; registrations and longer prefixes take precedence', async (t) => {
+  const db = labDb();
+  db.apply([{ kind: 'put-mapping', mapping: record('198.51.100.0/24', ['203.0.113.9']) }]);
+  const r = resolveText(db, '198.51.100.7/32');
+  t.equal(r.kind, 'static');
+  t.equal(r.kind === 'static' && formatEidPrefix(r.record.eid), '198.51.100.0/24');
+  db.apply([{ kind: 'delete-mapping', eid: parseEidPrefix('198.51.100.0/24') }]);
+  t.equal(resolveText(db, '198.51.100.7/32').kind, 'negative');
+});
+
+t.test('removing a site removes its prefixes from resolution', async (t) => {
+  const db = labDb();
+  db.apply([{ kind: 'delete-site', name: 'unregistered' }]);
+  const r = resolveText(db, '172.31.250.5/32');
+  t.equal(r.kind === 'negative' && r.reason, 'no-site');
+  t.equal(db.siteFor(parseEidPrefix('172.31.250.0/25'))?.site.name, undefined);
+  t.equal(db.siteFor(parseEidPrefix('10.16.50.50/32'))?.site.name, 'vm');
+});
