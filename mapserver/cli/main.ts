@@ -6,6 +6,7 @@ export interface Verb {
 
 const verbs: Record<string, () => Promise<Verb>> = {
   decode: async () => (await import('./decode.js')).decodeVerb,
+  serve: async () => (await import('./serve.js')).serveVerb,
 };
 
 function usage(): string {

@@ -1,0 +1,70 @@
+// `livmap serve [--config FILE]`: runs the Map-Server / Map-Resolver until SIGTERM or SIGINT.
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { ConfigError } from '../config/convert.js';
+import { DEMO_CONFIG } from '../config/demo.js';
+import { loadConfigFile, resolveConfig, type ServerConfig } from '../config/load.js';
+import { LispServer } from '../server.js';
+import type { Verb } from './main.js';
+
+const HELP = `usage: livmap serve [--config FILE] [--log-level LEVEL]
+
+Runs the LISP Map-Server / Map-Resolver on UDP 4342.
+Without --config it runs the embedded demo: sites "local" (10.16.10.0/24) and
+"cloud" (192.168.20.0/24), key lisp-interop-key (HMAC-SHA-1), data in ./data.
+
+  --config FILE      JSON config (see README)
+  --log-level LEVEL  trace, debug, info (default), warn, error, silent
+  -h, --help         this help
+`;
+
+export const serveVerb: Verb = {
+  summary: 'run the Map-Server / Map-Resolver',
+  async run(args) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        options: { config: { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' } },
+        strict: true,
+      }));
+    } catch (err) {
+      process.stderr.write(`livmap serve: ${(err as Error).message}\n\n${HELP}`);
+      return 2;
+    }
+    if (values.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    const logger = pino({ level: values['log-level'] });
+    let config: ServerConfig;
+    try {
+      config = values.config ? await loadConfigFile(values.config) : resolveConfig(DEMO_CONFIG);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`livmap serve: invalid config: ${err.message}\n`);
+        return 2;
+      }
+      throw err;
+    }
+    if (!values.config) logger.info('no --config given: running the embedded two-site demo config');
+    let server: LispServer;
+    try {
+      server = await LispServer.start(config, { logger });
+    } catch (err) {
+      process.stderr.write(`livmap serve: cannot start: ${(err as Error).message}\n`);
+      return 1;
+    }
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        logger.info({ signal }, 'shutting down');
+        resolve();
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    await server.close();
+    logger.info('stopped cleanly');
+    return 0;
+  },
+};

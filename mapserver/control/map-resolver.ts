@@ -1,0 +1,110 @@
+// Map-Resolver: answers Map-Requests (plain or inside an ECM) from the mapping database,
+// proxy-replies for ETRs that asked for it and forwards the ECM to those that did not.
+import type { Address, EidPrefix, EncapsulatedControl, Locator, MapReply, MapRequest, MappingRecord } from '../codec/types.js';
+import type { MappingDatabase, Resolution } from '../db/database.js';
+import type { Endpoint } from '../db/model.js';
+import { eidFamily, formatEidPrefix } from '../db/prefix.js';
+import { dropped, NOTHING, type HandlerResult, type Outbound, type ReplyKind } from './types.js';
+
+export const LISP_CONTROL_PORT = 4342;
+
+export interface ResolverOptions {
+  /** Address families the server can send from (it has a socket of that family). */
+  readonly families: ReadonlySet<'ipv4' | 'ipv6'>;
+}
+
+/** The ITR-RLOC to answer: the first of a family we can send to (RFC 9301 §5.3). */
+export function replyAddress(request: MapRequest, families: ReadonlySet<'ipv4' | 'ipv6'>): string | undefined {
+  for (const rloc of request.itrRlocs) {
+    if ((rloc.afi === 'ipv4' || rloc.afi === 'ipv6') && families.has(rloc.afi)) return rloc.ip;
+  }
+  return undefined;
+}
+
+/** A proxy reply speaks for the ETR: not authoritative (A=0), locators not local to us (L=0). */
+function proxyRecord(record: MappingRecord, eid: EidPrefix): MappingRecord {
+  return {
+    ...record,
+    eid,
+    authoritative: false,
+    locators: record.locators.map((l): Locator => ({ ...l, local: false, probed: false })),
+  };
+}
+
+export function recordFor(resolution: Exclude<Resolution, { kind: 'registered' }>): MappingRecord {
+  if (resolution.kind === 'static') return resolution.record;
+  return { eid: resolution.eid, ttl: resolution.ttl, action: resolution.action, authoritative: true, mapVersion: 0, locators: [] };
+}
+
+/** Outer IP family of an address, for building the ECM around a plain Map-Request we forward. */
+function ipOf(address: Address): string | undefined {
+  if (address.afi === 'ipv4' || address.afi === 'ipv6') return address.ip;
+  if (address.afi === 'lcaf-iid') return ipOf(address.address);
+  return undefined;
+}
+
+function encapsulate(request: MapRequest, eid: EidPrefix, from: Endpoint): EncapsulatedControl | undefined {
+  const source = ipOf(request.sourceEid) ?? from.address;
+  const destination = ipOf(eid.address);
+  if (!destination || source.includes(':') !== destination.includes(':')) return undefined;
+  return {
+    type: 'ecm',
+    security: false,
+    ddt: false,
+    inner: { version: destination.includes(':') ? 6 : 4, source, destination, sourcePort: from.port, destinationPort: LISP_CONTROL_PORT, ttl: 64 },
+    message: request,
+  };
+}
+
+/**
+ * `ecm`/`ecmBytes` are the envelope when the request arrived encapsulated: the reply goes to the
+ * inner UDP source port, and a forwarded request is the ECM unchanged.
+ */
+export function handleMapRequest(
+  db: MappingDatabase,
+  options: ResolverOptions,
+  request: MapRequest,
+  envelope: { readonly ecm: EncapsulatedControl; readonly bytes: Uint8Array } | undefined,
+  from: Endpoint,
+  now: number,
+): HandlerResult {
+  if (request.smr && !request.smrInvoked) return dropped('unexpected', 'SMR sent to the Map-Resolver', from);
+  if (request.probe) return dropped('unexpected', 'RLOC-probe sent to the Map-Resolver', from);
+  if (request.records.length === 0) return dropped('malformed', 'Map-Request without EID records', from);
+
+  const records: MappingRecord[] = [];
+  const replies: ReplyKind[] = [];
+  const outbound: Outbound[] = [];
+  const forwardedTo = new Set<string>();
+  for (const eid of request.records) {
+    if (!eidFamily(eid)) return dropped('unsupported', `EID of address family ${eid.address.afi} cannot be resolved`, from);
+    const resolution = db.resolve(eid, now);
+    if (resolution.kind === 'registered') {
+      const { binding } = resolution;
+      if (binding.proxyReply) {
+        records.push(proxyRecord(binding.record, resolution.eid));
+        replies.push('positive');
+        continue;
+      }
+      // The ETR answers for itself (RFC 9301 §8.3): forward the request once per ETR.
+      const key = `${binding.etr.address}:${binding.etr.port}`;
+      if (forwardedTo.has(key)) continue;
+      forwardedTo.add(key);
+      const ecm = envelope?.ecm ?? encapsulate(request, eid, from);
+      if (!ecm) return dropped('unsupported', `cannot forward a plain Map-Request for ${formatEidPrefix(eid)} across address families`, from);
+      outbound.push(envelope ? { kind: 'raw', to: binding.etr, bytes: envelope.bytes } : { kind: 'message', to: binding.etr, message: ecm });
+      replies.push('forwarded');
+      continue;
+    }
+    records.push(recordFor(resolution));
+    replies.push(resolution.kind === 'static' ? 'positive' : 'negative');
+  }
+
+  if (records.length > 0 && !request.dontMapReply) {
+    const address = replyAddress(request, options.families);
+    if (address === undefined) return dropped('no-itr-rloc', 'no ITR-RLOC of an address family this server can reach', from);
+    const reply: MapReply = { type: 'map-reply', probe: false, echoNonce: false, security: false, nonce: request.nonce, records };
+    outbound.push({ kind: 'message', to: { address, port: envelope ? envelope.ecm.inner.sourcePort : from.port }, message: reply });
+  }
+  return outbound.length ? { ...NOTHING, outbound, replies } : { ...NOTHING, replies };
+}

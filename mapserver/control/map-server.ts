@@ -1,0 +1,128 @@
+// Map-Server: authenticates Map-Registers, turns them into registrations, answers Map-Notify.
+import { verifyMessage } from '../codec/index.js';
+import { AUTH_ALG, type Locator, type MapNotify, type MapRegister, type MappingRecord } from '../codec/types.js';
+import type { DbChange, MappingDatabase } from '../db/database.js';
+import type { Endpoint, KeyAlgorithm, Registration, Site } from '../db/model.js';
+import { eidFamily, formatEidPrefix, samePrefix } from '../db/prefix.js';
+import { addressText } from '../config/convert.js';
+import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './types.js';
+
+export interface MapServerOptions {
+  /** Registration lifetime without refresh, in milliseconds. */
+  readonly registrationTtlMs: number;
+}
+
+const ALG_BY_ID: Readonly<Record<number, KeyAlgorithm>> = { [AUTH_ALG.hmacSha1]: 'hmac-sha1', [AUTH_ALG.hmacSha256]: 'hmac-sha256' };
+
+export function etrIdOf(register: MapRegister, from: Endpoint): string {
+  if (register.xtrIdPresent && register.xtrId) return `xtr:${Buffer.from(register.xtrId).toString('hex')}`;
+  return `rloc:${from.address}`;
+}
+
+/** The secret of `site` that authenticates `raw`, or undefined. Tries every key of the algorithm (rollover). */
+function authenticate(site: Site, register: MapRegister, raw: Uint8Array): string | undefined {
+  const alg = ALG_BY_ID[register.auth.algId];
+  if (!alg) return undefined;
+  for (const key of site.keys) {
+    if (key.alg === alg && verifyMessage(raw, key.secret)) return key.secret;
+  }
+  return undefined;
+}
+
+/** OOR's Map-Notify clears the L bit: the locators are not local to the Map-Server. */
+function notifyRecord(record: MappingRecord): MappingRecord {
+  return { ...record, locators: record.locators.map((l): Locator => ({ ...l, local: false })) };
+}
+
+export function handleMapRegister(
+  db: MappingDatabase,
+  options: MapServerOptions,
+  register: MapRegister,
+  raw: Uint8Array,
+  from: Endpoint,
+  now: number,
+): HandlerResult {
+  const first = register.records[0];
+  if (!first) return dropped('malformed', 'Map-Register without records', from, true);
+  for (const record of register.records) {
+    if (!eidFamily(record.eid)) return dropped('unsupported', `EID of address family ${record.eid.address.afi} cannot be registered`, from, true);
+  }
+  const owner = db.siteFor(first.eid);
+  if (!owner) return dropped('out-of-site', `${formatEidPrefix(first.eid)} is inside no configured site`, from, true);
+  const site = owner.site;
+  if (register.auth.algId === AUTH_ALG.none) return dropped('auth', `unauthenticated Map-Register for site '${site.name}'`, from, true);
+  const secret = authenticate(site, register, raw);
+  if (secret === undefined) {
+    return dropped('auth', `authentication failed for site '${site.name}' (key id ${register.auth.keyId}, algorithm ${register.auth.algId})`, from, true);
+  }
+
+  const etrId = etrIdOf(register, from);
+  const changes: DbChange[] = [];
+  const events: ServerEvent[] = [];
+  for (const record of register.records) {
+    const covering = db.siteFor(record.eid);
+    const text = formatEidPrefix(record.eid);
+    if (!covering || covering.site.name !== site.name) return dropped('out-of-site', `${text} is outside site '${site.name}'`, from, true);
+    if (!covering.prefix.acceptMoreSpecifics && !samePrefix(record.eid, covering.prefix.eid)) {
+      return dropped('more-specific', `${text} is more specific than ${formatEidPrefix(covering.prefix.eid)} and site '${site.name}' accepts no more-specifics`, from, true);
+    }
+    const existing = db.registered(record.eid)?.byEtr.get(etrId);
+    if (record.ttl === 0) {
+      // RFC 9301 §8.2: a Map-Register with TTL 0 withdraws the registration.
+      if (existing) {
+        changes.push({ kind: 'delete-registration', eid: record.eid, etrId });
+        events.push({ type: 'withdrawn', site: site.name, eid: record.eid, etrId });
+      }
+      continue;
+    }
+    const registration: Registration = {
+      site: site.name,
+      etrId,
+      source: from,
+      ...(register.xtrIdPresent && register.xtrId ? { xtrId: register.xtrId } : {}),
+      ...(register.xtrIdPresent && register.siteId ? { siteId: register.siteId } : {}),
+      proxyReply: register.proxyReply,
+      merge: register.merge,
+      record,
+      firstRegistered: existing?.firstRegistered ?? now,
+      lastRefreshed: now,
+      expiresAt: now + options.registrationTtlMs,
+    };
+    changes.push({ kind: 'put-registration', registration });
+    events.push({
+      type: 'registered',
+      site: site.name,
+      eid: record.eid,
+      etrId,
+      rlocs: record.locators.map((l) => addressText(l.rloc)),
+      refresh: existing !== undefined,
+    });
+  }
+
+  const outbound: Outbound[] = [];
+  if (register.wantMapNotify) {
+    const notify: MapNotify = {
+      type: 'map-notify',
+      xtrIdPresent: register.xtrIdPresent,
+      rtr: false,
+      nonce: register.nonce,
+      auth: { keyId: register.auth.keyId, algId: register.auth.algId, authData: new Uint8Array(register.auth.authData.length) },
+      records: register.records.map(notifyRecord),
+      ...(register.xtrIdPresent && register.xtrId ? { xtrId: register.xtrId } : {}),
+      ...(register.xtrIdPresent && register.siteId ? { siteId: register.siteId } : {}),
+    };
+    outbound.push({ kind: 'message', to: from, message: notify, secret });
+  }
+  return { outbound, changes, events };
+}
+
+/** Registrations whose lifetime ran out become delete changes and `expired` events. */
+export function expireRegistrations(db: MappingDatabase, now: number): HandlerResult {
+  const changes: DbChange[] = [];
+  const events: ServerEvent[] = [];
+  for (const reg of db.expired(now)) {
+    changes.push({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId });
+    events.push({ type: 'expired', site: reg.site, eid: reg.record.eid, etrId: reg.etrId });
+  }
+  return { outbound: [], changes, events };
+}

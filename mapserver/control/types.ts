@@ -1,0 +1,45 @@
+// What a control handler returns: datagrams to send, database changes, events, or a drop.
+// Handlers are pure (message, from, now) -> HandlerResult; the server applies the result.
+import type { EidPrefix, LispMessage } from '../codec/types.js';
+import type { DbChange } from '../db/database.js';
+import type { Endpoint } from '../db/model.js';
+
+export type Outbound =
+  /** A message to encode; `secret` signs Map-Notify / Map-Register auth data. */
+  | { readonly kind: 'message'; readonly to: Endpoint; readonly message: LispMessage; readonly secret?: string }
+  /** Bytes sent unchanged (a Map-Request ECM forwarded to the ETR that registered with P=0). */
+  | { readonly kind: 'raw'; readonly to: Endpoint; readonly bytes: Uint8Array };
+
+export const DROP_REASONS = ['malformed', 'auth', 'out-of-site', 'more-specific', 'unexpected', 'unsupported', 'no-itr-rloc', 'rate'] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+export interface Drop {
+  readonly reason: DropReason;
+  /** For logs and the event stream; never contains secrets. */
+  readonly detail: string;
+}
+
+export type ServerEvent =
+  | { readonly type: 'registered'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string; readonly rlocs: readonly string[]; readonly refresh: boolean }
+  | { readonly type: 'withdrawn'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string }
+  | { readonly type: 'expired'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string }
+  | { readonly type: 'refused'; readonly from: Endpoint; readonly reason: DropReason; readonly detail: string };
+
+export type ReplyKind = 'positive' | 'negative' | 'forwarded';
+
+export interface HandlerResult {
+  /** Sent after `changes` are durable: a Map-Notify acknowledges a stored registration. */
+  readonly outbound: readonly Outbound[];
+  readonly changes: readonly DbChange[];
+  readonly events: readonly ServerEvent[];
+  readonly drop?: Drop;
+  /** Map-Resolver answers by kind, for metrics. */
+  readonly replies?: readonly ReplyKind[];
+}
+
+export const NOTHING: HandlerResult = { outbound: [], changes: [], events: [] };
+
+/** A drop; `announce` puts it on the event stream (refused registrations, not every bad packet). */
+export function dropped(reason: DropReason, detail: string, from: Endpoint, announce = false): HandlerResult {
+  return { outbound: [], changes: [], events: announce ? [{ type: 'refused', from, reason, detail }] : [], drop: { reason, detail } };
+}

@@ -1,0 +1,254 @@
+// The LISP control-plane server: socket -> decode -> handler -> database (+ store) -> encode -> socket.
+import { EventEmitter } from 'node:events';
+import { mkdir } from 'node:fs/promises';
+import { pino, type Logger } from 'pino';
+import { LispCodecError, decode, encode, signMessage, verifyMessage } from './codec/index.js';
+import type { LispMessage, MapNotify } from './codec/types.js';
+import type { ServerConfig } from './config/load.js';
+import { expireRegistrations, handleMapRegister } from './control/map-server.js';
+import { handleMapRequest } from './control/map-resolver.js';
+import { Retransmitter, realTimers, type Timers } from './control/retransmit.js';
+import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './control/types.js';
+import { MappingDatabase, type DbChange } from './db/database.js';
+import type { Endpoint } from './db/model.js';
+import { formatEidPrefix } from './db/prefix.js';
+import { ServerMetrics } from './metrics.js';
+import { Store } from './store/store.js';
+import { UdpTransport } from './transport/udp.js';
+
+export interface ServerOptions {
+  readonly logger?: Logger;
+  readonly timers?: Timers;
+  /** Wall clock in epoch milliseconds; tests may pin it. */
+  readonly now?: () => number;
+  /** How often expired registrations are swept, ms. */
+  readonly sweepIntervalMs?: number;
+}
+
+export interface ServerEvents {
+  event: [ServerEvent];
+}
+
+export class LispServer {
+  readonly events = new EventEmitter<ServerEvents>();
+  readonly metrics: ServerMetrics;
+  private transport: UdpTransport | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly notifies: Retransmitter<string>;
+  private readonly pendingNotifySecrets = new Map<string, string>();
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private writes: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly config: ServerConfig,
+    readonly db: MappingDatabase,
+    readonly store: Store,
+    private readonly options: ServerOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.log = options.logger ?? pino({ level: 'silent' });
+    this.metrics = new ServerMetrics(() => db.liveRegistrations);
+    this.notifies = new Retransmitter(options.timers ?? realTimers);
+  }
+
+  /** Opens the store, loads state, applies the config's sites and mappings, binds the sockets. */
+  static async start(config: ServerConfig, options: ServerOptions = {}): Promise<LispServer> {
+    await mkdir(config.dataDir, { recursive: true });
+    const store = await Store.open(config.dataDir);
+    try {
+      const db = new MappingDatabase(config.lisp);
+      const server = new LispServer(config, db, store, options);
+      await server.load();
+      server.transport = await UdpTransport.open(config.lisp.listen, (bytes, from) => server.onDatagram(bytes, from), (err, to) =>
+        server.log.warn({ to, err: err.message }, 'send failed'),
+      );
+      const sweepMs = options.sweepIntervalMs ?? 1000;
+      server.sweeper = setInterval(() => server.sweep(), sweepMs);
+      server.sweeper.unref();
+      server.log.info({ listen: server.transport.addresses(), dataDir: config.dataDir }, 'LISP control plane listening');
+      return server;
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+
+  private async load(): Promise<void> {
+    const state = await this.store.loadAll();
+    for (const bad of state.corrupt) this.log.error({ key: bad.key, reason: bad.reason }, 'skipped a corrupt store entry');
+    const now = this.now();
+    const changes: DbChange[] = [
+      ...state.sites.map((site): DbChange => ({ kind: 'put-site', site })),
+      ...state.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })),
+    ];
+    const expired: DbChange[] = [];
+    for (const registration of state.registrations) {
+      // Registrations come back with their remaining lifetime, so we answer before ETRs refresh.
+      if (registration.expiresAt > now) changes.push({ kind: 'put-registration', registration });
+      else expired.push({ kind: 'delete-registration', eid: registration.record.eid, etrId: registration.etrId });
+    }
+    // The config file is authoritative for the sites and mappings it names.
+    const seeded: DbChange[] = [
+      ...this.config.sites.map((site): DbChange => ({ kind: 'put-site', site })),
+      ...this.config.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })),
+    ];
+    this.db.apply([...changes, ...seeded]);
+    await this.store.apply([...seeded, ...expired]);
+    this.log.info(
+      { sites: this.db.sites.size, registrations: this.db.liveRegistrations, expiredOnLoad: expired.length },
+      'mapping database loaded',
+    );
+  }
+
+  /** Addresses the UDP sockets are bound to. */
+  addresses(): Endpoint[] {
+    return this.transport?.addresses() ?? [];
+  }
+
+  /** Applies changes made outside the LISP socket (the REST API), durably. */
+  async applyChanges(changes: readonly DbChange[]): Promise<void> {
+    this.db.apply(changes);
+    await this.persist(changes);
+  }
+
+  private persist(changes: readonly DbChange[]): Promise<void> {
+    // Writes are chained so the store sees them in the order the database applied them.
+    const write = this.writes.then(() => this.store.apply(changes));
+    this.writes = write.catch(() => {});
+    return write;
+  }
+
+  private onDatagram(bytes: Buffer, from: Endpoint): void {
+    try {
+      let message: LispMessage;
+      try {
+        message = decode(bytes);
+      } catch (err) {
+        if (!(err instanceof LispCodecError)) throw err;
+        this.metrics.countDropped('malformed');
+        this.log.debug({ from, offset: err.offset, reason: err.reason }, 'malformed datagram dropped');
+        return;
+      }
+      this.metrics.countReceived(message.type);
+      this.process(this.handle(message, bytes, from));
+    } catch (err) {
+      // A bug must cost one datagram, never the server.
+      this.metrics.countDropped('internal');
+      this.log.error({ from, err: err instanceof Error ? err.stack : String(err) }, 'internal error handling a datagram');
+    }
+  }
+
+  private handle(message: LispMessage, bytes: Uint8Array, from: Endpoint): HandlerResult {
+    const now = this.now();
+    switch (message.type) {
+      case 'ecm': {
+        const inner = message.message;
+        if (inner.type !== 'map-request') return dropped('unsupported', `ECM carrying a ${inner.type}`, from);
+        this.metrics.countReceived('map-request');
+        return this.timedRequest(() => handleMapRequest(this.db, { families: this.families() }, inner, { ecm: message, bytes }, from, now));
+      }
+      case 'map-request':
+        return this.timedRequest(() => handleMapRequest(this.db, { families: this.families() }, message, undefined, from, now));
+      case 'map-register':
+        return handleMapRegister(this.db, { registrationTtlMs: this.config.lisp.registrationTtlSeconds * 1000 }, message, bytes, from, now);
+      case 'map-notify-ack':
+        return this.acknowledge(message, bytes, from);
+      case 'map-reply':
+      case 'map-notify':
+        return dropped('unexpected', `${message.type} is not for a Map-Server`, from);
+    }
+  }
+
+  private timedRequest(run: () => HandlerResult): HandlerResult {
+    const start = process.hrtime.bigint();
+    const result = run();
+    this.metrics.lookupSeconds.observe(Number(process.hrtime.bigint() - start) / 1e9);
+    return result;
+  }
+
+  private familiesCache: ReadonlySet<'ipv4' | 'ipv6'> | undefined;
+  private families(): ReadonlySet<'ipv4' | 'ipv6'> {
+    this.familiesCache ??= this.transport?.families ?? new Set();
+    return this.familiesCache;
+  }
+
+  private process(result: HandlerResult): void {
+    if (result.drop) {
+      this.metrics.countDropped(result.drop.reason);
+      this.log.debug({ reason: result.drop.reason, detail: result.drop.detail }, 'dropped');
+    }
+    for (const kind of result.replies ?? []) this.metrics.countReply(kind);
+    for (const event of result.events) {
+      this.events.emit('event', event);
+      if (event.type === 'refused') this.log.warn({ from: event.from, reason: event.reason }, event.detail);
+      else this.log.info({ event: event.type, site: event.site, eid: formatEidPrefix(event.eid), etr: event.etrId }, 'registration');
+    }
+    if (result.changes.length === 0) {
+      for (const out of result.outbound) this.send(out);
+      return;
+    }
+    this.db.apply(result.changes);
+    // A Map-Notify promises the registration is stored: send it only once it is durable.
+    this.persist(result.changes).then(
+      () => { for (const out of result.outbound) this.send(out); },
+      (err: unknown) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'store write failed; reply withheld'),
+    );
+  }
+
+  private send(out: Outbound): void {
+    if (!this.transport) return;
+    let bytes: Uint8Array;
+    if (out.kind === 'raw') bytes = out.bytes;
+    else bytes = out.secret !== undefined ? signMessage(out.message, out.secret) : encode(out.message);
+    if (out.kind === 'message' && out.message.type === 'map-notify') this.metrics.notifiesSent.inc();
+    this.transport.send(out.to, bytes);
+  }
+
+  /**
+   * Sends a Map-Notify the server originates (not an answer to a Map-Register), retransmitting
+   * every second, up to 3 times, until the ETR acknowledges it (RFC 9301 §5.7).
+   */
+  sendNotify(to: Endpoint, notify: MapNotify, secret: string, onGiveUp?: () => void): void {
+    const key = notifyKey(to, notify.nonce);
+    this.pendingNotifySecrets.set(key, secret);
+    this.notifies.start(key, () => this.send({ kind: 'message', to, message: notify, secret }), () => {
+      this.pendingNotifySecrets.delete(key);
+      onGiveUp?.();
+    });
+  }
+
+  private acknowledge(ack: MapNotify, bytes: Uint8Array, from: Endpoint): HandlerResult {
+    const key = notifyKey(from, ack.nonce);
+    const secret = this.pendingNotifySecrets.get(key);
+    if (secret === undefined) return dropped('unexpected', 'Map-Notify-Ack for no pending Map-Notify', from);
+    if (!verifyMessage(bytes, secret)) return dropped('auth', 'Map-Notify-Ack failed authentication', from);
+    this.notifies.cancel(key);
+    this.pendingNotifySecrets.delete(key);
+    return { outbound: [], changes: [], events: [] };
+  }
+
+  /** Removes registrations whose lifetime ran out. */
+  sweep(): void {
+    try {
+      const result = expireRegistrations(this.db, this.now());
+      if (result.changes.length) this.process(result);
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'expiry sweep failed');
+    }
+  }
+
+  /** Stops listening, waits for pending writes and closes the store. */
+  async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.notifies.cancelAll();
+    await this.transport?.close();
+    this.transport = undefined;
+    await this.writes;
+    await this.store.close();
+  }
+}
+
+function notifyKey(to: Endpoint, nonce: bigint): string {
+  return `${to.address}|${nonce.toString(16)}`;
+}

@@ -1,0 +1,72 @@
+// UDP sockets for the LISP control plane: one dgram socket per listen address.
+import dgram from 'node:dgram';
+import type { ListenAddress } from '../config/load.js';
+import type { Endpoint } from '../db/model.js';
+
+export type DatagramHandler = (bytes: Buffer, from: Endpoint) => void;
+
+export class UdpTransport {
+  private constructor(
+    private readonly sockets: ReadonlyArray<{ readonly socket: dgram.Socket; readonly family: 4 | 6 }>,
+    private readonly onSendError: (err: Error, to: Endpoint) => void,
+  ) {}
+
+  /** Binds every listen address; on failure closes what was bound and rethrows. */
+  static async open(
+    listen: readonly ListenAddress[],
+    onDatagram: DatagramHandler,
+    onSendError: (err: Error, to: Endpoint) => void = () => {},
+  ): Promise<UdpTransport> {
+    const bound: Array<{ socket: dgram.Socket; family: 4 | 6 }> = [];
+    try {
+      for (const address of listen) {
+        // ipv6Only keeps "[::]:4342" from also claiming IPv4 when "0.0.0.0:4342" is listed too.
+        const socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6, recvBufferSize: 4 << 20 });
+        socket.on('message', (bytes, rinfo) => onDatagram(bytes, { address: rinfo.address, port: rinfo.port }));
+        // A socket error (e.g. ICMP unreachable on some platforms) must not kill the server.
+        socket.on('error', () => {});
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.bind(address.port, address.host, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        });
+        bound.push({ socket, family: address.family });
+      }
+    } catch (err) {
+      for (const { socket } of bound) socket.close();
+      throw err;
+    }
+    return new UdpTransport(bound, onSendError);
+  }
+
+  /** Families we can send from. */
+  get families(): ReadonlySet<'ipv4' | 'ipv6'> {
+    return new Set(this.sockets.map((s) => (s.family === 6 ? 'ipv6' : 'ipv4')));
+  }
+
+  /** Local addresses actually bound (port 0 in the config becomes the kernel's choice). */
+  addresses(): Endpoint[] {
+    return this.sockets.map(({ socket }) => {
+      const a = socket.address();
+      return { address: a.address, port: a.port };
+    });
+  }
+
+  send(to: Endpoint, bytes: Uint8Array): void {
+    const family = to.address.includes(':') ? 6 : 4;
+    const entry = this.sockets.find((s) => s.family === family);
+    if (!entry) {
+      this.onSendError(new Error(`no IPv${family} socket to send from`), to);
+      return;
+    }
+    entry.socket.send(bytes, to.port, to.address, (err) => {
+      if (err) this.onSendError(err, to);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sockets.map(({ socket }) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+  }
+}
