@@ -7,9 +7,9 @@ export type MessageTypeLabel = (typeof MESSAGE_TYPES)[number];
 
 export class ServerMetrics {
   readonly registry = new Registry();
-  private readonly received: Record<MessageTypeLabel, Counter.Internal<string>>;
-  private readonly dropped: Record<DropReason | 'internal', Counter.Internal<string>>;
-  private readonly replies: Record<ReplyKind, Counter.Internal<string>>;
+  private readonly received: Record<MessageTypeLabel, Counter.Internal>;
+  private readonly dropped: Record<DropReason | 'internal', Counter.Internal>;
+  private readonly replies: Record<ReplyKind, Counter.Internal>;
   readonly notifiesSent: Counter;
   readonly lookupSeconds: Histogram;
 
@@ -27,9 +27,9 @@ export class ServerMetrics {
     });
     new Gauge({ name: 'livmap_registrations_live', help: 'Live registrations', registers, collect() { this.set(liveRegistrations()); } });
     // Pre-bound children: the hot path increments without label hashing.
-    this.received = Object.fromEntries(MESSAGE_TYPES.map((t) => [t, receivedCounter.labels(t)])) as Record<MessageTypeLabel, Counter.Internal<string>>;
-    this.dropped = Object.fromEntries([...DROP_REASONS, 'internal'].map((r) => [r, droppedCounter.labels(r)])) as Record<DropReason | 'internal', Counter.Internal<string>>;
-    this.replies = Object.fromEntries(['positive', 'negative', 'forwarded'].map((k) => [k, repliesCounter.labels(k)])) as Record<ReplyKind, Counter.Internal<string>>;
+    this.received = Object.fromEntries(MESSAGE_TYPES.map((t) => [t, receivedCounter.labels(t)])) as Record<MessageTypeLabel, Counter.Internal>;
+    this.dropped = Object.fromEntries([...DROP_REASONS, 'internal'].map((r) => [r, droppedCounter.labels(r)])) as Record<DropReason | 'internal', Counter.Internal>;
+    this.replies = Object.fromEntries(['positive', 'negative', 'forwarded'].map((k) => [k, repliesCounter.labels(k)])) as Record<ReplyKind, Counter.Internal>;
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'livmap_' });
   }
 

@@ -200,7 +200,8 @@ export class LispServer {
     if (!this.transport) return;
     let bytes: Uint8Array;
     if (out.kind === 'raw') bytes = out.bytes;
-    else bytes = out.secret !== undefined ? signMessage(out.message, out.secret) : encode(out.message);
+    else if (out.secret !== undefined && (out.message.type === 'map-notify' || out.message.type === 'map-register')) bytes = signMessage(out.message, out.secret);
+    else bytes = encode(out.message);
     if (out.kind === 'message' && out.message.type === 'map-notify') this.metrics.notifiesSent.inc();
     this.transport.send(out.to, bytes);
   }
