@@ -160,6 +160,13 @@ export interface MapRegister {
   readonly wantMapNotify: boolean;
   /** Merge bit (the "m"/"a" bit of RFC 9301 drafts): merge locator sets of several ETRs. */
   readonly merge: boolean;
+  /**
+   * E (RFC 9301 EID-notify bit). Optional so that callers can omit it; decode sets it only when
+   * the bit is 1, encode writes 0 when absent.
+   */
+  readonly eidNotify?: boolean;
+  /** T (RFC 9301 use-TTL-for-timeout bit). Same optional convention as `eidNotify`. */
+  readonly ttlTimeout?: boolean;
   readonly nonce: bigint;
   readonly auth: Auth;
   readonly records: readonly MappingRecord[];
@@ -189,6 +196,24 @@ export interface InnerHeader {
   readonly destinationPort: number;
   /** IPv4 TTL or IPv6 hop limit. */
   readonly ttl: number;
+  // Optional wire details, so that a peer's ECM re-encodes byte-identical. Decode sets each one
+  // only when it differs from the value encode uses when it is absent (0 / false / empty).
+  /** IPv4 TOS byte or IPv6 traffic class. */
+  readonly tos?: number;
+  /** IPv6 20-bit flow label. */
+  readonly flowLabel?: number;
+  /** IPv4 identification. */
+  readonly ipId?: number;
+  /** IPv4 3-bit flags (2 = DF, which OOR sets). MF and fragment offsets are not allowed. */
+  readonly ipFlags?: number;
+  /** IPv4 options (a multiple of 4 bytes, at most 40). */
+  readonly ipOptions?: Uint8Array;
+  /** IPv4 only: the UDP checksum is 0 (not computed). Encode computes it unless this is true. */
+  readonly udpChecksumZero?: boolean;
+  /** Decode only: the inner IPv4 header checksum was wrong (encode always writes a correct one). */
+  readonly badIpChecksum?: boolean;
+  /** Decode only: the inner UDP checksum was wrong, or 0 over IPv6. */
+  readonly badUdpChecksum?: boolean;
 }
 
 export interface EncapsulatedControl {
@@ -197,6 +222,10 @@ export interface EncapsulatedControl {
   readonly security: boolean;
   /** D: DDT-originated. */
   readonly ddt: boolean;
+  /** E (RFC 9301 to-ETR bit; optional, decode sets it only when 1). */
+  readonly toEtr?: boolean;
+  /** M (RFC 9301 to-MS bit; optional, decode sets it only when 1). */
+  readonly toMs?: boolean;
   readonly inner: InnerHeader;
   readonly message: LispMessage;
 }

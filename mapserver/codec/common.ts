@@ -1,0 +1,26 @@
+// Small helpers shared by the message modules.
+import { fail } from './errors.js';
+import type { Reader } from './reader.js';
+
+const U64_MAX = 0xffffffffffffffffn;
+
+export function writeNonce(buf: Buffer, o: number, nonce: bigint): void {
+  if (typeof nonce !== 'bigint' || nonce < 0n || nonce > U64_MAX) fail(o, `nonce ${String(nonce)} is not a 64-bit unsigned bigint`);
+  buf.writeBigUInt64BE(nonce, o);
+}
+
+/** RFC 9437 / NAT-traversal xTR-ID (16 bytes) + site-ID (8 bytes) after the records. */
+export function readXtrSite(r: Reader): { xtrId: Uint8Array; siteId: Uint8Array } {
+  r.need(24, 'xTR-ID and site-ID');
+  const xtrId = r.bytes(16, 'xTR-ID');
+  const siteId = r.bytes(8, 'site-ID');
+  return { xtrId, siteId };
+}
+
+export function writeXtrSite(buf: Buffer, o: number, xtrId: Uint8Array | undefined, siteId: Uint8Array | undefined): number {
+  if (!(xtrId instanceof Uint8Array) || xtrId.length !== 16) fail(o, 'xTR-ID must be 16 bytes when the I bit is set');
+  if (!(siteId instanceof Uint8Array) || siteId.length !== 8) fail(o + 16, 'site-ID must be 8 bytes when the I bit is set');
+  buf.set(xtrId, o);
+  buf.set(siteId, o + 16);
+  return o + 24;
+}

@@ -1,0 +1,15 @@
+// Public API of the LISP control-message codec (RFC 9300/9301): pure functions, no I/O.
+export * from './types.js';
+export { LispCodecError } from './errors.js';
+export { Reader } from './reader.js';
+export { decode, decodeWithLength, encode, encodeInto, encodingLength, signMessage, MESSAGE_TYPE } from './message.js';
+export { verifyMessage, computeAuthData, authDataLength, decodeAuth, encodeAuth, AUTH_DATA_OFFSET, AUTH_FIELD_OFFSET, type Secret } from './auth.js';
+export { decodeAddress, encodeAddress, addressLength, addressBits, MAX_LCAF_DEPTH } from './address.js';
+export { decodeEid, encodeEid, eidLength, IID_MASK_LEN } from './eid.js';
+export { decodeRecord, encodeRecord, recordLength, decodeRecords, encodeRecords, recordsLength } from './record.js';
+export { decodeMapRequest, encodeMapRequest, mapRequestLength } from './map-request.js';
+export { decodeMapReply, encodeMapReply, mapReplyLength } from './map-reply.js';
+export { decodeMapRegister, encodeMapRegister, mapRegisterLength, MAP_REGISTER_BITS } from './map-register.js';
+export { decodeMapNotify, encodeMapNotify, mapNotifyLength } from './map-notify.js';
+export { decodeEcm, encodeEcm, ecmHeaderLength } from './ecm.js';
+export * from './ip.js';

@@ -1,0 +1,103 @@
+// Map-Request (type 1), RFC 9301 §5.2 with RFC 9437's N and I bits:
+//
+//   Type=1 |A|M|P|S|p|s|N|I| Rsvd(5) |L|D| IRC(5) | Record Count
+//   Nonce(64) | Source-EID-AFI + EID | (IRC+1) x ITR-RLOC-AFI + RLOC
+//   records: Reserved(8) | mask-len(8) | EID-AFI + prefix
+//   [Map-Reply record when M] [xTR-ID(128) + site-ID(64) when I]
+import { addressLength, decodeAddress, encodeAddress } from './address.js';
+import { readXtrSite, writeNonce, writeXtrSite } from './common.js';
+import { checkEid, decodeEid, eidLength, encodeEid } from './eid.js';
+import { fail } from './errors.js';
+import type { Reader } from './reader.js';
+import { decodeRecord, encodeRecord, recordLength } from './record.js';
+import type { Address, EidPrefix, MappingRecord, MapRequest } from './types.js';
+
+/** Smallest EID record of a Map-Request: reserved, mask-len and a 2-byte AFI. */
+const MIN_REQUEST_RECORD = 4;
+
+export function decodeMapRequest(r: Reader): MapRequest {
+  const at = r.pos;
+  r.need(12, 'Map-Request header');
+  const b = r.buf;
+  const b0 = b[at]!;
+  const b1 = b[at + 1]!;
+  const b2 = b[at + 2]!;
+  const count = b[at + 3]!;
+  r.pos = at + 4;
+  const nonce = r.u64('nonce');
+  const sourceEid = decodeAddress(r);
+  const itrCount = (b2 & 0x1f) + 1;
+  if (itrCount * 2 > r.end - r.pos) fail(at + 2, `ITR-RLOC count ${itrCount} exceeds the data (${r.end - r.pos} bytes left)`);
+  const itrRlocs: Address[] = [];
+  for (let i = 0; i < itrCount; i++) itrRlocs.push(decodeAddress(r));
+  if (count * MIN_REQUEST_RECORD > r.end - r.pos) fail(at + 3, `record count ${count} exceeds the data (${r.end - r.pos} bytes left)`);
+  const records: EidPrefix[] = [];
+  for (let i = 0; i < count; i++) {
+    r.need(2, 'Map-Request record header');
+    const maskAt = r.pos + 1;
+    const maskLen = b[maskAt]!;
+    r.pos += 2;
+    records.push(decodeEid(r, maskLen, maskAt));
+  }
+  const mapDataPresent = (b0 & 0x04) !== 0;
+  let mapReply: MappingRecord | undefined;
+  if (mapDataPresent) mapReply = decodeRecord(r);
+  const out: MapRequest = {
+    type: 'map-request',
+    authoritative: (b0 & 0x08) !== 0,
+    mapDataPresent,
+    probe: (b0 & 0x02) !== 0,
+    smr: (b0 & 0x01) !== 0,
+    pitr: (b1 & 0x80) !== 0,
+    smrInvoked: (b1 & 0x40) !== 0,
+    notifyRequested: (b1 & 0x20) !== 0,
+    localXtr: (b2 & 0x40) !== 0,
+    dontMapReply: (b2 & 0x20) !== 0,
+    nonce,
+    sourceEid,
+    itrRlocs,
+    records,
+  };
+  // Optional keys are added only when present so decode(encode(m)) deep-equals m.
+  if (mapReply) (out as { mapReply?: MappingRecord }).mapReply = mapReply;
+  if ((b1 & 0x10) !== 0) {
+    const { xtrId, siteId } = readXtrSite(r);
+    (out as { xtrId?: Uint8Array }).xtrId = xtrId;
+    (out as { siteId?: Uint8Array }).siteId = siteId;
+  }
+  return out;
+}
+
+export function mapRequestLength(m: MapRequest): number {
+  let n = 12 + addressLength(m.sourceEid);
+  for (const a of m.itrRlocs) n += addressLength(a);
+  for (const e of m.records) n += 2 + eidLength(e);
+  if (m.mapReply) n += recordLength(m.mapReply);
+  if (m.xtrId !== undefined) n += 24;
+  return n;
+}
+
+export function encodeMapRequest(m: MapRequest, buf: Buffer, o: number): number {
+  const itr = m.itrRlocs.length;
+  if (itr < 1 || itr > 32) fail(o + 2, `a Map-Request needs 1..32 ITR-RLOCs, not ${itr}`);
+  if (m.records.length > 255) fail(o + 3, `${m.records.length} records do not fit the 8-bit count`);
+  if (m.mapDataPresent !== (m.mapReply !== undefined)) fail(o, 'the M bit (mapDataPresent) must be set exactly when mapReply is given');
+  const hasXtr = m.xtrId !== undefined;
+  if (!hasXtr && m.siteId !== undefined) fail(o + 1, 'siteId given without xtrId');
+  buf[o] = 0x10 | (m.authoritative ? 0x08 : 0) | (m.mapDataPresent ? 0x04 : 0) | (m.probe ? 0x02 : 0) | (m.smr ? 0x01 : 0);
+  buf[o + 1] = (m.pitr ? 0x80 : 0) | (m.smrInvoked ? 0x40 : 0) | (m.notifyRequested ? 0x20 : 0) | (hasXtr ? 0x10 : 0);
+  buf[o + 2] = (m.localXtr ? 0x40 : 0) | (m.dontMapReply ? 0x20 : 0) | (itr - 1);
+  buf[o + 3] = m.records.length;
+  writeNonce(buf, o + 4, m.nonce);
+  let p = encodeAddress(m.sourceEid, buf, o + 12);
+  for (const a of m.itrRlocs) p = encodeAddress(a, buf, p);
+  for (const e of m.records) {
+    checkEid(e, p + 1);
+    buf[p] = 0;
+    buf[p + 1] = e.length;
+    p = encodeEid(e, buf, p + 2);
+  }
+  if (m.mapReply) p = encodeRecord(m.mapReply, buf, p);
+  if (hasXtr) p = writeXtrSite(buf, p, m.xtrId, m.siteId);
+  return p;
+}
