@@ -19,129 +19,161 @@ const MASK = new Int32Array(33);
 for (let n = 1; n <= 32; n++) MASK[n] = n === 32 ? -1 : ~0 << (32 - n);
 
 const NONE = -1;
+const LEN_MASK = 0xff;
+const HAS_VALUE = 0x100;
 
 /**
- * All roots (one per IID) of one address family. Node n has key bits keys[n*W .. n*W+W) (bits
- * past lens[n] are zero), children left/right chosen by bit lens[n] of a key, and a value when
- * hasValue[n]. Invariant: every non-root node without a value has exactly two children, so
- * there are fewer than 2 nodes per stored prefix.
+ * All roots (one per IID) of one address family. Nodes are interleaved in one Int32Array so
+ * a lookup step touches one cache line: node n occupies nodes[n*S .. n*S+S) holding its key
+ * words (bits past its length are zero), META = length | HAS_VALUE, and the LEFT/RIGHT child
+ * indexes chosen by bit `length` of a key. Invariant: every non-root node without a value has
+ * exactly two children, so there are fewer than 2 nodes per stored prefix.
  */
 class FamilyTrie<V> {
   readonly words: number;
   readonly maxLen: number;
   readonly byteLen: number;
-  keys: Uint32Array;
-  lens: Uint8Array;
-  hasValue: Uint8Array;
-  left: Int32Array;
-  right: Int32Array;
+  /** log2 of the node stride (stride = words + 3 rounded up to a power of two). */
+  private readonly shift: number;
+  private readonly meta: number;
+  nodes: Int32Array;
   /** Stored prefix objects and values by node index (undefined for branch nodes). */
   prefixes: Array<EidPrefix | undefined> = [];
   values: Array<V | undefined> = [];
   roots = new Map<number, number>();
-  /** Nodes ever allocated (high-water mark); free nodes are chained through `left`. */
+  /** Nodes ever allocated (high-water mark); free nodes are chained through LEFT. */
   private used = 0;
   private freeHead = NONE;
   size = 0;
   /** Scratch key for the address being looked up; safe because lookups never re-enter. */
-  readonly scratch: Uint32Array;
+  readonly scratch: Int32Array;
   readonly scratchBytes: Uint8Array;
 
   constructor(maxLen: number) {
     this.maxLen = maxLen;
     this.words = Math.ceil(maxLen / 32);
     this.byteLen = maxLen / 8;
-    const cap = 16;
-    this.keys = new Uint32Array(cap * this.words);
-    this.lens = new Uint8Array(cap);
-    this.hasValue = new Uint8Array(cap);
-    this.left = new Int32Array(cap);
-    this.right = new Int32Array(cap);
-    this.scratch = new Uint32Array(this.words);
+    this.shift = Math.ceil(Math.log2(this.words + 3));
+    this.meta = this.words;
+    this.nodes = new Int32Array(16 << this.shift);
+    this.scratch = new Int32Array(this.words);
     this.scratchBytes = new Uint8Array(this.words * 4);
   }
 
   private grow(): void {
-    const cap = Math.ceil(this.lens.length * 1.5);
-    const keys = new Uint32Array(cap * this.words);
-    keys.set(this.keys);
-    this.keys = keys;
-    const lens = new Uint8Array(cap);
-    lens.set(this.lens);
-    this.lens = lens;
-    const hasValue = new Uint8Array(cap);
-    hasValue.set(this.hasValue);
-    this.hasValue = hasValue;
-    const left = new Int32Array(cap);
-    left.set(this.left);
-    this.left = left;
-    const right = new Int32Array(cap);
-    right.set(this.right);
-    this.right = right;
+    const nodes = new Int32Array(Math.ceil((this.nodes.length >> this.shift) * 1.5) << this.shift);
+    nodes.set(this.nodes);
+    this.nodes = nodes;
+  }
+
+  len(n: number): number {
+    return this.nodes[(n << this.shift) + this.meta]! & LEN_MASK;
+  }
+
+  hasValue(n: number): boolean {
+    return (this.nodes[(n << this.shift) + this.meta]! & HAS_VALUE) !== 0;
+  }
+
+  private setHasValue(n: number, on: boolean): void {
+    const i = (n << this.shift) + this.meta;
+    this.nodes[i] = on ? this.nodes[i]! | HAS_VALUE : this.nodes[i]! & LEN_MASK;
+  }
+
+  left(n: number): number {
+    return this.nodes[(n << this.shift) + this.meta + 1]!;
+  }
+
+  right(n: number): number {
+    return this.nodes[(n << this.shift) + this.meta + 2]!;
+  }
+
+  private child(n: number, bit: number): number {
+    return this.nodes[(n << this.shift) + this.meta + 1 + bit]!;
+  }
+
+  private setChild(parent: number, bit: number, child: number): void {
+    this.nodes[(parent << this.shift) + this.meta + 1 + bit] = child;
+  }
+
+  private replaceChild(parent: number, old: number, child: number): void {
+    this.setChild(parent, this.left(parent) === old ? 0 : 1, child);
   }
 
   /** A fresh node holding key `a` masked to `len` bits. */
-  private alloc(a: Uint32Array, len: number): number {
+  private alloc(a: Int32Array, len: number): number {
     let n: number;
     if (this.freeHead !== NONE) {
       n = this.freeHead;
-      this.freeHead = this.left[n]!;
+      this.freeHead = this.left(n);
     } else {
-      if (this.used === this.lens.length) this.grow();
+      if (this.used === this.nodes.length >> this.shift) this.grow();
       n = this.used++;
       this.prefixes.push(undefined);
       this.values.push(undefined);
     }
-    const W = this.words;
-    const base = n * W;
+    const nodes = this.nodes;
+    const base = n << this.shift;
     let rest = len;
-    for (let w = 0; w < W; w++, rest -= 32) {
-      this.keys[base + w] = rest >= 32 ? a[w]! : rest <= 0 ? 0 : a[w]! & MASK[rest]!;
+    for (let w = 0; w < this.words; w++, rest -= 32) {
+      nodes[base + w] = rest >= 32 ? a[w]! : rest <= 0 ? 0 : a[w]! & MASK[rest]!;
     }
-    this.lens[n] = len;
-    this.hasValue[n] = 0;
-    this.left[n] = NONE;
-    this.right[n] = NONE;
+    nodes[base + this.meta] = len;
+    nodes[base + this.meta + 1] = NONE;
+    nodes[base + this.meta + 2] = NONE;
     return n;
   }
 
   private free(n: number): void {
     this.prefixes[n] = undefined;
     this.values[n] = undefined;
-    this.hasValue[n] = 0;
-    this.right[n] = NONE;
-    this.left[n] = this.freeHead;
+    const base = n << this.shift;
+    this.nodes[base + this.meta] = 0;
+    this.nodes[base + this.meta + 1] = this.freeHead;
+    this.nodes[base + this.meta + 2] = NONE;
     this.freeHead = n;
   }
 
   /** Loads address bytes into `scratch` (big-endian words, zero padded). */
-  load(bytes: Uint8Array): Uint32Array {
+  load(bytes: Uint8Array): Int32Array {
     const n = this.byteLen;
     if (bytes.length < n) throw new PrefixError(`address has ${bytes.length} bytes, expected ${n}`);
     const a = this.scratch;
     for (let w = 0, b = 0; w < this.words; w++, b += 4) {
       a[w] =
         b + 3 < n
-          ? ((bytes[b]! << 24) | (bytes[b + 1]! << 16) | (bytes[b + 2]! << 8) | bytes[b + 3]!) >>> 0
-          : ((bytes[b]! << 24) | (bytes[b + 1]! << 16)) >>> 0; // MAC: 48 bits = 1.5 words
+          ? (bytes[b]! << 24) | (bytes[b + 1]! << 16) | (bytes[b + 2]! << 8) | bytes[b + 3]!
+          : (bytes[b]! << 24) | (bytes[b + 1]! << 16); // MAC: 48 bits = 1.5 words
     }
     return a;
   }
 
+  /** Key words as big-endian bytes (for building an EidPrefix). */
+  keyBytes(a: Int32Array): Uint8Array {
+    const bytes = new Uint8Array(this.words * 4);
+    for (let w = 0; w < this.words; w++) {
+      const v = a[w]!;
+      bytes[w * 4] = v >>> 24;
+      bytes[w * 4 + 1] = v >>> 16;
+      bytes[w * 4 + 2] = v >>> 8;
+      bytes[w * 4 + 3] = v;
+    }
+    return bytes;
+  }
+
   /** Whether node n's key agrees with `a` on the first `len` bits. */
-  matches(n: number, a: Uint32Array, len: number): boolean {
-    const keys = this.keys;
-    let base = n * this.words;
+  matches(n: number, a: Int32Array, len: number): boolean {
+    const nodes = this.nodes;
+    let base = n << this.shift;
     let w = 0;
-    for (; len >= 32; len -= 32, w++, base++) if (keys[base] !== a[w]) return false;
-    return len === 0 || ((keys[base]! ^ a[w]!) & MASK[len]!) === 0;
+    for (; len >= 32; len -= 32, w++, base++) if (nodes[base] !== a[w]) return false;
+    return len === 0 || ((nodes[base]! ^ a[w]!) & MASK[len]!) === 0;
   }
 
   /** Length of the common prefix of node n's key and `a`, at most `cap`. */
-  private common(n: number, a: Uint32Array, cap: number): number {
-    const base = n * this.words;
+  private common(n: number, a: Int32Array, cap: number): number {
+    const base = n << this.shift;
     for (let w = 0; w < this.words; w++) {
-      const x = this.keys[base + w]! ^ a[w]!;
+      const x = this.nodes[base + w]! ^ a[w]!;
       if (x !== 0) {
         const c = w * 32 + Math.clz32(x);
         return c < cap ? c : cap;
@@ -152,32 +184,22 @@ class FamilyTrie<V> {
 
   /** Bit `pos` of node n's key. */
   private keyBit(n: number, pos: number): number {
-    return (this.keys[n * this.words + (pos >>> 5)]! >>> (31 - (pos & 31))) & 1;
-  }
-
-  private setChild(parent: number, bit: number, child: number): void {
-    if (bit) this.right[parent] = child;
-    else this.left[parent] = child;
-  }
-
-  private replaceChild(parent: number, old: number, child: number): void {
-    if (this.left[parent] === old) this.left[parent] = child;
-    else this.right[parent] = child;
+    return (this.nodes[(n << this.shift) + (pos >>> 5)]! >>> (31 - (pos & 31))) & 1;
   }
 
   /** Node index with exactly (a, len), or NONE. */
-  find(root: number, a: Uint32Array, len: number): number {
+  find(root: number, a: Int32Array, len: number): number {
     let n = root;
     for (;;) {
-      const nl = this.lens[n]!;
+      const nl = this.len(n);
       if (nl > len || !this.matches(n, a, nl)) return NONE;
       if (nl === len) return n;
-      n = bitAt(a, nl) ? this.right[n]! : this.left[n]!;
+      n = this.child(n, bitAt(a, nl));
       if (n === NONE) return NONE;
     }
   }
 
-  set(iid: number, a: Uint32Array, len: number, prefix: EidPrefix, value: V): void {
+  set(iid: number, a: Int32Array, len: number, prefix: EidPrefix, value: V): void {
     let root = this.roots.get(iid);
     if (root === undefined) {
       root = this.alloc(a, 0);
@@ -186,20 +208,20 @@ class FamilyTrie<V> {
     let n = root;
     let target: number;
     for (;;) {
-      // Invariant: n matches `a` on lens[n] bits and lens[n] <= len.
-      const nl = this.lens[n]!;
+      // Invariant: n matches `a` on len(n) bits and len(n) <= len.
+      const nl = this.len(n);
       if (nl === len) {
         target = n;
         break;
       }
       const bit = bitAt(a, nl);
-      const child = bit ? this.right[n]! : this.left[n]!;
+      const child = this.child(n, bit);
       if (child === NONE) {
         target = this.alloc(a, len);
         this.setChild(n, bit, target);
         break;
       }
-      const cl = this.lens[child]!;
+      const cl = this.len(child);
       const c = this.common(child, a, cl < len ? cl : len);
       if (c === cl) {
         n = child;
@@ -209,53 +231,48 @@ class FamilyTrie<V> {
         // The new prefix sits between n and child.
         target = this.alloc(a, len);
         this.setChild(target, this.keyBit(child, len), child);
+        this.setChild(n, bit, target);
       } else {
         // Split: a branch node at the first differing bit, child and the new leaf below it.
         const branch = this.alloc(a, c);
         target = this.alloc(a, len);
-        if (bitAt(a, c)) {
-          this.right[branch] = target;
-          this.left[branch] = child;
-        } else {
-          this.left[branch] = target;
-          this.right[branch] = child;
-        }
+        const newBit = bitAt(a, c);
+        this.setChild(branch, newBit, target);
+        this.setChild(branch, newBit ^ 1, child);
         this.setChild(n, bit, branch);
-        break;
       }
-      this.setChild(n, bit, target);
       break;
     }
-    if (!this.hasValue[target]) {
-      this.hasValue[target] = 1;
+    if (!this.hasValue(target)) {
+      this.setHasValue(target, true);
       this.size++;
     }
     this.prefixes[target] = prefix;
     this.values[target] = value;
   }
 
-  delete(iid: number, a: Uint32Array, len: number): boolean {
+  delete(iid: number, a: Int32Array, len: number): boolean {
     const root = this.roots.get(iid);
     if (root === undefined) return false;
     let grand = NONE;
     let parent = NONE;
     let n = root;
     for (;;) {
-      const nl = this.lens[n]!;
+      const nl = this.len(n);
       if (nl > len || !this.matches(n, a, nl)) return false;
       if (nl === len) break;
       grand = parent;
       parent = n;
-      n = bitAt(a, nl) ? this.right[n]! : this.left[n]!;
+      n = this.child(n, bitAt(a, nl));
       if (n === NONE) return false;
     }
-    if (!this.hasValue[n]) return false;
-    this.hasValue[n] = 0;
+    if (!this.hasValue(n)) return false;
+    this.setHasValue(n, false);
     this.prefixes[n] = undefined;
     this.values[n] = undefined;
     this.size--;
-    const l = this.left[n]!;
-    const r = this.right[n]!;
+    const l = this.left(n);
+    const r = this.right(n);
     if (n === root) {
       if (l === NONE && r === NONE) this.dropRoot(iid, root);
       return true;
@@ -269,10 +286,10 @@ class FamilyTrie<V> {
     this.replaceChild(parent, n, NONE);
     this.free(n);
     if (parent === root) {
-      if (!this.hasValue[root] && this.left[root] === NONE && this.right[root] === NONE) this.dropRoot(iid, root);
-    } else if (!this.hasValue[parent]) {
+      if (!this.hasValue(root) && this.left(root) === NONE && this.right(root) === NONE) this.dropRoot(iid, root);
+    } else if (!this.hasValue(parent)) {
       // A valueless branch left with one child is spliced out.
-      const only = this.left[parent] !== NONE ? this.left[parent]! : this.right[parent]!;
+      const only = this.left(parent) !== NONE ? this.left(parent) : this.right(parent);
       this.replaceChild(grand, parent, only);
       this.free(parent);
     }
@@ -285,40 +302,47 @@ class FamilyTrie<V> {
   }
 
   /** Node with the longest stored prefix covering `a`, or NONE. The per-Map-Request hot path. */
-  best(iid: number, a: Uint32Array): number {
+  best(iid: number, a: Int32Array): number {
     const root = this.roots.get(iid);
     if (root === undefined) return NONE;
-    let n: number = root;
+    const nodes = this.nodes;
+    const shift = this.shift;
+    const meta = this.meta;
+    const words = this.words;
     let best = NONE;
-    const lens = this.lens;
-    const maxLen = this.maxLen;
+    let n = root;
     for (;;) {
-      const nl = lens[n]!;
-      if (!this.matches(n, a, nl)) break;
-      if (this.hasValue[n]) best = n;
-      if (nl === maxLen) break;
-      n = (a[nl >>> 5]! >>> (31 - (nl & 31))) & 1 ? this.right[n]! : this.left[n]!;
-      if (n === NONE) break;
+      const base = n << shift;
+      const m = nodes[base + meta]!;
+      const nl = m & LEN_MASK;
+      // Inline of matches(): compare whole words, then the masked partial word.
+      let w = 0;
+      let rest = nl;
+      for (; rest >= 32; rest -= 32, w++) if (nodes[base + w] !== a[w]) return best;
+      if (rest !== 0 && ((nodes[base + w]! ^ a[w]!) & MASK[rest]!) !== 0) return best;
+      if (m & HAS_VALUE) best = n;
+      if (w === words) return best; // full-length node
+      n = nodes[base + meta + 1 + ((a[nl >>> 5]! >>> (31 - (nl & 31))) & 1)]!;
+      if (n === NONE) return best;
     }
-    return best;
   }
 
   /**
    * Length of the shortest prefix of `a` that contains no stored prefix, or -1 when a stored
    * prefix covers `a` (then no negative prefix exists).
    */
-  widestNegative(iid: number, a: Uint32Array): number {
+  widestNegative(iid: number, a: Int32Array): number {
     const root = this.roots.get(iid);
     if (root === undefined) return 0;
     let n = root;
     for (;;) {
       // n matches `a` and its subtree holds at least one stored prefix.
-      if (this.hasValue[n]) return -1;
-      const nl = this.lens[n]!;
+      if (this.hasValue(n)) return -1;
+      const nl = this.len(n);
       if (nl === this.maxLen) return -1; // unreachable: a full-length node always has a value
-      const child = bitAt(a, nl) ? this.right[n]! : this.left[n]!;
+      const child = this.child(n, bitAt(a, nl));
       if (child === NONE) return nl + 1;
-      const cl = this.lens[child]!;
+      const cl = this.len(child);
       const c = this.common(child, a, cl);
       if (c < cl) return c + 1; // child's subtree diverges from `a` at bit c
       n = child;
@@ -326,33 +350,33 @@ class FamilyTrie<V> {
   }
 
   /** Stored nodes whose prefix contains (a, len), shortest first. */
-  covering(iid: number, a: Uint32Array, len: number, out: number[]): void {
+  covering(iid: number, a: Int32Array, len: number, out: number[]): void {
     const root = this.roots.get(iid);
     if (root === undefined) return;
-    let n: number = root;
+    let n = root;
     for (;;) {
-      const nl = this.lens[n]!;
+      const nl = this.len(n);
       if (nl > len || !this.matches(n, a, nl)) return;
-      if (this.hasValue[n]) out.push(n);
+      if (this.hasValue(n)) out.push(n);
       if (nl === len) return;
-      n = bitAt(a, nl) ? this.right[n]! : this.left[n]!;
+      n = this.child(n, bitAt(a, nl));
       if (n === NONE) return;
     }
   }
 
   /** Stored nodes inside (a, len), in address order. */
-  coveredBy(iid: number, a: Uint32Array, len: number, out: number[]): void {
+  coveredBy(iid: number, a: Int32Array, len: number, out: number[]): void {
     const root = this.roots.get(iid);
     if (root === undefined) return;
-    let n: number = root;
+    let n = root;
     for (;;) {
-      const nl = this.lens[n]!;
+      const nl = this.len(n);
       if (nl >= len) {
         if (this.matches(n, a, len)) this.collect(n, out);
         return;
       }
       if (!this.matches(n, a, nl)) return;
-      n = bitAt(a, nl) ? this.right[n]! : this.left[n]!;
+      n = this.child(n, bitAt(a, nl));
       if (n === NONE) return;
     }
   }
@@ -362,9 +386,9 @@ class FamilyTrie<V> {
     const stack = [start];
     while (stack.length > 0) {
       const n = stack.pop()!;
-      if (this.hasValue[n]) out.push(n);
-      if (this.right[n] !== NONE) stack.push(this.right[n]!);
-      if (this.left[n] !== NONE) stack.push(this.left[n]!);
+      if (this.hasValue(n)) out.push(n);
+      if (this.right(n) !== NONE) stack.push(this.right(n));
+      if (this.left(n) !== NONE) stack.push(this.left(n));
     }
   }
 
@@ -378,7 +402,7 @@ class FamilyTrie<V> {
   }
 }
 
-function bitAt(a: Uint32Array, pos: number): number {
+function bitAt(a: Int32Array, pos: number): number {
   return (a[pos >>> 5]! >>> (31 - (pos & 31))) & 1;
 }
 
@@ -401,7 +425,7 @@ export class PrefixTable<V> {
   }
 
   /** Loads a prefix's masked key into its trie's scratch; throws PrefixError for bad prefixes. */
-  private key(prefix: EidPrefix): { trie: FamilyTrie<V>; a: Uint32Array } {
+  private key(prefix: EidPrefix): { trie: FamilyTrie<V>; a: Int32Array } {
     const family = requireFamily(prefix);
     const trie = this.tries[family];
     const { length } = prefix;
@@ -424,7 +448,7 @@ export class PrefixTable<V> {
     const root = trie.roots.get(prefix.iid);
     if (root === undefined) return undefined;
     const n = trie.find(root, a, prefix.length);
-    return n !== NONE && trie.hasValue[n] ? trie.values[n] : undefined;
+    return n !== NONE && trie.hasValue(n) ? trie.values[n] : undefined;
   }
 
   has(prefix: EidPrefix): boolean {
@@ -432,7 +456,7 @@ export class PrefixTable<V> {
     const root = trie.roots.get(prefix.iid);
     if (root === undefined) return false;
     const n = trie.find(root, a, prefix.length);
-    return n !== NONE && trie.hasValue[n] === 1;
+    return n !== NONE && trie.hasValue(n);
   }
 
   delete(prefix: EidPrefix): boolean {
@@ -445,7 +469,7 @@ export class PrefixTable<V> {
   }
 
   /** Loads an address (bytes, IP/MAC text or Address of `family`) into the trie's scratch key. */
-  private address(family: EidFamily, address: LookupAddress): { trie: FamilyTrie<V>; a: Uint32Array } {
+  private address(family: EidFamily, address: LookupAddress): { trie: FamilyTrie<V>; a: Int32Array } {
     const trie = this.tries[family];
     if (address instanceof Uint8Array) return { trie, a: trie.load(address) };
     if (typeof address !== 'string') {
@@ -481,15 +505,7 @@ export class PrefixTable<V> {
     const { trie, a } = this.address(family, address);
     const len = trie.widestNegative(iid, a);
     if (len < 0) return undefined;
-    const bytes = new Uint8Array(trie.words * 4);
-    for (let w = 0; w < trie.words; w++) {
-      const v = a[w]!;
-      bytes[w * 4] = v >>> 24;
-      bytes[w * 4 + 1] = v >>> 16;
-      bytes[w * 4 + 2] = v >>> 8;
-      bytes[w * 4 + 3] = v;
-    }
-    return prefixFromBytes(iid, family, bytes, len);
+    return prefixFromBytes(iid, family, trie.keyBytes(a), len);
   }
 
   /** Stored prefixes inside `prefix` (itself included when stored), in address order. */
