@@ -102,7 +102,7 @@ export function describeMessage(msg: LispMessage): string[] {
       describeRecords(msg.records, add);
       break;
     case 'map-register':
-      add(1, `Flags: ${[bit('P', msg.proxyReply), bit('S', msg.security), bit('I', msg.xtrIdPresent), bit('R', msg.rtr), bit('M', msg.wantMapNotify), bit('m', msg.merge)].join(' ')}${flagNotes([[msg.proxyReply, 'proxy-reply'], [msg.wantMapNotify, 'want-map-notify']])}`);
+      add(1, `Flags: ${[bit('P', msg.proxyReply), bit('S', msg.security), bit('I', msg.xtrIdPresent), bit('R', msg.rtr), bit('M', msg.wantMapNotify), bit('m', msg.merge), bit('E', msg.eidNotify === true), bit('T', msg.ttlTimeout === true)].join(' ')}${flagNotes([[msg.proxyReply, 'proxy-reply'], [msg.wantMapNotify, 'want-map-notify']])}`);
       add(1, `Nonce: ${nonceHex(msg.nonce)}`);
       describeAuth(msg.auth, add);
       describeRecords(msg.records, add);
@@ -117,10 +117,10 @@ export function describeMessage(msg: LispMessage): string[] {
       describeXtrSite(msg.xtrId, msg.siteId, add);
       break;
     case 'ecm': {
-      add(1, `Flags: ${[bit('S', msg.security), bit('D', msg.ddt)].join(' ')}`);
+      add(1, `Flags: ${[bit('S', msg.security), bit('D', msg.ddt), bit('E', msg.toEtr === true), bit('M', msg.toMs === true)].join(' ')}`);
       const inner = msg.inner;
-      add(1, `Inner IPv${inner.version}: ${inner.source} -> ${inner.destination}, ${inner.version === 4 ? 'TTL' : 'hop limit'} ${inner.ttl}`);
-      add(1, `Inner UDP: ${inner.sourcePort} -> ${inner.destinationPort}`);
+      add(1, `Inner IPv${inner.version}: ${inner.source} -> ${inner.destination}, ${inner.version === 4 ? 'TTL' : 'hop limit'} ${inner.ttl}${inner.badIpChecksum ? ', BAD header checksum' : ''}`);
+      add(1, `Inner UDP: ${inner.sourcePort} -> ${inner.destinationPort}${inner.badUdpChecksum ? ', BAD checksum' : inner.udpChecksumZero ? ', no checksum' : ''}`);
       for (const line of describeMessage(msg.message)) add(1, line);
       break;
     }
