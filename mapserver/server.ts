@@ -14,6 +14,7 @@ import type { Endpoint } from './db/model.js';
 import { formatEidPrefix } from './db/prefix.js';
 import { ServerMetrics } from './metrics.js';
 import { Store } from './store/store.js';
+import { StoreWriter } from './store/writer.js';
 import { UdpTransport } from './transport/udp.js';
 
 export interface ServerOptions {
@@ -36,9 +37,9 @@ export class LispServer {
   private sweeper: NodeJS.Timeout | undefined;
   private readonly notifies: Retransmitter<string>;
   private readonly pendingNotifySecrets = new Map<string, string>();
-  private readonly now: () => number;
+  private readonly clock: () => number;
   private readonly log: Logger;
-  private writes: Promise<unknown> = Promise.resolve();
+  private readonly writer: StoreWriter;
 
   private constructor(
     readonly config: ServerConfig,
@@ -46,10 +47,11 @@ export class LispServer {
     readonly store: Store,
     private readonly options: ServerOptions,
   ) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.now ?? Date.now;
     this.log = options.logger ?? pino({ level: 'silent' });
     this.metrics = new ServerMetrics(() => db.liveRegistrations);
     this.notifies = new Retransmitter(options.timers ?? realTimers);
+    this.writer = new StoreWriter(store);
   }
 
   /** Opens the store, loads state, applies the config's sites and mappings, binds the sockets. */
@@ -101,6 +103,11 @@ export class LispServer {
     );
   }
 
+  /** Epoch milliseconds as the server sees them. */
+  now(): number {
+    return this.clock();
+  }
+
   /** Addresses the UDP sockets are bound to. */
   addresses(): Endpoint[] {
     return this.transport?.addresses() ?? [];
@@ -113,10 +120,8 @@ export class LispServer {
   }
 
   private persist(changes: readonly DbChange[]): Promise<void> {
-    // Writes are chained so the store sees them in the order the database applied them.
-    const write = this.writes.then(() => this.store.apply(changes));
-    this.writes = write.catch(() => {});
-    return write;
+    // Group commit: one fsync'd batch per event-loop turn, in the order the database applied them.
+    return this.writer.write(changes);
   }
 
   private onDatagram(bytes: Buffer, from: Endpoint): void {
@@ -245,7 +250,7 @@ export class LispServer {
     this.notifies.cancelAll();
     await this.transport?.close();
     this.transport = undefined;
-    await this.writes;
+    await this.writer.flush();
     await this.store.close();
   }
 }

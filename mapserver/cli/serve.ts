@@ -4,12 +4,13 @@ import { pino } from 'pino';
 import { ConfigError } from '../config/convert.js';
 import { DEMO_CONFIG } from '../config/demo.js';
 import { loadConfigFile, resolveConfig, type ServerConfig } from '../config/load.js';
-import { LispServer } from '../server.js';
+import { startService, type Service } from '../service.js';
 import type { Verb } from './main.js';
 
 const HELP = `usage: livmap serve [--config FILE] [--log-level LEVEL]
 
-Runs the LISP Map-Server / Map-Resolver on UDP 4342.
+Runs the LISP Map-Server / Map-Resolver on UDP 4342 and the operator REST API
+(api.listen, default 127.0.0.1:8080; OpenAPI page at /docs).
 Without --config it runs the embedded demo: sites "local" (10.16.10.0/24) and
 "cloud" (192.168.20.0/24), key lisp-interop-key (HMAC-SHA-1), data in ./data.
 
@@ -48,21 +49,19 @@ export const serveVerb: Verb = {
       throw err;
     }
     if (!values.config) logger.info('no --config given: running the embedded two-site demo config');
-    let server: LispServer;
+    // Listen for signals before starting, so a SIGTERM during start-up still shuts down cleanly.
+    const stopped = new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    let server: Service;
     try {
-      server = await LispServer.start(config, { logger });
+      server = await startService(config, { logger });
     } catch (err) {
       process.stderr.write(`livmap serve: cannot start: ${(err as Error).message}\n`);
       return 1;
     }
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        logger.info({ signal }, 'shutting down');
-        resolve();
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    logger.info({ signal: await stopped }, 'shutting down');
     await server.close();
     logger.info('stopped cleanly');
     return 0;

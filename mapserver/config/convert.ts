@@ -135,3 +135,12 @@ export function mappingToJson(record: MappingRecord): MappingJson {
     })),
   };
 }
+
+/** Refuses a static mapping inside (or around) a site's prefix: that space belongs to registrations. */
+export function checkMappingOverlapsSite(mapping: MappingRecord, site: Site, field = 'mapping'): void {
+  for (const p of site.prefixes) {
+    if (prefixesOverlap(mapping.eid, p.eid)) {
+      throw new ConfigError(`${field}.eid`, `${formatEidPrefix(mapping.eid)} overlaps ${formatEidPrefix(p.eid)} of site '${site.name}'`);
+    }
+  }
+}

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import type { MappingRecord } from '../codec/types.js';
 import type { Site } from '../db/model.js';
 import { prefixKey } from '../db/prefix.js';
-import { ConfigError, checkSiteOverlaps, mappingFromJson, siteFromJson } from './convert.js';
+import { ConfigError, checkMappingOverlapsSite, checkSiteOverlaps, mappingFromJson, siteFromJson } from './convert.js';
 import { ConfigJson } from './schema.js';
 import { SchemaError, validate } from './validate.js';
 
@@ -66,6 +66,7 @@ export function resolveConfig(raw: unknown): ServerConfig {
     const key = prefixKey(mapping.eid);
     if (seen.has(key)) throw new ConfigError(`mappings[${i}].eid`, `${m.eid} is defined twice`);
     seen.add(key);
+    for (const site of sites) checkMappingOverlapsSite(mapping, site, `mappings[${i}]`);
     return mapping;
   });
   const listen = (json.lisp?.listen ?? ['0.0.0.0:4342', '[::]:4342']).map((l, i) => parseListen(l, `lisp.listen[${i}]`));
