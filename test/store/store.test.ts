@@ -1,0 +1,365 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { Level } from 'level';
+import { formatIpv4, formatIpv6, formatMac } from '../../mapserver/codec/ip.js';
+import type { Address, EidPrefix, Locator, MappingRecord } from '../../mapserver/codec/types.js';
+import type { Registration, Site } from '../../mapserver/db/model.js';
+import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import {
+  decodeMapping,
+  decodeRegistration,
+  decodeSite,
+  encodeMapping,
+  encodeMeta,
+  encodeRegistration,
+  encodeSite,
+  findProtoFile,
+} from '../../mapserver/store/codec.js';
+import {
+  META_SCHEMA_KEY,
+  SCHEMA_VERSION,
+  Store,
+  type StoreChange,
+  changeKey,
+  mappingStoreKey,
+  registrationStoreKey,
+  siteStoreKey,
+} from '../../mapserver/store/store.js';
+import { type BatchSink, StoreWriter } from '../../mapserver/store/writer.js';
+
+// ---- arbitraries (local: every Address variant, nested LCAFs, optional fields) ----
+
+function rec<T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> {
+  return fc.record(model, { noNullPrototype: true });
+}
+const u8 = fc.integer({ min: 0, max: 255 });
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const arbV4 = fc.uint8Array({ minLength: 4, maxLength: 4 }).map(formatIpv4);
+const arbV6 = fc
+  .array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 })
+  .map((g) => formatIpv6(Uint8Array.from(g.flatMap((x) => [x >> 8, x & 0xff]))));
+const arbMac = fc.uint8Array({ minLength: 6, maxLength: 6 }).map(formatMac);
+
+/** Every variant of Address, LCAFs nested inside each other up to a few levels. */
+const { address: arbAddress } = fc.letrec<{ address: Address }>((tie) => ({
+  address: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constant<Address>({ afi: 'none' }),
+    arbV4.map((ip): Address => ({ afi: 'ipv4', ip })),
+    arbV6.map((ip): Address => ({ afi: 'ipv6', ip })),
+    arbMac.map((mac): Address => ({ afi: 'mac', mac })),
+    fc.record({ iid: u32, maskLen: u8, flags: u8, address: tie('address') }).map((r): Address => ({ afi: 'lcaf-iid', ...r })),
+    fc.record({ flags: u8, addresses: fc.array(tie('address'), { maxLength: 3 }) }).map((r): Address => ({ afi: 'lcaf-afi-list', ...r })),
+    fc
+      .record({ lcafType: u8, rsvd1: u8, flags: u8, rsvd2: u8, payload: fc.uint8Array({ maxLength: 20 }) })
+      .map((r): Address => ({ afi: 'lcaf', ...r })),
+  ),
+}));
+
+/** EIDs: matchable families (host bits may be set: stored as given) and, rarely, odd addresses. */
+const arbEid: fc.Arbitrary<EidPrefix> = fc.oneof(
+  { weight: 5, arbitrary: rec<EidPrefix>({ iid: fc.oneof(fc.constant(0), u32), address: arbV4.map((ip): Address => ({ afi: 'ipv4', ip })), length: fc.integer({ min: 0, max: 32 }) }) },
+  { weight: 3, arbitrary: rec<EidPrefix>({ iid: fc.oneof(fc.constant(0), u32), address: arbV6.map((ip): Address => ({ afi: 'ipv6', ip })), length: fc.integer({ min: 0, max: 128 }) }) },
+  { weight: 1, arbitrary: rec<EidPrefix>({ iid: u32, address: arbMac.map((mac): Address => ({ afi: 'mac', mac })), length: fc.integer({ min: 0, max: 48 }) }) },
+  // Unmatchable EIDs (none, LCAFs) are stored as given, with any length byte.
+  { weight: 1, arbitrary: rec<EidPrefix>({ iid: u32, address: arbAddress.filter((a) => a.afi !== 'ipv4' && a.afi !== 'ipv6' && a.afi !== 'mac'), length: u8 }) },
+);
+
+const arbLocator: fc.Arbitrary<Locator> = rec({
+  priority: u8,
+  weight: u8,
+  mPriority: u8,
+  mWeight: u8,
+  local: fc.boolean(),
+  probed: fc.boolean(),
+  reachable: fc.boolean(),
+  rloc: arbAddress,
+});
+
+const arbMapping: fc.Arbitrary<MappingRecord> = rec({
+  eid: arbEid,
+  ttl: fc.oneof(u32, fc.constant(0xffffffff)),
+  action: fc.integer({ min: 0, max: 7 }),
+  authoritative: fc.boolean(),
+  mapVersion: fc.integer({ min: 0, max: 0xfff }),
+  locators: fc.array(arbLocator, { maxLength: 4 }),
+});
+
+const arbName = fc.string({ minLength: 1, maxLength: 20 });
+
+const arbSite: fc.Arbitrary<Site> = fc
+  .record({
+    name: arbName,
+    description: fc.option(fc.string({ maxLength: 40 }), { nil: undefined }),
+    keys: fc.array(rec({ alg: fc.constantFrom('hmac-sha1' as const, 'hmac-sha256' as const), secret: fc.string({ maxLength: 30 }) }), { maxLength: 3 }),
+    prefixes: fc.array(rec({ eid: arbEid, acceptMoreSpecifics: fc.boolean() }), { maxLength: 4 }),
+  })
+  .map(({ description, ...rest }) => (description === undefined ? rest : { ...rest, description }));
+
+const arbEpoch = fc.integer({ min: 0, max: 4_102_444_800_000 });
+
+const arbRegistration: fc.Arbitrary<Registration> = fc
+  .record({
+    site: arbName,
+    etrId: fc.oneof(
+      fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => `xtr:${Buffer.from(b).toString('hex')}`),
+      arbV4.map((ip) => `rloc:${ip}`),
+      arbV6.map((ip) => `rloc:${ip}`),
+    ),
+    source: rec({ address: fc.oneof(arbV4, arbV6), port: fc.integer({ min: 0, max: 0xffff }) }),
+    xtrId: fc.option(fc.uint8Array({ minLength: 16, maxLength: 16 }), { nil: undefined }),
+    siteId: fc.option(fc.oneof(fc.uint8Array({ minLength: 8, maxLength: 8 }), fc.constant(new Uint8Array(0))), { nil: undefined }),
+    proxyReply: fc.boolean(),
+    merge: fc.boolean(),
+    record: arbMapping,
+    firstRegistered: arbEpoch,
+    lastRefreshed: arbEpoch,
+    expiresAt: fc.oneof(arbEpoch, fc.constant(Number.POSITIVE_INFINITY)),
+  })
+  .map(({ xtrId, siteId, ...rest }) => ({ ...rest, ...(xtrId ? { xtrId } : {}), ...(siteId ? { siteId } : {}) }));
+
+// ---- codec ----
+
+t.test('protobuf schema is found from the sources', async (t) => {
+  t.match(findProtoFile(), /proto\/livmap\.proto$/);
+});
+
+t.test('property: codec round-trips every kind and every Address variant', async (t) => {
+  fc.assert(fc.property(arbSite, (s) => { t.same(decodeSite(encodeSite(s)), s); return true; }), { numRuns: 300 });
+  fc.assert(fc.property(arbMapping, (m) => { t.same(decodeMapping(encodeMapping(m)), m); return true; }), { numRuns: 300 });
+  fc.assert(
+    fc.property(arbRegistration, (r) => {
+      const back = decodeRegistration(encodeRegistration(r));
+      t.same(back, r);
+      t.equal('xtrId' in back, 'xtrId' in r, 'xtrId presence');
+      t.equal('siteId' in back, 'siteId' in r, 'siteId presence');
+      return true;
+    }),
+    { numRuns: 300 },
+  );
+});
+
+t.test('codec refuses values it cannot store faithfully', async (t) => {
+  const m: MappingRecord = { eid: parseEidPrefix('10.0.0.0/8'), ttl: 60, action: 0, authoritative: false, mapVersion: 0, locators: [] };
+  t.throws(() => encodeMapping({ ...m, eid: { iid: 0, address: { afi: 'ipv4', ip: '10.0.0.256' }, length: 8 } }), { name: 'StoreCodecError', message: /not a valid address/ });
+  t.throws(() => encodeMapping({ ...m, ttl: -1 }), { name: 'StoreCodecError', message: /TTL/ });
+  t.throws(() => encodeMapping({ ...m, mapVersion: 0x1000 }), { message: /map-version/ });
+  t.throws(() => encodeSite({ name: '', keys: [], prefixes: [] }), { message: /name/ });
+  const store = await Store.open(t.testdir());
+  t.teardown(() => store.close());
+  t.throws(() => store.prepare([{ kind: 'put-mapping', mapping: { ...m, eid: { ...m.eid, length: 33 } } }]), { name: 'PrefixError', message: /outside 0\.\.32/ });
+  t.throws(() => decodeMapping(Uint8Array.of(0x0a, 0xff, 0xff)), { name: 'StoreCodecError' });
+});
+
+// ---- store on real LevelDB directories ----
+
+function sortByKey<T>(items: readonly T[], key: (x: T) => string): T[] {
+  return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+t.test('property: apply then loadAll returns exactly what was stored', async (t) => {
+  const store = await Store.open(t.testdir());
+  t.teardown(() => store.close());
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(arbSite, { maxLength: 4 }),
+      fc.array(arbMapping, { maxLength: 6 }),
+      fc.array(arbRegistration, { maxLength: 6 }),
+      async (sites, mappings, registrations) => {
+        const changes: StoreChange[] = [
+          ...sites.map((site): StoreChange => ({ kind: 'put-site', site })),
+          ...mappings.map((mapping): StoreChange => ({ kind: 'put-mapping', mapping })),
+          ...registrations.map((registration): StoreChange => ({ kind: 'put-registration', registration })),
+        ];
+        await store.apply(changes);
+        // Later puts of the same key win, as in one LevelDB batch.
+        const expected = new Map(changes.map((c) => [changeKey(c), c]));
+        const state = await store.loadAll();
+        t.same(state.corrupt, []);
+        const want = (kind: StoreChange['kind']) => [...expected.entries()].filter(([, c]) => c.kind === kind);
+        t.same(sortByKey(state.sites, (s) => siteStoreKey(s.name)), sortByKey(want('put-site'), ([k]) => k).map(([, c]) => (c.kind === 'put-site' ? c.site : null)));
+        t.same(
+          sortByKey(state.mappings, (m) => mappingStoreKey(m.eid)),
+          sortByKey(want('put-mapping'), ([k]) => k).map(([, c]) => (c.kind === 'put-mapping' ? c.mapping : null)),
+        );
+        t.same(
+          sortByKey(state.registrations, (r) => registrationStoreKey(r.record.eid, r.etrId)),
+          sortByKey(want('put-registration'), ([k]) => k).map(([, c]) => (c.kind === 'put-registration' ? c.registration : null)),
+        );
+        // Delete everything again, exercising every delete kind.
+        await store.apply(
+          [...expected.values()].map((c): StoreChange => {
+            switch (c.kind) {
+              case 'put-site':
+                return { kind: 'delete-site', name: c.site.name };
+              case 'put-mapping':
+                return { kind: 'delete-mapping', eid: c.mapping.eid };
+              default:
+                return c.kind === 'put-registration' ? { kind: 'delete-registration', eid: c.registration.record.eid, etrId: c.registration.etrId } : c;
+            }
+          }),
+        );
+        const empty = await store.loadAll();
+        return empty.sites.length + empty.mappings.length + empty.registrations.length + empty.corrupt.length === 0;
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+const siteA: Site = { name: 'dc-a', description: 'first site', keys: [{ alg: 'hmac-sha256', secret: 's3cret' }], prefixes: [{ eid: parseEidPrefix('10.16.0.0/16'), acceptMoreSpecifics: true }] };
+const mapping: MappingRecord = {
+  eid: parseEidPrefix('[7] 172.16.31.0/24'),
+  ttl: 1440,
+  action: 0,
+  authoritative: true,
+  mapVersion: 3,
+  locators: [{ priority: 1, weight: 50, mPriority: 255, mWeight: 0, local: false, probed: true, reachable: true, rloc: { afi: 'ipv6', ip: '2001:db8::1' } }],
+};
+const registration: Registration = {
+  site: 'dc-a',
+  etrId: 'xtr:000102030405060708090a0b0c0d0e0f',
+  source: { address: '192.0.2.1', port: 4342 },
+  xtrId: Uint8Array.from({ length: 16 }, (_, i) => i),
+  siteId: new Uint8Array(8),
+  proxyReply: true,
+  merge: false,
+  record: { ...mapping, eid: parseEidPrefix('10.16.10.10/32') },
+  firstRegistered: 1_700_000_000_000,
+  lastRefreshed: 1_700_000_060_000,
+  expiresAt: 1_700_000_240_000,
+};
+
+t.test('data survives close and reopen; schema version recorded', async (t) => {
+  const dir = t.testdir();
+  let store = await Store.open(dir);
+  await store.apply([
+    { kind: 'put-site', site: siteA },
+    { kind: 'put-mapping', mapping },
+    { kind: 'put-registration', registration },
+  ]);
+  await store.close();
+  await t.rejects(store.apply([{ kind: 'delete-site', name: 'dc-a' }]), { name: 'StoreError' }, 'closed store refuses writes');
+  store = await Store.open(dir);
+  t.equal(await store.schemaVersion(), SCHEMA_VERSION);
+  const state = await store.loadAll();
+  t.same(state, { sites: [siteA], mappings: [mapping], registrations: [registration], corrupt: [] });
+  await store.close();
+  store = await Store.open(dir, { sync: false });
+  await store.apply([{ kind: 'delete-registration', eid: registration.record.eid, etrId: registration.etrId }]);
+  await store.close();
+  store = await Store.open(dir);
+  t.same((await store.loadAll()).registrations, []);
+  await store.close();
+});
+
+t.test('apply is atomic: one unstorable change writes nothing', async (t) => {
+  const store = await Store.open(t.testdir());
+  t.teardown(() => store.close());
+  await store.apply([{ kind: 'put-site', site: siteA }]);
+  const bad: MappingRecord = { ...mapping, locators: [{ ...mapping.locators[0]!, rloc: { afi: 'ipv4', ip: 'not-an-ip' } }] };
+  await t.rejects(
+    store.apply([
+      { kind: 'delete-site', name: 'dc-a' },
+      { kind: 'put-registration', registration },
+      { kind: 'put-mapping', mapping: bad },
+    ]),
+    { name: 'StoreCodecError' },
+  );
+  t.same(await store.loadAll(), { sites: [siteA], mappings: [], registrations: [], corrupt: [] });
+});
+
+t.test('corrupt values are reported, the rest still loads', async (t) => {
+  const dir = t.testdir();
+  let store = await Store.open(dir);
+  await store.apply([{ kind: 'put-site', site: siteA }, { kind: 'put-mapping', mapping }]);
+  await store.close();
+  const raw = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+  await raw.open();
+  await raw.put('map/0:ipv4:10.0.0.0/8', Uint8Array.of(0x0a, 0xff, 0xff, 0xff)); // truncated message
+  await raw.put('site/other', encodeSite({ ...siteA })); // holds site dc-a under the wrong key
+  await raw.put('reg/0:ipv4:10.1.0.0/16/rloc:1.2.3.4', encodeMapping(mapping)); // wrong message type
+  await raw.put('junk/1', Uint8Array.of(1));
+  await raw.close();
+  store = await Store.open(dir);
+  const state = await store.loadAll();
+  await store.close();
+  t.same(state.sites, [siteA]);
+  t.same(state.mappings, [mapping]);
+  t.same(state.corrupt.map((c) => c.key).sort(), ['junk/1', 'map/0:ipv4:10.0.0.0/8', 'reg/0:ipv4:10.1.0.0/16/rloc:1.2.3.4', 'site/other']);
+  for (const c of state.corrupt) t.type(c.reason, 'string');
+  t.match(state.corrupt.find((c) => c.key === 'site/other')?.reason, /holds site 'dc-a'/);
+});
+
+t.test('a store written by a newer schema is refused', async (t) => {
+  const dir = t.testdir();
+  const raw = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+  await raw.open();
+  await raw.put(META_SCHEMA_KEY, encodeMeta(SCHEMA_VERSION + 1));
+  await raw.close();
+  await t.rejects(Store.open(dir), { name: 'StoreError', message: /newer/ });
+  // The refused open released the database lock.
+  const again = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+  await again.open();
+  await again.close();
+});
+
+// ---- write coalescing ----
+
+t.test('StoreWriter coalesces a burst into few batches, in order', async (t) => {
+  const store = await Store.open(t.testdir());
+  t.teardown(() => store.close());
+  const commits: number[] = [];
+  const sink: BatchSink = {
+    prepare: (changes) => store.prepare(changes),
+    commit: async (batches) => {
+      commits.push(batches.length);
+      await store.commit(batches);
+    },
+  };
+  const writer = new StoreWriter(sink);
+  const writes: Array<Promise<void>> = [];
+  for (let i = 0; i < 200; i++) {
+    const r: Registration = { ...registration, etrId: `rloc:192.0.2.${i}`, lastRefreshed: i };
+    writes.push(writer.write([{ kind: 'put-registration', registration: r }]));
+  }
+  // Same key written twice in one burst: the later write wins.
+  writes.push(writer.write([{ kind: 'put-registration', registration: { ...registration, etrId: 'rloc:192.0.2.0', lastRefreshed: 999 } }]));
+  await Promise.all(writes);
+  t.equal(commits.reduce((a, b) => a + b, 0), 201, 'every write committed once');
+  t.ok(commits.length <= 3, `${commits.length} batches for 201 writes`);
+  const state = await store.loadAll();
+  t.equal(state.registrations.length, 200);
+  t.equal(state.registrations.find((r) => r.etrId === 'rloc:192.0.2.0')?.lastRefreshed, 999);
+  await writer.flush();
+  t.equal(writer.pending, 0);
+});
+
+t.test('StoreWriter: an unencodable change fails alone; a failed batch fails its callers only', async (t) => {
+  let fail = false;
+  const committed: number[] = [];
+  const store = await Store.open(t.testdir());
+  t.teardown(() => store.close());
+  const sink: BatchSink = {
+    prepare: (changes) => store.prepare(changes),
+    commit: async (batches) => {
+      if (fail) throw new Error('disk full');
+      committed.push(batches.length);
+      await store.commit(batches);
+    },
+  };
+  const writer = new StoreWriter(sink);
+  const ok1 = writer.write([{ kind: 'put-site', site: siteA }]);
+  const bad = writer.write([{ kind: 'put-mapping', mapping: { ...mapping, ttl: -5 } }]);
+  await t.rejects(bad, { name: 'StoreCodecError' });
+  await ok1;
+  fail = true;
+  const failing = [writer.write([{ kind: 'put-mapping', mapping }]), writer.write([{ kind: 'delete-site', name: 'dc-a' }])];
+  for (const p of failing) await t.rejects(p, { message: 'disk full' });
+  fail = false;
+  await writer.write([{ kind: 'put-registration', registration }]);
+  const state = await store.loadAll();
+  t.same(state.sites, [siteA], 'failed batch wrote nothing');
+  t.same(state.mappings, []);
+  t.same(state.registrations, [registration]);
+});
