@@ -110,6 +110,25 @@ t.test('all 40 Map-Register/Map-Notify HMAC-SHA-1 authentications verify', async
   t.equal(verified, 40);
 });
 
+t.test('each Map-Notify answers a Map-Register: same nonce, same records (MS sends L=0)', async (t) => {
+  let pairs = 0;
+  for (const f of FILES) {
+    const msgs = byFile.get(f)!.map((c) => c.msg);
+    for (const n of msgs) {
+      if (n.type !== 'map-notify') continue;
+      const reg = msgs.find((m): m is Extract<LispMessage, { type: 'map-register' }> => m.type === 'map-register' && m.nonce === n.nonce);
+      if (!reg) {
+        t.fail(`${f}: no Map-Register with nonce ${n.nonce.toString(16)}`);
+        continue;
+      }
+      const expected = reg.records.map((r) => ({ ...r, locators: r.locators.map((l) => ({ ...l, local: false })) }));
+      t.same(n.records, expected, `${f} nonce ${n.nonce.toString(16)}`);
+      pairs++;
+    }
+  }
+  t.equal(pairs, 20);
+});
+
 t.test('01 register/notify', async (t) => {
   const reg = as(at('01-register-notify', 1), 'map-register');
   t.match(reg, { proxyReply: true, wantMapNotify: true, security: false, xtrIdPresent: false, rtr: false, merge: false, nonce: 0xffd90d6f762919dcn });
