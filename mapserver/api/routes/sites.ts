@@ -1,0 +1,80 @@
+// /api/v1/sites: the sites that may register, their keys (write-only) and EID prefixes.
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { checkSiteOverlaps, checkMappingOverlapsSite, siteFromJson, siteToPublicJson } from '../../config/convert.js';
+import { SiteJson } from '../../config/schema.js';
+import type { DbChange } from '../../db/database.js';
+import { containsPrefix } from '../../db/prefix.js';
+import type { Site } from '../../db/model.js';
+import { ApiError } from '../errors.js';
+import type { ApiContext } from '../app.js';
+
+const PublicSite = Type.Object({
+  name: Type.String(),
+  description: Type.Optional(Type.String()),
+  keys: Type.Array(Type.Object({ alg: Type.String() }), { description: 'algorithms only: secrets are never returned' }),
+  prefixes: Type.Array(Type.Object({ eid: Type.String(), iid: Type.Integer(), acceptMoreSpecifics: Type.Boolean() })),
+  registrations: Type.Integer({ description: 'live registrations of the site' }),
+});
+const NameParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }) });
+const ErrorReply = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) });
+
+export const sitesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control }) => {
+  const publicSite = (site: Site) => {
+    let registrations = 0;
+    for (const reg of control.db.registrations()) if (reg.site === site.name) registrations++;
+    return { ...siteToPublicJson(site), registrations };
+  };
+
+  app.get('/sites', {
+    schema: { summary: 'List sites', tags: ['sites'], response: { 200: Type.Object({ sites: Type.Array(PublicSite) }) } },
+  }, async () => ({ sites: [...control.db.sites.values()].map(publicSite) }));
+
+  app.get<{ Params: { name: string } }>('/sites/:name', {
+    schema: { summary: 'One site', tags: ['sites'], params: NameParams, response: { 200: PublicSite, 404: ErrorReply } },
+  }, async (request) => {
+    const site = control.db.sites.get(request.params.name);
+    if (!site) throw new ApiError(404, `no site '${request.params.name}'`);
+    return publicSite(site);
+  });
+
+  app.put<{ Params: { name: string }; Body: SiteJson }>('/sites/:name', {
+    schema: {
+      summary: 'Create or replace a site (takes effect at once on UDP 4342, durable before the reply)',
+      tags: ['sites'],
+      params: NameParams,
+      body: SiteJson,
+      response: { 200: PublicSite, 201: PublicSite, 400: ErrorReply },
+    },
+  }, async (request, reply) => {
+    const { name } = request.params;
+    if (request.body.name !== name) throw new ApiError(400, `body.name '${request.body.name}' does not match the URL's site '${name}'`, 'body.name');
+    const site = siteFromJson(request.body, 'body');
+    checkSiteOverlaps(site, control.db.sites.values(), 'body');
+    for (const mapping of control.db.staticMappings()) checkMappingOverlapsSite(mapping, site, 'body');
+    const existed = control.db.sites.has(name);
+    const changes: DbChange[] = [{ kind: 'put-site', site }];
+    // Registrations the new prefixes no longer cover lose their authorisation.
+    for (const reg of control.db.registrations()) {
+      if (reg.site === name && !site.prefixes.some((p) => containsPrefix(p.eid, reg.record.eid))) {
+        changes.push({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId });
+      }
+    }
+    await control.applyChanges(changes);
+    request.log.info({ site: name, created: !existed }, 'site stored');
+    return reply.status(existed ? 200 : 201).send(publicSite(site));
+  });
+
+  app.delete<{ Params: { name: string } }>('/sites/:name', {
+    schema: { summary: 'Delete a site and its registrations', tags: ['sites'], params: NameParams, response: { 204: Type.Null(), 404: ErrorReply } },
+  }, async (request, reply) => {
+    const { name } = request.params;
+    if (!control.db.sites.has(name)) throw new ApiError(404, `no site '${name}'`);
+    const changes: DbChange[] = [{ kind: 'delete-site', name }];
+    for (const reg of control.db.registrations()) {
+      if (reg.site === name) changes.push({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId });
+    }
+    await control.applyChanges(changes);
+    return reply.status(204).send();
+  });
+};
