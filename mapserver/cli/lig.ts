@@ -1,0 +1,184 @@
+// `livmap lig EID`: asks a Map-Resolver for an EID with an ECM Map-Request, like the classic
+// lig tool, and prints the mapping with the round-trip time.
+import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { LispCodecError, decode, encode } from '../codec/index.js';
+import { canonicalIp } from '../codec/ip.js';
+import type { Address, EncapsulatedControl, MapReply } from '../codec/types.js';
+import { FAMILY_BITS, formatEidPrefix, parseEidPrefix, requireFamily } from '../db/prefix.js';
+import { actionName, formatAddress } from './format.js';
+import type { Verb } from './main.js';
+
+const HELP = `usage: livmap lig EID [--mr HOST[:PORT]] [--iid N] [--source-eid IP] [--timeout MS] [--count N]
+
+Sends an ECM-encapsulated Map-Request for EID to a Map-Resolver and prints the
+Map-Reply: EID prefix, TTL, action and locators, with the round-trip time.
+
+  --mr HOST[:PORT]   Map-Resolver (default 127.0.0.1:4342; IPv6 as [addr]:port)
+  --iid N            instance ID (default 0)
+  --source-eid IP    source EID of the request (default: the local address used)
+  --timeout MS       wait this long for each reply (default 2000)
+  --count N          send up to N requests until one is answered (default 3)
+  -h, --help         this help
+`;
+
+export interface LigResult {
+  readonly reply: MapReply;
+  readonly from: { readonly address: string; readonly port: number };
+  readonly rttMs: number;
+}
+
+function parseResolver(text: string): { host: string; port: number } | undefined {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text) ?? /^([0-9a-fA-F:]+)$/.exec(text);
+  const host = m?.[1] && canonicalIp(m[1]);
+  const port = m?.[2] ? Number(m[2]) : 4342;
+  return host && port > 0 && port < 65536 ? { host, port } : undefined;
+}
+
+function ipAddress(ip: string): Address {
+  return ip.includes(':') ? { afi: 'ipv6', ip } : { afi: 'ipv4', ip };
+}
+
+/** One request/answer exchange; rejects with a readable message on timeout. */
+export async function lig(options: {
+  readonly eid: string;
+  readonly iid: number;
+  readonly resolver: { readonly host: string; readonly port: number };
+  readonly sourceEid?: string;
+  readonly timeoutMs: number;
+  readonly attempts: number;
+}): Promise<LigResult> {
+  const eid = parseEidPrefix(options.eid, options.iid);
+  const family = requireFamily(eid);
+  const eidBits = FAMILY_BITS[family];
+  const target = options.eid.includes('/') ? eid : { ...eid, length: eidBits };
+  const v6 = options.resolver.host.includes(':');
+  const socket = dgram.createSocket(v6 ? 'udp6' : 'udp4');
+  // A connected UDP socket reports ICMP port-unreachable as an error: that is just "no reply".
+  let refused = false;
+  socket.on('error', () => { refused = true; });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, () => resolve());
+    });
+    // connect() makes the kernel pick the source address we then advertise as ITR-RLOC.
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(options.resolver.port, options.resolver.host, () => resolve());
+    });
+    const local = socket.address();
+    const sourceIp = options.sourceEid ?? local.address;
+    const destination = target.address.afi === 'ipv4' || target.address.afi === 'ipv6' ? target.address.ip : local.address;
+    if (sourceIp.includes(':') !== destination.includes(':')) throw new Error('--source-eid must be of the EID\'s address family');
+    const nonce = randomBytes(8).readBigUInt64BE();
+    const ecm: EncapsulatedControl = {
+      type: 'ecm', security: false, ddt: false,
+      inner: { version: destination.includes(':') ? 6 : 4, source: sourceIp, destination, sourcePort: local.port, destinationPort: 4342, ttl: 64 },
+      message: {
+        type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked: false,
+        notifyRequested: false, localXtr: false, dontMapReply: false, nonce,
+        sourceEid: options.iid ? { afi: 'lcaf-iid', iid: options.iid, maskLen: 32, flags: 0, address: ipAddress(sourceIp) } : ipAddress(sourceIp),
+        itrRlocs: [ipAddress(local.address)],
+        records: [target],
+      },
+    };
+    const bytes = encode(ecm);
+    for (let attempt = 0; attempt < options.attempts; attempt++) {
+      const started = process.hrtime.bigint();
+      const answer = await new Promise<LigResult | undefined>((resolve) => {
+        const timer = setTimeout(() => { socket.off('message', onMessage); resolve(undefined); }, options.timeoutMs);
+        function onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+          let decoded;
+          try {
+            decoded = decode(msg);
+          } catch (err) {
+            if (err instanceof LispCodecError) return;
+            throw err;
+          }
+          if (decoded.type !== 'map-reply' || decoded.nonce !== nonce) return;
+          clearTimeout(timer);
+          socket.off('message', onMessage);
+          resolve({ reply: decoded, from: { address: rinfo.address, port: rinfo.port }, rttMs: Number(process.hrtime.bigint() - started) / 1e6 });
+        }
+        socket.on('message', onMessage);
+        socket.send(bytes);
+      });
+      if (answer) return answer;
+    }
+    const hint = refused ? ' (the host answered "port unreachable": is livmap running there?)' : '';
+    throw new Error(`no Map-Reply from ${options.resolver.host}:${options.resolver.port} after ${options.attempts} request(s) of ${options.timeoutMs} ms${hint}`);
+  } finally {
+    socket.close();
+  }
+}
+
+export function formatLig(eidText: string, result: LigResult): string {
+  const lines = [`Received map-reply from ${result.from.address}:${result.from.port} with rtt ${result.rttMs.toFixed(3)} ms`, ''];
+  for (const record of result.reply.records) {
+    lines.push(`Mapping entry for EID ${eidText}:`);
+    const flags = [record.authoritative ? 'authoritative' : 'not authoritative', `action ${actionName(record.action)}`];
+    lines.push(`${formatEidPrefix(record.eid)}, record ttl: ${record.ttl} minute${record.ttl === 1 ? '' : 's'}, ${flags.join(', ')}`);
+    if (record.locators.length === 0) {
+      lines.push('  (negative reply: no locators)');
+      continue;
+    }
+    lines.push('  Locator                                   State     Priority/Weight');
+    for (const l of record.locators) {
+      lines.push(`  ${formatAddress(l.rloc).padEnd(41)} ${(l.reachable ? 'up' : 'down').padEnd(9)} ${l.priority}/${l.weight}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export const ligVerb: Verb = {
+  summary: 'ask a Map-Resolver for an EID (like lig)',
+  async run(args) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args, allowPositionals: true, strict: true,
+        options: {
+          mr: { type: 'string', default: '127.0.0.1:4342' }, iid: { type: 'string', default: '0' }, 'source-eid': { type: 'string' },
+          timeout: { type: 'string', default: '2000' }, count: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' },
+        },
+      });
+    } catch (err) {
+      process.stderr.write(`livmap lig: ${(err as Error).message}\n\n${HELP}`);
+      return 2;
+    }
+    const { values, positionals } = parsed;
+    if (values.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    const [eid] = positionals;
+    const resolver = parseResolver(values.mr);
+    const iid = Number(values.iid);
+    const timeoutMs = Number(values.timeout);
+    const attempts = Number(values.count);
+    const problem =
+      !eid ? 'give the EID to look up' : positionals.length > 1 ? `unexpected argument '${positionals[1]}'`
+      : !resolver ? `--mr '${values.mr}' is not HOST[:PORT] with an IP address`
+      : !Number.isInteger(iid) || iid < 0 || iid > 0xffffffff ? '--iid must be an integer from 0 to 4294967295'
+      : !(timeoutMs > 0) ? '--timeout must be a positive number of milliseconds'
+      : !Number.isInteger(attempts) || attempts < 1 ? '--count must be a positive integer'
+      : values['source-eid'] !== undefined && canonicalIp(values['source-eid']) === null ? `--source-eid '${values['source-eid']}' is not an IP address`
+      : undefined;
+    if (problem || !eid || !resolver) {
+      process.stderr.write(`livmap lig: ${problem}\n\n${HELP}`);
+      return 2;
+    }
+    process.stdout.write(`Send map-request to ${resolver.host}:${resolver.port} for ${eid}${iid ? ` (IID ${iid})` : ''} ...\n`);
+    try {
+      const sourceEid = values['source-eid'] ? canonicalIp(values['source-eid']) ?? undefined : undefined;
+      const result = await lig({ eid, iid, resolver, timeoutMs, attempts, ...(sourceEid ? { sourceEid } : {}) });
+      process.stdout.write(formatLig(eid, result));
+      return 0;
+    } catch (err) {
+      process.stderr.write(`livmap lig: ${(err as Error).message}\n`);
+      return 1;
+    }
+  },
+};
