@@ -91,7 +91,8 @@ function toFrame(packet: unknown, number: number): TsharkFrame {
     number,
     lisp: nodes(layers, 'lisp'),
     lispData: nodes(layers, 'lisp-data')[0],
-    ip: [...nodes(layers, 'ip'), ...nodes(layers, 'ipv6')],
+    // Keys keep their first-appearance order, so outer IPv6 + inner IPv4 lists ipv6 first.
+    ip: Object.keys(layers).filter((key) => key === 'ip' || key === 'ipv6').flatMap((key) => nodes(layers, key)),
     udp: nodes(layers, 'udp'),
     errors: [...new Set(errors)],
     warnings: [...new Set(warnings)],
