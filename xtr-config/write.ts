@@ -1,0 +1,28 @@
+// Writes generated files so a reader never sees a half-written one: each file goes to a
+// temporary name in its target directory and is renamed over the target. Validation and
+// generation finish before this runs, so a bad spec never gets here.
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export interface OutputFile {
+  readonly path: string;
+  readonly text: string;
+}
+
+/** Writes all files; on any failure removes the temporaries and leaves existing targets untouched. */
+export async function writeAtomically(files: readonly OutputFile[]): Promise<void> {
+  const staged: Array<{ tmp: string; path: string }> = [];
+  try {
+    for (const [i, file] of files.entries()) {
+      await mkdir(dirname(file.path), { recursive: true });
+      const tmp = join(dirname(file.path), `.${basename(file.path)}.${process.pid}.${i}.tmp`);
+      staged.push({ tmp, path: file.path });
+      await writeFile(tmp, file.text, { flag: 'wx' });
+    }
+  } catch (err) {
+    await Promise.all(staged.map((s) => rm(s.tmp, { force: true })));
+    throw err;
+  }
+  // Renames only start once every file is fully on disk.
+  for (const s of staged) await rename(s.tmp, s.path);
+}
