@@ -8,7 +8,6 @@ const verbs: Record<string, () => Promise<Verb>> = {
   decode: async () => (await import('./decode.js')).decodeVerb,
   serve: async () => (await import('./serve.js')).serveVerb,
   'xtr-config': async () => (await import('./xtr-config.js')).xtrConfigVerb,
-  'xtr-config': async () => (await import('./xtr-config.js')).xtrConfigVerb,
   lig: async () => (await import('./lig.js')).ligVerb,
 };
 
