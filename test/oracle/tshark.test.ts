@@ -17,7 +17,7 @@
 // Display quirk: tshark prints IPv6 addresses with 96 leading zero bits as `::a.b.c.d`; both
 // sides are compared as canonical text.
 // Fields tshark 4.0 does not name are compared through its reserved fields: Map-Request N, I,
-// L, D (RFC 9301/9437) land in `lisp.mreq.res`; Map-Register E, T and merge in `lisp.mreq.res`;
+// L, D (RFC 9301/9437) land in `lisp.mreq.res`; Map-Register E, T and merge in `lisp.mreg.res`;
 // ECM E and M in `lisp.ecm.res`. Map-Request xTR-ID/site-ID (I bit) is shown as trailing data.
 // Map-Notify-Ack (type 5) is not dissected at all beyond its type.
 import t from 'tap';
@@ -332,7 +332,6 @@ function stable(value: JsonValue): string {
 }
 
 function sample(): LispMessage[] {
-  // Every message type in numbers: the plain oneof would give ECMs a fifth of the sample.
   return fc.sample(arbLispMessage, { seed: 9301, numRuns: MESSAGES }).map(forTshark);
 }
 
