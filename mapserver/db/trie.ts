@@ -22,6 +22,28 @@ const NONE = -1;
 const LEN_MASK = 0xff;
 const HAS_VALUE = 0x100;
 
+/** Tuning of the top-bits jump table (see Root); exposed so tests can exercise it on small tables. */
+export interface TrieOptions {
+  /** Most address bits a root's jump table indexes (1..24; default 20, i.e. 8 MiB at most). */
+  readonly jumpBits?: number;
+  /** Give a root a jump table once it holds this many prefixes (default 32768). */
+  readonly jumpThreshold?: number;
+}
+
+/**
+ * One (IID, family) trie. Large roots get a jump table indexed by the top K address bits:
+ * entry i = [node to resume the lookup at, best match above it] for addresses starting with i,
+ * which skips the ~K nearly complete top levels, each a likely cache miss on big tables.
+ * K grows with the root (about log2 of its prefix count, so ~8 bytes per prefix) and the
+ * table is kept exact: a change to a node shorter than K bits recomputes the entries below it.
+ */
+class Root {
+  count = 0;
+  bits = 0;
+  jump: Int32Array | null = null;
+  constructor(readonly node: number) {}
+}
+
 /**
  * All roots (one per IID) of one address family. Nodes are interleaved in one Int32Array so
  * a lookup step touches one cache line: node n occupies nodes[n*S .. n*S+S) holding its key
@@ -40,7 +62,9 @@ class FamilyTrie<V> {
   /** Stored prefix objects and values by node index (undefined for branch nodes). */
   prefixes: Array<EidPrefix | undefined> = [];
   values: Array<V | undefined> = [];
-  roots = new Map<number, number>();
+  roots = new Map<number, Root>();
+  private readonly jumpBits: number;
+  private readonly jumpThreshold: number;
   /** Nodes ever allocated (high-water mark); free nodes are chained through LEFT. */
   private used = 0;
   private freeHead = NONE;
@@ -49,8 +73,10 @@ class FamilyTrie<V> {
   readonly scratch: Int32Array;
   readonly scratchBytes: Uint8Array;
 
-  constructor(maxLen: number) {
+  constructor(maxLen: number, options: TrieOptions = {}) {
     this.maxLen = maxLen;
+    this.jumpBits = Math.max(1, Math.min(options.jumpBits ?? 20, 24));
+    this.jumpThreshold = options.jumpThreshold ?? 32768;
     this.words = Math.ceil(maxLen / 32);
     this.byteLen = maxLen / 8;
     this.shift = Math.ceil(Math.log2(this.words + 3));
@@ -202,11 +228,12 @@ class FamilyTrie<V> {
   set(iid: number, a: Int32Array, len: number, prefix: EidPrefix, value: V): void {
     let root = this.roots.get(iid);
     if (root === undefined) {
-      root = this.alloc(a, 0);
+      root = new Root(this.alloc(a, 0));
       this.roots.set(iid, root);
     }
-    let n = root;
+    let n = root.node;
     let target: number;
+    let changed = NONE; // node whose child pointer changed
     for (;;) {
       // Invariant: n matches `a` on len(n) bits and len(n) <= len.
       const nl = this.len(n);
@@ -216,6 +243,7 @@ class FamilyTrie<V> {
       }
       const bit = bitAt(a, nl);
       const child = this.child(n, bit);
+      changed = n;
       if (child === NONE) {
         target = this.alloc(a, len);
         this.setChild(n, bit, target);
@@ -224,6 +252,7 @@ class FamilyTrie<V> {
       const cl = this.len(child);
       const c = this.common(child, a, cl < len ? cl : len);
       if (c === cl) {
+        changed = NONE;
         n = child;
         continue;
       }
@@ -243,17 +272,59 @@ class FamilyTrie<V> {
       }
       break;
     }
+    this.prefixes[target] = prefix;
+    this.values[target] = value;
     if (!this.hasValue(target)) {
       this.setHasValue(target, true);
       this.size++;
+      root.count++;
+      const bits = root.count >= this.jumpThreshold ? Math.max(1, Math.min(this.jumpBits, 31 - Math.clz32(root.count))) : 0;
+      if (bits > root.bits) {
+        root.bits = bits;
+        root.jump = new Int32Array(2 << bits);
+        this.rejump(root, root.node);
+      } else {
+        this.rejump(root, changed !== NONE ? changed : target);
+      }
     }
-    this.prefixes[target] = prefix;
-    this.values[target] = value;
+    // An existing valued target means nothing was allocated: no jump entry changed.
+  }
+
+  /** Recomputes the jump entries under node p after p's value or children changed. */
+  private rejump(root: Root, p: number): void {
+    const jump = root.jump;
+    const K = root.bits;
+    const pl = this.len(p);
+    if (jump === null || pl >= K) return;
+    const nodes = this.nodes;
+    const first = nodes[p << this.shift]! >>> (32 - K);
+    const end = first + (1 << (K - pl));
+    for (let i = first; i < end; i++) {
+      const top = (i << (32 - K)) | 0;
+      let n = root.node;
+      let best = NONE;
+      for (;;) {
+        const base = n << this.shift;
+        const m = nodes[base + this.meta]!;
+        const nl = m & LEN_MASK;
+        if (nl >= K) break;
+        if (nl !== 0 && ((nodes[base]! ^ top) & MASK[nl]!) !== 0) {
+          n = NONE;
+          break;
+        }
+        if (m & HAS_VALUE) best = n;
+        n = nodes[base + this.meta + 1 + ((i >>> (K - 1 - nl)) & 1)]!;
+        if (n === NONE) break;
+      }
+      jump[2 * i] = n;
+      jump[2 * i + 1] = best;
+    }
   }
 
   delete(iid: number, a: Int32Array, len: number): boolean {
-    const root = this.roots.get(iid);
-    if (root === undefined) return false;
+    const info = this.roots.get(iid);
+    if (info === undefined) return false;
+    const root = info.node;
     let grand = NONE;
     let parent = NONE;
     let n = root;
@@ -271,27 +342,40 @@ class FamilyTrie<V> {
     this.prefixes[n] = undefined;
     this.values[n] = undefined;
     this.size--;
+    info.count--;
     const l = this.left(n);
     const r = this.right(n);
     if (n === root) {
       if (l === NONE && r === NONE) this.dropRoot(iid, root);
+      else this.rejump(info, root);
       return true;
     }
-    if (l !== NONE && r !== NONE) return true; // still a needed branch
+    if (l !== NONE && r !== NONE) {
+      this.rejump(info, n); // still a needed branch
+      return true;
+    }
     if (l !== NONE || r !== NONE) {
       this.replaceChild(parent, n, l !== NONE ? l : r);
       this.free(n);
+      this.rejump(info, parent);
       return true;
     }
     this.replaceChild(parent, n, NONE);
     this.free(n);
     if (parent === root) {
-      if (!this.hasValue(root) && this.left(root) === NONE && this.right(root) === NONE) this.dropRoot(iid, root);
+      if (!this.hasValue(root) && this.left(root) === NONE && this.right(root) === NONE) {
+        this.dropRoot(iid, root);
+        return true;
+      }
+      this.rejump(info, parent);
     } else if (!this.hasValue(parent)) {
       // A valueless branch left with one child is spliced out.
       const only = this.left(parent) !== NONE ? this.left(parent) : this.right(parent);
       this.replaceChild(grand, parent, only);
       this.free(parent);
+      this.rejump(info, grand);
+    } else {
+      this.rejump(info, parent);
     }
     return true;
   }
@@ -310,7 +394,14 @@ class FamilyTrie<V> {
     const meta = this.meta;
     const words = this.words;
     let best = NONE;
-    let n = root;
+    let n = root.node;
+    const jump = root.jump;
+    if (jump !== null) {
+      const i = 2 * (a[0]! >>> (32 - root.bits));
+      n = jump[i]!;
+      best = jump[i + 1]!;
+      if (n === NONE) return best;
+    }
     for (;;) {
       const base = n << shift;
       const m = nodes[base + meta]!;
@@ -334,7 +425,7 @@ class FamilyTrie<V> {
   widestNegative(iid: number, a: Int32Array): number {
     const root = this.roots.get(iid);
     if (root === undefined) return 0;
-    let n = root;
+    let n = root.node;
     for (;;) {
       // n matches `a` and its subtree holds at least one stored prefix.
       if (this.hasValue(n)) return -1;
@@ -353,7 +444,7 @@ class FamilyTrie<V> {
   covering(iid: number, a: Int32Array, len: number, out: number[]): void {
     const root = this.roots.get(iid);
     if (root === undefined) return;
-    let n = root;
+    let n = root.node;
     for (;;) {
       const nl = this.len(n);
       if (nl > len || !this.matches(n, a, nl)) return;
@@ -368,7 +459,7 @@ class FamilyTrie<V> {
   coveredBy(iid: number, a: Int32Array, len: number, out: number[]): void {
     const root = this.roots.get(iid);
     if (root === undefined) return;
-    let n = root;
+    let n = root.node;
     for (;;) {
       const nl = this.len(n);
       if (nl >= len) {
@@ -414,11 +505,15 @@ const FAMILIES: readonly EidFamily[] = ['ipv4', 'ipv6', 'mac'];
  * return, so callers can keep the EidPrefix of their value and pass it here without a copy.
  */
 export class PrefixTable<V> {
-  private readonly tries: Record<EidFamily, FamilyTrie<V>> = {
-    ipv4: new FamilyTrie<V>(FAMILY_BITS.ipv4),
-    ipv6: new FamilyTrie<V>(FAMILY_BITS.ipv6),
-    mac: new FamilyTrie<V>(FAMILY_BITS.mac),
-  };
+  private readonly tries: Record<EidFamily, FamilyTrie<V>>;
+
+  constructor(options: TrieOptions = {}) {
+    this.tries = {
+      ipv4: new FamilyTrie<V>(FAMILY_BITS.ipv4, options),
+      ipv6: new FamilyTrie<V>(FAMILY_BITS.ipv6, options),
+      mac: new FamilyTrie<V>(FAMILY_BITS.mac, options),
+    };
+  }
 
   get size(): number {
     return this.tries.ipv4.size + this.tries.ipv6.size + this.tries.mac.size;
@@ -447,7 +542,7 @@ export class PrefixTable<V> {
     const { trie, a } = this.key(prefix);
     const root = trie.roots.get(prefix.iid);
     if (root === undefined) return undefined;
-    const n = trie.find(root, a, prefix.length);
+    const n = trie.find(root.node, a, prefix.length);
     return n !== NONE && trie.hasValue(n) ? trie.values[n] : undefined;
   }
 
@@ -455,7 +550,7 @@ export class PrefixTable<V> {
     const { trie, a } = this.key(prefix);
     const root = trie.roots.get(prefix.iid);
     if (root === undefined) return false;
-    const n = trie.find(root, a, prefix.length);
+    const n = trie.find(root.node, a, prefix.length);
     return n !== NONE && trie.hasValue(n);
   }
 
@@ -533,7 +628,7 @@ export class PrefixTable<V> {
         const root = trie.roots.get(iid);
         if (root === undefined) continue;
         const nodes: number[] = [];
-        trie.collect(root, nodes);
+        trie.collect(root.node, nodes);
         for (const n of nodes) yield { prefix: trie.prefixes[n]!, value: trie.values[n] as V };
       }
     }

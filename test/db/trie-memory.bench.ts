@@ -45,17 +45,26 @@ function makePrefix(i: number): EidPrefix {
 }
 
 const base = used();
+let prefixes: EidPrefix[] | undefined = [];
+for (let i = 0; i < count; i++) prefixes.push(makePrefix(i));
+const withPrefixes = used();
 const table = new PrefixTable<number>();
 {
   const start = performance.now();
-  for (let i = 0; i < count; i++) table.set(makePrefix(i), i);
+  for (let i = 0; i < count; i++) table.set(prefixes[i]!, i);
   console.log(`insert: ${count} prefixes in ${((performance.now() - start) / 1000).toFixed(2)} s, size ${table.size}`);
 }
+const withTable = used();
+prefixes = undefined; // the table now holds the only references to the prefix objects
 const after = used();
-const heap = after.heap - base.heap;
-const buffers = after.buffers - base.buffers;
+const per = (bytes: number): string => (bytes / table.size).toFixed(1);
+const objects = withPrefixes.heap - base.heap - 8 * count; // minus the temporary array's slots
+const trieHeap = withTable.heap - withPrefixes.heap;
+const trieBuffers = withTable.buffers - withPrefixes.buffers;
+console.log(`EidPrefix objects (caller-owned, shared with values): ${per(objects)} B/prefix`);
+console.log(`trie: JS heap ${per(trieHeap)} B + typed arrays ${per(trieBuffers)} B = ${per(trieHeap + trieBuffers)} B/prefix`);
 console.log(
-  `memory per prefix (prefix objects + trie + value slot): heapUsed ${(heap / table.size).toFixed(1)} B + typed arrays ${(buffers / table.size).toFixed(1)} B = ${((heap + buffers) / table.size).toFixed(1)} B`,
+  `total retained per mapping (prefix objects + trie + value slot): heapUsed ${per(after.heap - base.heap)} B + typed arrays ${per(after.buffers - base.buffers)} B = ${per(after.heap - base.heap + after.buffers - base.buffers)} B`,
 );
 
 // Lookups: half the addresses fall inside stored prefixes, half are random.

@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import type { EidFamily, EidPrefix } from '../../mapserver/codec/types.js';
-import { PrefixTable } from '../../mapserver/db/trie.js';
+import { PrefixTable, type TrieOptions } from '../../mapserver/db/trie.js';
 import {
   FAMILY_BITS,
   containsPrefix,
@@ -56,8 +56,8 @@ interface Built {
 }
 
 /** Applies ops to a table and to a Map model; re-deletes some stored prefixes so deletion paths get exercised. */
-function build(ops: readonly Op[]): Built {
-  const table = new PrefixTable<number>();
+function build(ops: readonly Op[], options: TrieOptions): Built {
+  const table = new PrefixTable<number>(options);
   const model = new Map<string, { prefix: EidPrefix; value: number }>();
   const deletedKeys: string[] = [];
   for (const op of ops) {
@@ -166,10 +166,19 @@ t.test('stored prefixes are normalised; the caller object is kept when already c
   t.same(table.lookupBest(0, 'ipv6', '2001:db8::9')?.prefix, parseEidPrefix('2001:db8::/32'));
 });
 
+// Small jump tables (always on, or switched on mid-way) so their upkeep is checked too.
+const arbOptions: fc.Arbitrary<TrieOptions> = fc.constantFrom<TrieOptions>(
+  {},
+  { jumpBits: 4, jumpThreshold: 0 },
+  { jumpBits: 1, jumpThreshold: 1 },
+  { jumpBits: 6, jumpThreshold: 8 },
+  { jumpBits: 24, jumpThreshold: 2 },
+);
+
 t.test('property: table agrees with a brute-force scan', async (t) => {
   fc.assert(
-    fc.property(arbOps, fc.array(arbQuery, { maxLength: 20 }), (ops, random) => {
-      const built = build(ops);
+    fc.property(arbOps, fc.array(arbQuery, { maxLength: 20 }), arbOptions, (ops, random, options) => {
+      const built = build(ops, options);
       const { table, model } = built;
       if (table.size !== model.size) return false;
       const stored = [...table.entries()].map((e) => `${prefixKey(e.prefix)}=${e.value}`).sort();
@@ -199,14 +208,14 @@ t.test('property: table agrees with a brute-force scan', async (t) => {
       }
       return true;
     }),
-    { numRuns: 300 },
+    { numRuns: 500 },
   );
 });
 
 t.test('property: coveredBy and covering agree with a brute-force scan', async (t) => {
   fc.assert(
-    fc.property(arbOps, fc.array(arbPrefix, { maxLength: 15 }), (ops, probes) => {
-      const built = build(ops);
+    fc.property(arbOps, fc.array(arbPrefix, { maxLength: 15 }), arbOptions, (ops, probes, options) => {
+      const built = build(ops, options);
       const all = [...built.model.values()];
       for (const probe of [...probes, ...all.map((e) => e.prefix)]) {
         const inside = built.table.coveredBy(probe).map((m) => prefixKey(m.prefix));
@@ -233,8 +242,8 @@ t.test('property: coveredBy and covering agree with a brute-force scan', async (
 
 t.test('property: deleting everything in random order leaves an empty, reusable table', async (t) => {
   fc.assert(
-    fc.property(fc.array(arbPrefix, { maxLength: 80 }), fc.infiniteStream(fc.nat()), (prefixes, rnd) => {
-      const table = new PrefixTable<string>();
+    fc.property(fc.array(arbPrefix, { maxLength: 80 }), fc.infiniteStream(fc.nat()), arbOptions, (prefixes, rnd, options) => {
+      const table = new PrefixTable<string>(options);
       for (const p of prefixes) table.set(p, prefixKey(p));
       const keys = new Map(prefixes.map((p) => [prefixKey(p), p]));
       const order = [...keys.values()];
@@ -251,4 +260,38 @@ t.test('property: deleting everything in random order leaves an empty, reusable 
     { numRuns: 200 },
   );
   t.pass('ok');
+});
+
+t.test('large table with the default jump table agrees with one without it', async (t) => {
+  let seed = 7;
+  const rand = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  const withJump = new PrefixTable<number>();
+  const plain = new PrefixTable<number>({ jumpThreshold: Infinity });
+  const stored: EidPrefix[] = [];
+  const lengths = [0, 3, 8, 12, 15, 16, 17, 20, 24, 24, 28, 32, 32];
+  for (let i = 0; i < 40_000; i++) {
+    const r = rand();
+    const p = prefixFromBytes(0, 'ipv4', Uint8Array.of(r >>> 24, r >>> 16, r >>> 8, r), lengths[rand() % lengths.length]!);
+    withJump.set(p, i);
+    plain.set(p, i);
+    stored.push(p);
+  }
+  // Delete a third, including short prefixes whose removal rewrites many jump entries.
+  let mismatches = 0;
+  for (let i = 0; i < stored.length; i += 3) if (withJump.delete(stored[i]!) !== plain.delete(stored[i]!)) mismatches++;
+  const bytes = new Uint8Array(4);
+  for (let i = 0; i < 100_000; i++) {
+    const r = rand();
+    bytes[0] = r >>> 24; bytes[1] = r >>> 16; bytes[2] = r >>> 8; bytes[3] = r;
+    const a = withJump.lookupBest(0, 'ipv4', bytes);
+    const b = plain.lookupBest(0, 'ipv4', bytes);
+    if (a?.prefix !== b?.prefix || a?.value !== b?.value) mismatches++;
+  }
+  t.equal(mismatches, 0, 'same longest matches for 100k random addresses');
+  t.equal(withJump.size, plain.size);
 });
