@@ -12,6 +12,10 @@ export class ServerMetrics {
   private readonly replies: Record<ReplyKind, Counter.Internal>;
   readonly notifiesSent: Counter;
   readonly lookupSeconds: Histogram;
+  readonly moves: Counter;
+  readonly smrsSent: Counter;
+  readonly smrInvokedReceived: Counter;
+  readonly moveFanoutSeconds: Histogram;
 
   constructor(liveRegistrations: () => number, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -23,6 +27,15 @@ export class ServerMetrics {
       name: 'livmap_lookup_seconds',
       help: 'Time to resolve one Map-Request in the mapping database',
       buckets: [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3, 1e-2],
+      registers,
+    });
+    this.moves = new Counter({ name: 'livmap_moves_total', help: 'Binding changes that moved an EID (registration, API move, expiry)', registers });
+    this.smrsSent = new Counter({ name: 'livmap_smrs_sent_total', help: 'SMRs sent, retransmissions included', registers });
+    this.smrInvokedReceived = new Counter({ name: 'livmap_smr_invoked_requests_total', help: 'SMR-invoked Map-Requests received', registers });
+    this.moveFanoutSeconds = new Histogram({
+      name: 'livmap_move_fanout_seconds',
+      help: 'Time from a durable binding change to the last SMR / Map-Notify handed to the socket',
+      buckets: [1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5],
       registers,
     });
     new Gauge({ name: 'livmap_registrations_live', help: 'Live registrations', registers, collect() { this.set(liveRegistrations()); } });

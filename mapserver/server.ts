@@ -3,15 +3,18 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { LispCodecError, decode, encode, signMessage, verifyMessage } from './codec/index.js';
-import type { LispMessage, MapNotify } from './codec/types.js';
+import type { Address, EidPrefix, LispMessage, MapNotify, MapRequest } from './codec/types.js';
 import type { ServerConfig } from './config/load.js';
 import { expireRegistrations, handleMapRegister } from './control/map-server.js';
 import { handleMapRequest } from './control/map-resolver.js';
+import { MobilityNotifier, bindingMoved, type BindingChange } from './control/mobility.js';
+import { RequesterTable } from './control/requesters.js';
 import { Retransmitter, realTimers, type Timers } from './control/retransmit.js';
 import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './control/types.js';
 import { MappingDatabase, type DbChange } from './db/database.js';
 import type { Endpoint } from './db/model.js';
-import { formatEidPrefix } from './db/prefix.js';
+import { formatEidPrefix, prefixKey } from './db/prefix.js';
+import { addressText } from './config/convert.js';
 import { ServerMetrics } from './metrics.js';
 import { Store } from './store/store.js';
 import { StoreWriter } from './store/writer.js';
@@ -24,6 +27,8 @@ export interface ServerOptions {
   readonly now?: () => number;
   /** How often expired registrations are swept, ms. */
   readonly sweepIntervalMs?: number;
+  /** Mobility (SMRs and Map-Notifies on binding changes); on by default. */
+  readonly mobility?: { readonly enabled: boolean; readonly requesterCapacity?: number };
 }
 
 export interface ServerEvents {
@@ -40,6 +45,9 @@ export class LispServer {
   private readonly clock: () => number;
   private readonly log: Logger;
   private readonly writer: StoreWriter;
+  readonly requesters: RequesterTable;
+  private readonly mobility: MobilityNotifier;
+  private readonly mobilityEnabled: boolean;
 
   private constructor(
     readonly config: ServerConfig,
@@ -52,6 +60,26 @@ export class LispServer {
     this.metrics = new ServerMetrics(() => db.liveRegistrations);
     this.notifies = new Retransmitter(options.timers ?? realTimers);
     this.writer = new StoreWriter(store);
+    this.mobilityEnabled = options.mobility?.enabled ?? true;
+    this.requesters = new RequesterTable(options.mobility?.requesterCapacity);
+    this.mobility = new MobilityNotifier(db, this.requesters, {
+      send: (to, message) => {
+        this.metrics.smrsSent.inc();
+        this.send({ kind: 'message', to, message });
+      },
+      sendNotify: (to, notify, secret) => {
+        if (secret === undefined) this.send({ kind: 'message', to, message: notify });
+        else this.sendNotify(to, notify, secret);
+      },
+      advertise: (family) => this.advertised(family),
+    }, options.timers ?? realTimers);
+  }
+
+  /** The address SMRs carry as ITR-RLOC: the first specific listen address of the family. */
+  private advertised(family: 'ipv4' | 'ipv6'): Address {
+    const specific = this.config.lisp.listen.find((l) => l.family === (family === 'ipv6' ? 6 : 4) && l.host !== '0.0.0.0' && l.host !== '::');
+    if (family === 'ipv6') return { afi: 'ipv6', ip: specific?.host ?? '::' };
+    return { afi: 'ipv4', ip: specific?.host ?? '0.0.0.0' };
   }
 
   /** Opens the store, loads state, applies the config's sites and mappings, binds the sockets. */
@@ -115,8 +143,43 @@ export class LispServer {
 
   /** Applies changes made outside the LISP socket (the REST API), durably. */
   async applyChanges(changes: readonly DbChange[]): Promise<void> {
+    await this.commit(changes);
+  }
+
+  /**
+   * Applies changes to the database and the store; once durable, every binding they changed
+   * goes to the mobility notifier. Resolves when the changes are durable.
+   */
+  private commit(changes: readonly DbChange[]): Promise<void> {
+    const now = this.now();
+    const affected = new Map<string, EidPrefix>();
+    for (const change of changes) {
+      if (change.kind === 'put-registration') affected.set(prefixKey(change.registration.record.eid), change.registration.record.eid);
+      else if (change.kind === 'delete-registration') affected.set(prefixKey(change.eid), change.eid);
+    }
+    const before = [...affected.values()].map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
     this.db.apply(changes);
-    await this.persist(changes);
+    const moved: BindingChange[] = [];
+    for (const { eid, binding } of before) {
+      const after = this.db.bindingAt(eid, now);
+      if (bindingMoved(binding, after)) moved.push({ eid, before: binding, after });
+    }
+    const durable = this.persist(changes);
+    if (moved.length === 0) return durable;
+    return durable.then(() => this.announceMoves(moved));
+  }
+
+  private announceMoves(moved: readonly BindingChange[]): void {
+    const now = this.now();
+    for (const change of moved) {
+      const rlocs = (b: BindingChange['before']): string[] => b?.record.locators.map((l) => addressText(l.rloc)) ?? [];
+      // A first registration is not a move: nobody can hold an older binding of it.
+      if (!change.before && this.requesters.overlapping(change.eid, now).length === 0) continue;
+      this.metrics.moves.inc();
+      const report = this.mobilityEnabled ? this.mobility.onChange(change, now) : { smrs: 0, notifies: 0, fanoutMs: 0 };
+      if (this.mobilityEnabled) this.metrics.moveFanoutSeconds.observe(report.fanoutMs / 1000);
+      this.emit({ type: 'moved', eid: change.eid, from: rlocs(change.before), to: rlocs(change.after), smrs: report.smrs, notifies: report.notifies, fanoutMs: report.fanoutMs });
+    }
   }
 
   private persist(changes: readonly DbChange[]): Promise<void> {
@@ -151,9 +214,11 @@ export class LispServer {
         const inner = message.message;
         if (inner.type !== 'map-request') return dropped('unsupported', `ECM carrying a ${inner.type}`, from);
         this.metrics.countReceived('map-request');
+        if (inner.smrInvoked) this.smrInvoked(inner, from);
         return this.timedRequest(() => handleMapRequest(this.db, { families: this.families() }, inner, { ecm: message, bytes }, from, now));
       }
       case 'map-request':
+        if (message.smrInvoked) this.smrInvoked(message, from);
         return this.timedRequest(() => handleMapRequest(this.db, { families: this.families() }, message, undefined, from, now));
       case 'map-register':
         return handleMapRegister(this.db, { registrationTtlMs: this.config.lisp.registrationTtlSeconds * 1000 }, message, bytes, from, now);
@@ -163,6 +228,11 @@ export class LispServer {
       case 'map-notify':
         return dropped('unexpected', `${message.type} is not for a Map-Server`, from);
     }
+  }
+
+  private smrInvoked(request: MapRequest, from: Endpoint): void {
+    this.metrics.smrInvokedReceived.inc();
+    this.mobility.onSmrInvoked(request, from);
   }
 
   private timedRequest(run: () => HandlerResult): HandlerResult {
@@ -184,21 +254,31 @@ export class LispServer {
       this.log.debug({ reason: result.drop.reason, detail: result.drop.detail }, 'dropped');
     }
     for (const kind of result.replies ?? []) this.metrics.countReply(kind);
-    for (const event of result.events) {
-      this.events.emit('event', event);
-      if (event.type === 'refused') this.log.warn({ from: event.from, reason: event.reason }, event.detail);
-      else this.log.info({ event: event.type, site: event.site, eid: formatEidPrefix(event.eid), etr: event.etrId }, 'registration');
-    }
+    if (result.answered) for (const requester of result.answered) this.requesters.record(requester);
+    for (const event of result.events) this.emit(event);
     if (result.changes.length === 0) {
       for (const out of result.outbound) this.send(out);
       return;
     }
-    this.db.apply(result.changes);
     // A Map-Notify promises the registration is stored: send it only once it is durable.
-    this.persist(result.changes).then(
+    this.commit(result.changes).then(
       () => { for (const out of result.outbound) this.send(out); },
       (err: unknown) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'store write failed; reply withheld'),
     );
+  }
+
+  private emit(event: ServerEvent): void {
+    this.events.emit('event', event);
+    switch (event.type) {
+      case 'refused':
+        this.log.warn({ from: event.from, reason: event.reason }, event.detail);
+        return;
+      case 'moved':
+        this.log.info({ eid: formatEidPrefix(event.eid), from: event.from, to: event.to, smrs: event.smrs, notifies: event.notifies, fanoutMs: event.fanoutMs }, 'binding moved');
+        return;
+      default:
+        this.log.info({ event: event.type, site: event.site, eid: formatEidPrefix(event.eid), etr: event.etrId }, 'registration');
+    }
   }
 
   private send(out: Outbound): void {
@@ -237,7 +317,9 @@ export class LispServer {
   /** Removes registrations whose lifetime ran out. */
   sweep(): void {
     try {
-      const result = expireRegistrations(this.db, this.now());
+      const now = this.now();
+      this.requesters.sweep(now);
+      const result = expireRegistrations(this.db, now);
       if (result.changes.length) this.process(result);
     } catch (err) {
       this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'expiry sweep failed');
@@ -248,6 +330,7 @@ export class LispServer {
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.notifies.cancelAll();
+    this.mobility.close();
     await this.transport?.close();
     this.transport = undefined;
     await this.writer.flush();

@@ -13,6 +13,7 @@ import { eventsRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { mappingsRoutes } from './routes/mappings.js';
+import { movesRoutes } from './routes/moves.js';
 import { sitesRoutes } from './routes/sites.js';
 
 /** What the API needs of the Map-Server: read the database, change it durably, watch events. */
@@ -61,6 +62,7 @@ export async function buildApi(control: ControlPlane, options: ApiOptions): Prom
     await v1.register(mappingsRoutes, context);
     await v1.register(lookupRoutes, context);
     await v1.register(eventsRoutes, context);
+    await v1.register(movesRoutes, context);
     for (const extra of options.extraRoutes ?? []) await extra(v1, context);
   }, { prefix: '/api/v1' });
   await app.ready();

@@ -4,6 +4,7 @@ import type { Address, EidPrefix, EncapsulatedControl, Locator, MapReply, MapReq
 import type { MappingDatabase, Resolution } from '../db/database.js';
 import type { Endpoint } from '../db/model.js';
 import { eidFamily, formatEidPrefix } from '../db/prefix.js';
+import type { Requester } from './requesters.js';
 import { dropped, NOTHING, type HandlerResult, type Outbound, type ReplyKind } from './types.js';
 
 export const LISP_CONTROL_PORT = 4342;
@@ -34,6 +35,11 @@ function proxyRecord(record: MappingRecord, eid: EidPrefix): MappingRecord {
 export function recordFor(resolution: Exclude<Resolution, { kind: 'registered' }>): MappingRecord {
   if (resolution.kind === 'static') return resolution.record;
   return { eid: resolution.eid, ttl: resolution.ttl, action: resolution.action, authoritative: true, mapVersion: 0, locators: [] };
+}
+
+/** The record a Map-Reply for this resolution carries (for a forwarded request: what the ETR holds). */
+export function answerRecord(resolution: Resolution): MappingRecord {
+  return resolution.kind === 'registered' ? proxyRecord(resolution.binding.record, resolution.eid) : recordFor(resolution);
 }
 
 /** Outer IP family of an address, for building the ECM around a plain Map-Request we forward. */
@@ -74,6 +80,12 @@ export function handleMapRequest(
 
   const records: MappingRecord[] = [];
   const replies: ReplyKind[] = [];
+  const answered: Requester[] = [];
+  const itr = replyAddress(request, options.families);
+  const subscription = request.notifyRequested && request.xtrId ? { xtrId: request.xtrId, ...(request.siteId ? { siteId: request.siteId } : {}) } : undefined;
+  const remember = (eid: EidPrefix, ttl: number): void => {
+    if (itr !== undefined) answered.push({ itr, sourceEid: request.sourceEid, eid, expiresAt: now + ttl * 60_000, ...(subscription ? { subscription } : {}) });
+  };
   const outbound: Outbound[] = [];
   const forwardedTo = new Set<string>();
   for (const eid of request.records) {
@@ -81,6 +93,7 @@ export function handleMapRequest(
     const resolution = db.resolve(eid, now);
     if (resolution.kind === 'registered') {
       const { binding } = resolution;
+      remember(resolution.eid, binding.record.ttl);
       if (binding.proxyReply) {
         records.push(proxyRecord(binding.record, resolution.eid));
         replies.push('positive');
@@ -96,15 +109,17 @@ export function handleMapRequest(
       replies.push('forwarded');
       continue;
     }
-    records.push(recordFor(resolution));
+    const record = recordFor(resolution);
+    remember(record.eid, record.ttl);
+    records.push(record);
     replies.push(resolution.kind === 'static' ? 'positive' : 'negative');
   }
 
   if (records.length > 0 && !request.dontMapReply) {
-    const address = replyAddress(request, options.families);
+    const address = itr;
     if (address === undefined) return dropped('no-itr-rloc', 'no ITR-RLOC of an address family this server can reach', from);
     const reply: MapReply = { type: 'map-reply', probe: false, echoNonce: false, security: false, nonce: request.nonce, records };
     outbound.push({ kind: 'message', to: { address, port: envelope ? envelope.ecm.inner.sourcePort : from.port }, message: reply });
   }
-  return outbound.length ? { ...NOTHING, outbound, replies } : { ...NOTHING, replies };
+  return { ...NOTHING, outbound, replies, answered };
 }

@@ -3,6 +3,7 @@
 import type { EidPrefix, LispMessage } from '../codec/types.js';
 import type { DbChange } from '../db/database.js';
 import type { Endpoint } from '../db/model.js';
+import type { Requester } from './requesters.js';
 
 export type Outbound =
   /** A message to encode; `secret` signs Map-Notify / Map-Register auth data. */
@@ -23,7 +24,16 @@ export type ServerEvent =
   | { readonly type: 'registered'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string; readonly rlocs: readonly string[]; readonly refresh: boolean }
   | { readonly type: 'withdrawn'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string }
   | { readonly type: 'expired'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string }
-  | { readonly type: 'refused'; readonly from: Endpoint; readonly reason: DropReason; readonly detail: string };
+  | { readonly type: 'refused'; readonly from: Endpoint; readonly reason: DropReason; readonly detail: string }
+  | {
+      readonly type: 'moved';
+      readonly eid: EidPrefix;
+      readonly from: readonly string[];
+      readonly to: readonly string[];
+      readonly smrs: number;
+      readonly notifies: number;
+      readonly fanoutMs: number;
+    };
 
 export type ReplyKind = 'positive' | 'negative' | 'forwarded';
 
@@ -35,6 +45,8 @@ export interface HandlerResult {
   readonly drop?: Drop;
   /** Map-Resolver answers by kind, for metrics. */
   readonly replies?: readonly ReplyKind[];
+  /** Who was answered what: the ITRs to SMR when that binding changes. */
+  readonly answered?: readonly Requester[];
 }
 
 export const NOTHING: HandlerResult = { outbound: [], changes: [], events: [] };

@@ -236,6 +236,12 @@ export class MappingDatabase {
     return undefined;
   }
 
+  /** The binding registered for exactly `eid` at `now` (undefined when none is live). */
+  bindingAt(eid: EidPrefix, now: number): Binding | undefined {
+    const registered = this.entries.get(eid)?.registered;
+    return registered ? effectiveBinding(registered, this.isSitePrefix(eid), now) : undefined;
+  }
+
   private isSitePrefix(eid: EidPrefix): boolean {
     return this.sitePrefixes.get(eid) !== undefined;
   }

@@ -1,0 +1,115 @@
+// /api/v1/moves: the migration tool tells the Map-Server at switchover where a VM now lives.
+// The move becomes the newest registration of the VM's prefix, so it wins over the old ETR's
+// refreshes until the next move, its withdrawal (DELETE), or a newer ETR registration.
+import type { FastifyPluginAsync } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { Locator } from '../../codec/types.js';
+import { addressText, mappingFromJson } from '../../config/convert.js';
+import { RlocJson } from '../../config/schema.js';
+import { FAMILY_BITS, formatEidPrefix, parseEidPrefix, requireFamily, samePrefix } from '../../db/prefix.js';
+import type { Registration } from '../../db/model.js';
+import type { ServerEvent } from '../../control/types.js';
+import { ApiError } from '../errors.js';
+import type { ApiContext } from '../app.js';
+
+export const MOVE_ETR_ID = 'move:api';
+/** Operator moves do not expire on their own. */
+const MOVE_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
+
+const MoveBody = Type.Object({
+  eid: Type.String({ minLength: 1, maxLength: 64, description: 'the VM\'s EID (host address) or prefix' }),
+  iid: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff, default: 0 })),
+  site: Type.Optional(Type.String({ description: 'destination site: its live registrations give the RLOCs' })),
+  rlocs: Type.Optional(Type.Array(RlocJson, { minItems: 1, maxItems: 255, description: 'destination RLOCs (instead of site)' })),
+  ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 1440, description: 'record TTL in minutes for replies (default: the current one, else 1)' })),
+}, { additionalProperties: false });
+type MoveBody = Static<typeof MoveBody>;
+
+const MoveReply = Type.Object({
+  eid: Type.String(),
+  iid: Type.Integer(),
+  from: Type.Array(Type.String()),
+  to: Type.Array(Type.String()),
+  smrs: Type.Integer({ description: 'ITRs solicited (SMR) to refresh their map-cache' }),
+  notifies: Type.Integer({ description: 'Map-Notifies to old ETRs and subscribers' }),
+  fanoutMs: Type.Number(),
+});
+
+export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control }) => {
+  app.post<{ Body: MoveBody }>('/moves', {
+    schema: { summary: 'Move an EID to a site or a locator set, now', tags: ['mobility'], body: MoveBody, response: { 200: MoveReply } },
+  }, async (request) => {
+    const body = request.body;
+    if ((body.site === undefined) === (body.rlocs === undefined)) throw new ApiError(400, 'give exactly one of body.site and body.rlocs', 'body');
+    const iid = body.iid ?? 0;
+    const parsed = parseEidPrefix(body.eid, iid);
+    const eid = body.eid.includes('/') ? parsed : { ...parsed, length: FAMILY_BITS[requireFamily(parsed)] };
+    const owner = control.db.siteFor(eid);
+    if (!owner) throw new ApiError(400, `${formatEidPrefix(eid)} is inside no configured site`, 'body.eid');
+    const now = control.now();
+
+    let locators: readonly Locator[];
+    if (body.rlocs) {
+      locators = mappingFromJson({ eid: body.eid, iid, rlocs: body.rlocs }, 'body').locators;
+    } else {
+      if (!control.db.sites.has(body.site!)) throw new ApiError(400, `no site '${body.site}'`, 'body.site');
+      const seen = new Map<string, Locator>();
+      for (const reg of control.db.registrations()) {
+        if (reg.site !== body.site || reg.expiresAt <= now || reg.etrId === MOVE_ETR_ID) continue;
+        for (const l of reg.record.locators) seen.set(JSON.stringify(l.rloc), { ...l, local: false });
+      }
+      if (seen.size === 0) throw new ApiError(409, `site '${body.site}' has no live registration to take RLOCs from; give body.rlocs`, 'body.site');
+      locators = [...seen.values()];
+    }
+
+    const current = control.db.resolve(eid, now);
+    const currentTtl = current.kind === 'registered' ? current.binding.record.ttl : 1;
+    const registration: Registration = {
+      site: owner.site.name,
+      etrId: MOVE_ETR_ID,
+      source: { address: addressText(locators[0]!.rloc), port: 4342 },
+      proxyReply: true,
+      merge: false,
+      record: { eid, ttl: body.ttl ?? currentTtl, action: 0, authoritative: true, mapVersion: 0, locators },
+      firstRegistered: now,
+      lastRefreshed: now,
+      expiresAt: now + MOVE_LIFETIME_MS,
+    };
+    const moved: Array<Extract<ServerEvent, { type: 'moved' }>> = [];
+    const listener = (event: ServerEvent): void => {
+      if (event.type === 'moved' && samePrefix(event.eid, eid)) moved.push(event);
+    };
+    control.events.on('event', listener);
+    try {
+      // Replacing the previous operator move restarts "newest wins" from now.
+      await control.applyChanges([{ kind: 'delete-registration', eid, etrId: MOVE_ETR_ID }, { kind: 'put-registration', registration }]);
+    } finally {
+      control.events.off('event', listener);
+    }
+    const event = moved[0];
+    return {
+      eid: formatEidPrefix({ ...eid, iid: 0 }),
+      iid,
+      from: event?.from ?? (current.kind === 'registered' ? current.binding.record.locators.map((l) => addressText(l.rloc)) : []),
+      to: locators.map((l) => addressText(l.rloc)),
+      smrs: event?.smrs ?? 0,
+      notifies: event?.notifies ?? 0,
+      fanoutMs: event?.fanoutMs ?? 0,
+    };
+  });
+
+  app.delete<{ Querystring: { eid: string; iid?: number } }>('/moves', {
+    schema: {
+      summary: 'Withdraw an operator move: the ETRs\' own registrations decide again',
+      tags: ['mobility'],
+      querystring: Type.Object({ eid: Type.String({ minLength: 1, maxLength: 64 }), iid: Type.Optional(Type.Integer({ minimum: 0, default: 0 })) }, { additionalProperties: false }),
+      response: { 204: Type.Null() },
+    },
+  }, async (request, reply) => {
+    const parsed = parseEidPrefix(request.query.eid, request.query.iid ?? 0);
+    const eid = request.query.eid.includes('/') ? parsed : { ...parsed, length: FAMILY_BITS[requireFamily(parsed)] };
+    if (!control.db.registered(eid)?.byEtr.has(MOVE_ETR_ID)) throw new ApiError(404, `no operator move for ${formatEidPrefix(eid)}`);
+    await control.applyChanges([{ kind: 'delete-registration', eid, etrId: MOVE_ETR_ID }]);
+    return reply.status(204).send();
+  });
+};

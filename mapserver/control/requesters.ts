@@ -1,0 +1,76 @@
+// Who asked for what: every ITR we answered, with the prefix we gave it, until that answer's
+// TTL runs out. When a binding changes, these are the ITRs that may hold the old one.
+import type { Address, EidPrefix } from '../codec/types.js';
+import { prefixKey } from '../db/prefix.js';
+import { PrefixTable } from '../db/trie.js';
+
+export interface Requester {
+  /** The ITR-RLOC the answer went to. */
+  readonly itr: string;
+  /** The Map-Request's source EID: names one of the ITR's own EIDs (the SMR's record). */
+  readonly sourceEid: Address;
+  /** The prefix the ITR was answered (what it caches). */
+  readonly eid: EidPrefix;
+  readonly expiresAt: number;
+  /** RFC 9437: the ITR asked to be notified of changes (N bit with an xTR-ID). */
+  readonly subscription?: { readonly xtrId: Uint8Array; readonly siteId?: Uint8Array };
+}
+
+export class RequesterTable {
+  /** Insertion order = age: the first key is the oldest, evicted first when full. */
+  private readonly byKey = new Map<string, Requester>();
+  private readonly byPrefix = new PrefixTable<Map<string, Requester>>();
+
+  constructor(private readonly capacity = 100_000) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  record(requester: Requester): void {
+    const key = `${requester.itr}|${prefixKey(requester.eid)}`;
+    const old = this.byKey.get(key);
+    if (old) this.remove(key, old);
+    // A subscription survives refreshes that do not repeat the N bit.
+    const kept = !requester.subscription && old?.subscription ? { ...requester, subscription: old.subscription } : requester;
+    this.byKey.set(key, kept);
+    let atPrefix = this.byPrefix.get(requester.eid);
+    if (!atPrefix) {
+      atPrefix = new Map();
+      this.byPrefix.set(requester.eid, atPrefix);
+    }
+    atPrefix.set(key, kept);
+    while (this.byKey.size > this.capacity) {
+      const [oldestKey, oldest] = this.byKey.entries().next().value as [string, Requester];
+      this.remove(oldestKey, oldest);
+    }
+  }
+
+  private remove(key: string, requester: Requester): void {
+    this.byKey.delete(key);
+    const atPrefix = this.byPrefix.get(requester.eid);
+    if (!atPrefix) return;
+    atPrefix.delete(key);
+    if (atPrefix.size === 0) this.byPrefix.delete(requester.eid);
+  }
+
+  /** Live requesters whose answered prefix overlaps `eid` (covers it or lies inside it). */
+  overlapping(eid: EidPrefix, now: number): Requester[] {
+    const out: Requester[] = [];
+    const seen = new Set<Map<string, Requester>>();
+    for (const { value } of [...this.byPrefix.covering(eid), ...this.byPrefix.coveredBy(eid)]) {
+      if (seen.has(value)) continue;
+      seen.add(value);
+      for (const [key, requester] of value) {
+        if (requester.expiresAt > now) out.push(requester);
+        else this.remove(key, requester);
+      }
+    }
+    return out;
+  }
+
+  /** Drops answers whose TTL ran out. */
+  sweep(now: number): void {
+    for (const [key, requester] of this.byKey) if (requester.expiresAt <= now) this.remove(key, requester);
+  }
+}

@@ -1,0 +1,196 @@
+// A VM moves from the local xTR to the cloud xTR while a correspondent's ITR has it cached:
+// the Map-Server SMRs that ITR as OOR expects, Map-Notifies the old ETR, notifies subscribers,
+// and does not let the old ETR's refreshes take the EID back.
+import t, { type Test } from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { decode, verifyMessage } from '../../mapserver/codec/index.js';
+import type { MapNotify, MapReply, MapRequest } from '../../mapserver/codec/types.js';
+import type { ServerEvent } from '../../mapserver/control/types.js';
+import type { Endpoint, Site } from '../../mapserver/db/model.js';
+import { formatEidPrefix, parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { LispServer } from '../../mapserver/server.js';
+import { startService } from '../../mapserver/service.js';
+import { FakeTimers } from '../helpers/fake-timers.js';
+import { INTEROP_KEY } from '../helpers/fixtures.js';
+import { ecmRequestBytes, mapRegisterBytes, notifyAckBytes } from '../helpers/lisp.js';
+import { labConfig } from '../helpers/server.js';
+import { UdpPeer } from '../helpers/udp.js';
+
+const key = [{ alg: 'hmac-sha1' as const, secret: INTEROP_KEY }];
+const SITES: Site[] = [
+  { name: 'local', keys: key, prefixes: [{ eid: parseEidPrefix('10.16.10.0/24'), acceptMoreSpecifics: true }] },
+  { name: 'cloud', keys: key, prefixes: [{ eid: parseEidPrefix('192.168.20.0/24'), acceptMoreSpecifics: true }] },
+  { name: 'corr', keys: key, prefixes: [{ eid: parseEidPrefix('172.16.30.0/24'), acceptMoreSpecifics: true }] },
+];
+const VM = '10.16.10.50';
+
+interface Lab {
+  server: LispServer;
+  ms: Endpoint;
+  timers: FakeTimers;
+  local: UdpPeer; cloud: UdpPeer; corr: UdpPeer;
+  events: ServerEvent[];
+}
+
+/** local xTR 127.0.1.1, cloud xTR 127.0.1.2, correspondent's ITR 127.0.1.3 — all on port 4342. */
+async function lab(t: Test, mobility = true, base = '127.0.1'): Promise<Lab> {
+  const timers = new FakeTimers();
+  const dir = mkdtempSync(join(tmpdir(), 'livmap-mobility-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await LispServer.start(labConfig(dir, { sites: SITES, host: '127.0.0.1' }), { timers, mobility: { enabled: mobility } });
+  t.teardown(() => server.close());
+  const [ms] = server.addresses() as [Endpoint];
+  const local = await UdpPeer.bind(`${base}.1`, 4342);
+  const cloud = await UdpPeer.bind(`${base}.2`, 4342);
+  const corr = await UdpPeer.bind(`${base}.3`, 4342);
+  t.teardown(async () => { await local.close(); await cloud.close(); await corr.close(); });
+  const events: ServerEvent[] = [];
+  server.events.on('event', (e) => events.push(e));
+  // Before the move: the local xTR registers its site and the VM's own /32 (TTL 1, as OOR's vm config).
+  await local.send(mapRegisterBytes({ eid: '10.16.10.0/24', rlocs: [`${base}.1`] }), ms);
+  await local.receive();
+  await local.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: [`${base}.1`], ttl: 1 }), ms);
+  await local.receive();
+  // The correspondent's ITR resolves the VM and caches 10.16.10.50/32.
+  await corr.send(ecmRequestBytes({ eid: VM, sourceEid: '172.16.30.10', itr: `${base}.3` }), ms);
+  const reply = decode((await corr.receive()).bytes) as MapReply;
+  if (formatEidPrefix(reply.records[0]!.eid) !== `${VM}/32`) throw new Error('setup: the VM is not answered as its /32');
+  return { server, ms, timers, local, cloud, corr, events };
+}
+
+async function nextOfType<T>(peer: UdpPeer, type: string, timeoutMs = 2000): Promise<{ message: T; from: Endpoint }> {
+  for (;;) {
+    const d = await peer.receive(timeoutMs);
+    const message = decode(d.bytes);
+    if (message.type === type) return { message: message as T, from: d.from };
+  }
+}
+
+t.test('a VM move: SMR to the ITR that cached it, Map-Notify to the old ETR, no flip-back', async (t) => {
+  const { server, ms, timers, local, cloud, corr, events } = await lab(t);
+  await cloud.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.1.2'], ttl: 1 }), ms);
+  await nextOfType(cloud, 'map-notify');
+
+  const smr = await nextOfType<MapRequest>(corr, 'map-request');
+  t.ok(smr.message.smr, 'S bit set');
+  t.notOk(smr.message.smrInvoked);
+  t.same(smr.message.sourceEid, { afi: 'ipv4', ip: VM }, 'source EID = the moved EID');
+  t.equal(formatEidPrefix(smr.message.records[0]!), '172.16.30.10/32', "record = the ITR's own EID");
+  t.same(smr.message.itrRlocs, [{ afi: 'ipv4', ip: '127.0.0.1' }], 'ITR-RLOC = the Map-Server');
+  t.same(smr.from, ms, 'a plain Map-Request from the Map-Server, to port 4342');
+
+  const moved = events.find((e) => e.type === 'moved');
+  t.match(moved, { type: 'moved', from: ['127.0.1.1'], to: ['127.0.1.2'], smrs: 1, notifies: 1 });
+
+  const notify = await nextOfType<MapNotify>(local, 'map-notify');
+  t.same(notify.message.records[0]!.locators.map((l) => l.rloc), [{ afi: 'ipv4', ip: '127.0.1.2' }], 'the old ETR learns the new mapping');
+
+  // Nothing answered yet: the SMR is sent again after 1 s, and so is the Map-Notify.
+  timers.advance(1000);
+  t.ok((await nextOfType<MapRequest>(corr, 'map-request')).message.smr, 'SMR retransmitted after 1 s');
+  const again = await nextOfType<MapNotify>(local, 'map-notify');
+  t.equal(again.message.nonce, notify.message.nonce, 'Map-Notify retransmitted with the same nonce');
+  await local.send(notifyAckBytes(again.message), ms);
+
+  // The ITR reacts as OOR does: an SMR-invoked Map-Request for its cached prefix, via ECM.
+  await corr.send(ecmRequestBytes({ eid: `${VM}/32`, sourceEid: '172.16.30.10', itr: '127.0.1.3', smrInvoked: true }), ms);
+  const fresh = await nextOfType<MapReply>(corr, 'map-reply');
+  t.same(fresh.message.records[0]!.locators.map((l) => l.rloc), [{ afi: 'ipv4', ip: '127.0.1.2' }], 'the refreshed answer points at the cloud');
+  await new Promise((r) => setTimeout(r, 50));
+  timers.advance(10_000);
+  t.ok(await corr.silentFor(200), 'no more SMRs once the SMR-invoked request arrived');
+  t.ok(await local.silentFor(200), 'no more Map-Notifies once acknowledged');
+  t.equal(await server.metrics.value('livmap_smrs_sent_total'), 2);
+  t.equal(await server.metrics.value('livmap_smr_invoked_requests_total'), 1);
+  t.equal(await server.metrics.value('livmap_moves_total'), 1);
+
+  // The old ETR refreshes the VM on its 60 s timer: the binding stays with the cloud.
+  await local.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.1.1'], ttl: 1 }), ms);
+  await nextOfType(local, 'map-notify');
+  t.ok(await corr.silentFor(200), 'a refresh of the old registration is not a move');
+  const r = server.db.resolve(parseEidPrefix(`${VM}/32`), server.now());
+  t.same(r.kind === 'registered' && r.binding.record.locators.map((l) => l.rloc), [{ afi: 'ipv4', ip: '127.0.1.2' }]);
+});
+
+t.test('SMRs give up after 3 retransmissions; mobility off sends nothing', async (t) => {
+  const on = await lab(t, true, '127.0.2');
+  await on.cloud.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.2.2'], ttl: 1 }), on.ms);
+  await nextOfType(on.cloud, 'map-notify');
+  await nextOfType(on.corr, 'map-request');
+  for (let i = 0; i < 5; i++) on.timers.advance(1000);
+  let smrs = 1;
+  while (!(await on.corr.silentFor(100))) smrs++;
+  t.equal(smrs, 4, 'one SMR and 3 retransmissions');
+
+  const off = await lab(t, false, '127.0.3');
+  await off.cloud.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.3.2'], ttl: 1 }), off.ms);
+  await nextOfType(off.cloud, 'map-notify');
+  t.ok(await off.corr.silentFor(300), 'with mobility off the ITR waits for its TTL, as with OOR\'s Map-Server');
+  t.match(off.events.find((e) => e.type === 'moved'), { smrs: 0 }, 'the move is still an event');
+});
+
+t.test('RFC 9437 subscribers get a Map-Notify with the new mapping', async (t) => {
+  const { ms, cloud, corr } = await lab(t, true, '127.0.4');
+  const xtrId = new Uint8Array(16).fill(7);
+  await corr.send(ecmRequestBytes({ eid: VM, sourceEid: '172.16.30.10', itr: '127.0.4.3', subscribe: { xtrId } }), ms);
+  await nextOfType(corr, 'map-reply');
+  await cloud.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.4.2'], ttl: 1 }), ms);
+  const got: string[] = [];
+  let notify: MapNotify | undefined;
+  let notifyBytes: Buffer | undefined;
+  for (let i = 0; i < 2; i++) {
+    const d = await corr.receive();
+    const m = decode(d.bytes);
+    got.push(m.type);
+    if (m.type === 'map-notify') { notify = m; notifyBytes = d.bytes; }
+  }
+  t.same(got.sort(), ['map-notify', 'map-request'], 'an SMR and a Map-Notify');
+  t.ok(notify?.xtrIdPresent, 'I bit with the subscriber xTR-ID');
+  t.same(notify?.xtrId, xtrId);
+  t.ok(notifyBytes && verifyMessage(notifyBytes, INTEROP_KEY), "signed with the subscriber's site key");
+});
+
+t.test('POST /api/v1/moves moves the VM at once and SMRs the ITRs', async (t) => {
+  const dir = t.testdir();
+  const service = await startService(
+    { ...labConfig(dir, { sites: SITES, host: '127.0.0.1' }), api: { listen: { host: '127.0.0.1', port: 0, family: 4 }, token: 'move-token-1' } },
+    { logger: pino({ level: 'silent' }) },
+  );
+  t.teardown(() => service.close());
+  const [ms] = service.lisp.addresses() as [Endpoint];
+  const local = await UdpPeer.bind('127.0.5.1', 4342);
+  const cloud = await UdpPeer.bind('127.0.5.2', 4342);
+  const corr = await UdpPeer.bind('127.0.5.3', 4342);
+  t.teardown(async () => { await local.close(); await cloud.close(); await corr.close(); });
+  await local.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.5.1'], ttl: 1 }), ms);
+  await local.receive();
+  await cloud.send(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: ['127.0.5.2'] }), ms);
+  await cloud.receive();
+  await corr.send(ecmRequestBytes({ eid: VM, sourceEid: '172.16.30.10', itr: '127.0.5.3' }), ms);
+  await corr.receive();
+
+  const auth = { authorization: 'Bearer move-token-1' };
+  const res = await service.api.inject({ method: 'POST', url: '/api/v1/moves', headers: auth, payload: { eid: VM, site: 'cloud' } });
+  t.equal(res.statusCode, 200, res.body);
+  t.match(res.json(), { eid: `${VM}/32`, from: ['127.0.5.1'], to: ['127.0.5.2'], smrs: 1 });
+  const smr = decode((await corr.receive()).bytes) as MapRequest;
+  t.ok(smr.smr);
+  // The old ETR's refresh does not take it back.
+  await local.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.5.1'], ttl: 1 }), ms);
+  await nextOfType(local, 'map-notify');
+  const lookup = await service.api.inject({ method: 'GET', url: `/api/v1/lookup?eid=${VM}`, headers: auth });
+  t.match(lookup.json(), { kind: 'registered', prefix: `${VM}/32`, rlocs: [{ address: '127.0.5.2' }] });
+
+  const bad = await service.api.inject({ method: 'POST', url: '/api/v1/moves', headers: auth, payload: { eid: VM } });
+  t.equal(bad.statusCode, 400);
+  t.match(bad.json().message, /exactly one of body\.site and body\.rlocs/);
+  const outside = await service.api.inject({ method: 'POST', url: '/api/v1/moves', headers: auth, payload: { eid: '8.8.8.8', rlocs: [{ address: '127.0.5.2' }] } });
+  t.equal(outside.statusCode, 400);
+  t.match(outside.json().message, /inside no configured site/);
+  const withdraw = await service.api.inject({ method: 'DELETE', url: `/api/v1/moves?eid=${VM}`, headers: auth });
+  t.equal(withdraw.statusCode, 204);
+  t.match((await service.api.inject({ method: 'GET', url: `/api/v1/lookup?eid=${VM}`, headers: auth })).json(), { rlocs: [{ address: '127.0.5.1' }] }, 'withdrawn: the ETR registration answers again');
+});

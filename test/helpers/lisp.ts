@@ -1,0 +1,47 @@
+// Builders for the messages an OOR xTR sends, for tests that play the xTR's part.
+import { randomBytes } from 'node:crypto';
+import { encode, signMessage } from '../../mapserver/codec/index.js';
+import type { Address, EidPrefix, MapNotify, MapRegister, MapRequest } from '../../mapserver/codec/types.js';
+import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { INTEROP_KEY, locator } from './fixtures.js';
+
+export const nonce = (): bigint => randomBytes(8).readBigUInt64BE();
+const ip = (text: string): Address => (text.includes(':') ? { afi: 'ipv6', ip: text } : { afi: 'ipv4', ip: text });
+
+export function mapRegisterBytes(options: {
+  eid: string; rlocs: string[]; ttl?: number; proxy?: boolean; nonce?: bigint; secret?: string; iid?: number; xtrId?: Uint8Array;
+}): Buffer {
+  const register: MapRegister = {
+    type: 'map-register', proxyReply: options.proxy ?? true, security: false, xtrIdPresent: options.xtrId !== undefined, rtr: false,
+    wantMapNotify: true, merge: false, nonce: options.nonce ?? nonce(),
+    auth: { keyId: 0, algId: 1, authData: new Uint8Array(20) },
+    records: [{ eid: parseEidPrefix(options.eid, options.iid ?? 0), ttl: options.ttl ?? 10, action: 0, authoritative: true, mapVersion: 0, locators: options.rlocs.map((r) => locator(r)) }],
+    ...(options.xtrId ? { xtrId: options.xtrId, siteId: new Uint8Array(8) } : {}),
+  };
+  return signMessage(register, options.secret ?? INTEROP_KEY);
+}
+
+/** An ECM Map-Request as OOR sends it: inner IP from the source EID to the requested EID. */
+export function ecmRequestBytes(options: {
+  eid: string; sourceEid: string; itr: string; port?: number; nonce?: bigint; smrInvoked?: boolean;
+  subscribe?: { xtrId: Uint8Array };
+}): Buffer {
+  const target: EidPrefix = options.eid.includes('/') ? parseEidPrefix(options.eid) : parseEidPrefix(`${options.eid}/${options.eid.includes(':') ? 128 : 32}`);
+  const destination = target.address.afi === 'ipv4' || target.address.afi === 'ipv6' ? target.address.ip : options.sourceEid;
+  const request: MapRequest = {
+    type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false,
+    smrInvoked: options.smrInvoked ?? false, notifyRequested: options.subscribe !== undefined, localXtr: false, dontMapReply: false,
+    nonce: options.nonce ?? nonce(), sourceEid: ip(options.sourceEid), itrRlocs: [ip(options.itr)], records: [target],
+    ...(options.subscribe ? { xtrId: options.subscribe.xtrId, siteId: new Uint8Array(8) } : {}),
+  };
+  return encode({
+    type: 'ecm', security: false, ddt: false,
+    inner: { version: destination.includes(':') ? 6 : 4, source: options.sourceEid, destination, sourcePort: options.port ?? 4342, destinationPort: 4342, ttl: 255 },
+    message: request,
+  });
+}
+
+/** The Map-Notify-Ack an ETR sends for a Map-Notify it received (same nonce, signed). */
+export function notifyAckBytes(notify: MapNotify, secret = INTEROP_KEY): Buffer {
+  return signMessage({ ...notify, type: 'map-notify-ack' }, secret);
+}
