@@ -120,8 +120,12 @@ const arbRegistration: fc.Arbitrary<Registration> = fc
 
 // ---- codec ----
 
-t.test('protobuf schema is found from the sources', async (t) => {
-  t.match(findProtoFile(), /proto\/livmap\.proto$/);
+t.test('protobuf schema is found from the sources and from dist/', async (t) => {
+  const fromSources = findProtoFile();
+  t.match(fromSources, /proto\/livmap\.proto$/);
+  const root = fromSources.replace(/\/proto\/livmap\.proto$/, '');
+  t.equal(findProtoFile(`${root}/dist/mapserver/store`), fromSources, 'compiled module location');
+  t.throws(() => findProtoFile('/'), /not found/);
 });
 
 t.test('property: codec round-trips every kind and every Address variant', async (t) => {
