@@ -268,6 +268,9 @@ export function resolveSpec(raw: unknown): XtrSpec {
   const mapServers = json.mapServers.map((a, i) => ipAt(`mapServers[${i}]`, a));
   const mapResolvers = (json.mapResolvers ?? json.mapServers).map((a, i) => ipAt(json.mapResolvers ? `mapResolvers[${i}]` : `mapServers[${i}]`, a));
 
+  checkUnique(mapServers.map((a, i) => ({ name: a, field: `mapServers[${i}]` })), 'Map-Server');
+  if (json.mapResolvers) checkUnique(mapResolvers.map((a, i) => ({ name: a, field: `mapResolvers[${i}]` })), 'Map-Resolver');
+
   const probing = json.oor?.rlocProbing ?? { interval: 30, retries: 2, retriesInterval: 5 };
   // OOR silently clamps these (validate_rloc_probing_parameters); refuse instead so the file says what runs.
   if (probing.interval > 0 && probing.retries > 0 && probing.retriesInterval > probing.interval) {

@@ -181,6 +181,12 @@ const cases: Case[] = [
     problem: /not an IPv4 or IPv6 address/,
   },
   {
+    name: 'the same Map-Server twice',
+    mutate: (s) => ((s.mapServers = ['2001:db8::2', '2001:DB8:0::2']), s),
+    field: 'mapServers[1]',
+    problem: /Map-Server '2001:db8::2' is already defined at mapServers\[0\]/,
+  },
+  {
     name: 'an instance ID beyond OOR\'s 24 bits',
     mutate: (s) => ((s.sites[0]!.eidPrefixes[0]!.iid = 16777216), s),
     field: 'sites[0].eidPrefixes[0].iid',
