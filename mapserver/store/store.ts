@@ -51,6 +51,12 @@ export interface StoreOptions {
    * way (LevelDB has written its log); `sync` also covers power loss and kernel crashes.
    */
   readonly sync?: boolean;
+  /**
+   * fsync batches that hold only registration changes (default false). Registrations are soft
+   * state that ETRs refresh every minute: written to the OS they survive a process crash
+   * (kill -9), and skipping the fsync keeps it off every Map-Register's and every move's path.
+   */
+  readonly syncRegistrations?: boolean;
 }
 
 export class StoreError extends Error {
@@ -62,6 +68,8 @@ type Op = { readonly type: 'put'; readonly key: string; readonly value: Uint8Arr
 /** Changes already encoded (so encoding errors reach only their own caller); see Store.prepare. */
 export interface PreparedBatch {
   readonly ops: readonly Op[];
+  /** Holds configuration (sites, static mappings), not only registrations. */
+  readonly configuration: boolean;
 }
 
 export const META_SCHEMA_KEY = 'meta/schema';
@@ -106,6 +114,7 @@ export class Store {
   private constructor(
     private readonly db: Level<string, Uint8Array>,
     private readonly sync: boolean,
+    private readonly syncRegistrations: boolean,
   ) {}
 
   /** Opens (creating if needed) the store in `dir`. Refuses a store written by a newer schema. */
@@ -126,7 +135,7 @@ export class Store {
       await db.close();
       throw err instanceof StoreError ? err : new StoreError(`${dir}: cannot read store metadata: ${reasonOf(err)}`);
     }
-    return new Store(db, options.sync ?? true);
+    return new Store(db, options.sync ?? true, options.syncRegistrations ?? false);
   }
 
   get location(): string {
@@ -174,8 +183,10 @@ export class Store {
   /** Encodes changes into a batch; throws (StoreCodecError) for a value that cannot be stored. */
   prepare(changes: readonly StoreChange[]): PreparedBatch {
     const ops: Op[] = [];
+    let configuration = false;
     for (const change of changes) {
       const key = changeKey(change);
+      if (change.kind !== 'put-registration' && change.kind !== 'delete-registration') configuration = true;
       switch (change.kind) {
         case 'put-site':
           ops.push({ type: 'put', key, value: encodeSite(change.site) });
@@ -190,7 +201,7 @@ export class Store {
           ops.push({ type: 'del', key });
       }
     }
-    return { ops };
+    return { ops, configuration };
   }
 
   /** Writes prepared batches, in order, as ONE atomic LevelDB batch. */
@@ -198,7 +209,8 @@ export class Store {
     if (this.closed) throw new StoreError('store is closed');
     const ops = batches.flatMap((b) => b.ops.map((op) => ({ ...op })));
     if (ops.length === 0) return;
-    await this.db.batch(ops, { sync: this.sync });
+    const sync = batches.some((b) => b.configuration) ? this.sync : this.sync && this.syncRegistrations;
+    await this.db.batch(ops, { sync });
   }
 
   /** Persists all `changes` atomically: after it resolves they survive a crash; on failure none applied. */

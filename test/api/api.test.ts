@@ -2,6 +2,7 @@
 // inject, plus real HTTP for the event stream and a restart.
 import t, { type Test } from 'tap';
 import { request as httpRequest } from 'node:http';
+import type { InjectOptions } from 'fastify';
 import { pino } from 'pino';
 import { decode, encode } from '../../mapserver/codec/index.js';
 import type { EncapsulatedControl, MapReply, MapRequest } from '../../mapserver/codec/types.js';
@@ -141,7 +142,7 @@ t.test('bad input gets a 400 naming the field, never a 500', async (t) => {
     ['bad site name', { method: 'GET', url: '/api/v1/sites/bad%20name' }, 400, /params\.name/],
   ];
   for (const [name, req, status, message] of cases) {
-    const res = await s.api.inject({ ...req, headers: { ...auth, ...(req.headers ?? {}) } } as Parameters<typeof s.api.inject>[0]);
+    const res = await s.api.inject({ ...req, headers: { ...auth, ...(req.headers ?? {}) } } as InjectOptions);
     t.equal(res.statusCode, status, `${name}: status`);
     t.match(res.json().message, message, `${name}: ${res.json().message}`);
     t.notMatch(res.body, /lisp-interop-key/, `${name}: no secret in the error`);
