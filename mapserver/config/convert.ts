@@ -37,6 +37,7 @@ export function siteFromJson(json: SiteJson, field = 'site'): Site {
   const prefixes: SitePrefix[] = json.prefixes.map((p, i) => ({
     eid: prefixAt(`${field}.prefixes[${i}].eid`, p.eid, p.iid),
     acceptMoreSpecifics: p.acceptMoreSpecifics ?? false,
+    ...(p.moreSpecificTtl !== undefined ? { moreSpecificTtl: p.moreSpecificTtl } : {}),
   }));
   for (let i = 0; i < prefixes.length; i++) {
     for (let j = 0; j < i; j++) {
@@ -63,6 +64,7 @@ export function siteToPublicJson(site: Site): Omit<SiteJson, 'keys'> & { keys: A
       eid: formatEidPrefix({ ...p.eid, iid: 0 }),
       iid: p.eid.iid,
       acceptMoreSpecifics: p.acceptMoreSpecifics,
+      ...(p.moreSpecificTtl !== undefined ? { moreSpecificTtl: p.moreSpecificTtl } : {}),
     })),
   };
 }

@@ -17,6 +17,7 @@ export const SitePrefixJson = Type.Object(
     eid: Type.String({ minLength: 1, maxLength: 64, description: 'EID prefix, e.g. 10.16.10.0/24 or 2001:db8::/32' }),
     iid: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff, description: 'instance ID (default 0)' })),
     acceptMoreSpecifics: Type.Optional(Type.Boolean({ description: 'accept registrations inside the prefix (default false)' })),
+    moreSpecificTtl: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440, description: 'minutes: TTL cap of replies for registrations more specific than this prefix (mobile VMs)' })),
   },
   { additionalProperties: false },
 );

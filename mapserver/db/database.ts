@@ -217,8 +217,13 @@ export class MappingDatabase {
   private answerFrom(match: { readonly prefix: EidPrefix; readonly value: PrefixEntry }, eid: EidPrefix, now: number): Resolution | undefined {
     const { prefix, value } = match;
     if (value.registered) {
-      const binding = effectiveBinding(value.registered, this.isSitePrefix(prefix), now);
-      if (binding) return { kind: 'registered', eid: this.excludeMoreSpecifics(prefix, eid, now), binding, site: value.registered.site };
+      const isSitePrefix = value.sitePrefix !== undefined;
+      const binding = effectiveBinding(value.registered, isSitePrefix, now);
+      if (binding) {
+        const cap = isSitePrefix ? undefined : this.siteFor(prefix)?.prefix.moreSpecificTtl;
+        const capped = cap !== undefined && binding.record.ttl > cap ? { ...binding, record: { ...binding.record, ttl: cap } } : binding;
+        return { kind: 'registered', eid: this.excludeMoreSpecifics(prefix, eid, now), binding: capped, site: value.registered.site };
+      }
     }
     if (value.mapping) return { kind: 'static', record: { ...value.mapping, eid: this.excludeMoreSpecifics(prefix, eid, now) } };
     if (value.sitePrefix) {

@@ -14,6 +14,11 @@ export interface SitePrefix {
   readonly eid: EidPrefix;
   /** Accept registrations of prefixes inside `eid` (e.g. a migrating VM's /32). */
   readonly acceptMoreSpecifics: boolean;
+  /**
+   * Minutes: caps the TTL of replies about registrations more specific than this prefix (VMs
+   * that may move), so ITRs that never asked through us still re-resolve soon after a move.
+   */
+  readonly moreSpecificTtl?: number;
 }
 
 export interface Site {

@@ -86,7 +86,7 @@ interface PbSite {
   name?: string;
   description?: string;
   keys?: Array<{ alg?: number; secret?: string }>;
-  prefixes?: Array<{ eid?: PbEidPrefix; acceptMoreSpecifics?: boolean }>;
+  prefixes?: Array<{ eid?: PbEidPrefix; acceptMoreSpecifics?: boolean; moreSpecificTtl?: number }>;
 }
 interface PbRegistration {
   site?: string;
@@ -246,8 +246,12 @@ function siteKeyFromPb(k: { alg?: number; secret?: string }): SiteKey {
   return { alg, secret: k.secret ?? '' };
 }
 
-function sitePrefixFromPb(p: { eid?: PbEidPrefix; acceptMoreSpecifics?: boolean }): SitePrefix {
-  return { eid: eidFromPb(p.eid, 'site prefix'), acceptMoreSpecifics: p.acceptMoreSpecifics ?? false };
+function sitePrefixFromPb(p: { eid?: PbEidPrefix; acceptMoreSpecifics?: boolean; moreSpecificTtl?: number }): SitePrefix {
+  return {
+    eid: eidFromPb(p.eid, 'site prefix'),
+    acceptMoreSpecifics: p.acceptMoreSpecifics ?? false,
+    ...(p.moreSpecificTtl ? { moreSpecificTtl: p.moreSpecificTtl } : {}),
+  };
 }
 
 function epochMs(value: number, what: string): number {
@@ -280,7 +284,7 @@ export function encodeSite(site: Site): Uint8Array {
       if (!alg) throw new StoreCodecError(`site ${site.name}: unknown key algorithm ${String(k.alg)}`);
       return { alg, secret: k.secret };
     }),
-    prefixes: site.prefixes.map((p) => ({ eid: eidToPb(p.eid), acceptMoreSpecifics: p.acceptMoreSpecifics })),
+    prefixes: site.prefixes.map((p) => ({ eid: eidToPb(p.eid), acceptMoreSpecifics: p.acceptMoreSpecifics, moreSpecificTtl: p.moreSpecificTtl ?? 0 })),
   };
   if (site.description !== undefined) plain.description = site.description;
   return encode(schema().site, plain);

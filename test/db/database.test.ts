@@ -146,3 +146,16 @@ t.test('removing a site removes its prefixes from resolution', async (t) => {
   t.equal(db.siteFor(parseEidPrefix('172.31.250.0/25'))?.site.name, undefined);
   t.equal(db.siteFor(parseEidPrefix('10.16.50.50/32'))?.site.name, 'vm');
 });
+
+t.test('moreSpecificTtl caps the TTL of replies for mobile EIDs, not for the site prefix', async (t) => {
+  const db = new MappingDatabase({ negativeTtlMinutes: 15, unregisteredSiteTtlMinutes: 1 });
+  db.apply([{ kind: 'put-site', site: { name: 's', keys: [], prefixes: [{ eid: parseEidPrefix('10.16.10.0/24'), acceptMoreSpecifics: true, moreSpecificTtl: 1 }] } }]);
+  db.apply([
+    { kind: 'put-registration', registration: registration('s', '10.99.0.3', record('10.16.10.0/24', ['10.99.0.3'], 10), T0) },
+    { kind: 'put-registration', registration: registration('s', '10.99.0.3', record('10.16.10.50/32', ['10.99.0.3'], 10), T0) },
+  ]);
+  const vm = resolveText(db, '10.16.10.50/32', T0 + 1);
+  t.equal(vm.kind === 'registered' && vm.binding.record.ttl, 1);
+  const host = resolveText(db, '10.16.10.7/32', T0 + 1);
+  t.equal(host.kind === 'registered' && host.binding.record.ttl, 10);
+});

@@ -13,7 +13,7 @@ const PublicSite = Type.Object({
   name: Type.String(),
   description: Type.Optional(Type.String()),
   keys: Type.Array(Type.Object({ alg: Type.String() }), { description: 'algorithms only: secrets are never returned' }),
-  prefixes: Type.Array(Type.Object({ eid: Type.String(), iid: Type.Integer(), acceptMoreSpecifics: Type.Boolean() })),
+  prefixes: Type.Array(Type.Object({ eid: Type.String(), iid: Type.Integer(), acceptMoreSpecifics: Type.Boolean(), moreSpecificTtl: Type.Optional(Type.Integer()) })),
   registrations: Type.Integer({ description: 'live registrations of the site' }),
 });
 const NameParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }) });
