@@ -1,0 +1,91 @@
+// Summary statistics and the downtime measure shared by the loopback and netns scenarios.
+
+export interface Summary {
+  readonly count: number;
+  readonly mean: number;
+  readonly median: number;
+  readonly p95: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Nearest-rank percentile (p in 0..100) of an ascending array. */
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+export function summarize(values: readonly number[]): Summary {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  const median = n === 0 ? Number.NaN : n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+  return {
+    count: n,
+    mean: n === 0 ? Number.NaN : sorted.reduce((a, b) => a + b, 0) / n,
+    median,
+    p95: percentile(sorted, 95),
+    min: n === 0 ? Number.NaN : sorted[0]!,
+    max: n === 0 ? Number.NaN : sorted[n - 1]!,
+  };
+}
+
+export function round(value: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+export interface Probe {
+  /** Send time, ms (any monotonic origin shared with `moveAt`). */
+  readonly sentAt: number;
+  /** Receive time of the answer, or undefined when it never came. */
+  answeredAt?: number;
+}
+
+export interface Outage {
+  /**
+   * Lost traffic: the longest gap between the send times of two consecutive answered probes
+   * around the move, minus the median probe spacing (so an unbroken stream measures ~0).
+   */
+  readonly downtimeMs: number;
+  /** The gap itself, relative to the move: last answered probe before it, first after it. */
+  readonly gapFromMs: number;
+  readonly gapToMs: number;
+  readonly lostProbes: number;
+  readonly probesInWindow: number;
+  /** No probe was answered after the gap: the downtime is a lower bound. */
+  readonly censored: boolean;
+  readonly medianSpacingMs: number;
+}
+
+/** The outage in probes sent from `moveAt - beforeMs` on. */
+export function measureOutage(probes: readonly Probe[], moveAt: number, beforeMs: number): Outage {
+  const window = probes.filter((p) => p.sentAt >= moveAt - beforeMs);
+  const spacings: number[] = [];
+  for (let i = 1; i < window.length; i++) spacings.push(window[i]!.sentAt - window[i - 1]!.sentAt);
+  const medianSpacingMs = spacings.length ? summarize(spacings).median : 0;
+  const answered = window.filter((p) => p.answeredAt !== undefined);
+  let best = { from: moveAt, to: moveAt, gap: 0 };
+  for (let i = 1; i < answered.length; i++) {
+    const gap = answered[i]!.sentAt - answered[i - 1]!.sentAt;
+    if (gap > best.gap) best = { from: answered[i - 1]!.sentAt, to: answered[i]!.sentAt, gap };
+  }
+  const last = answered[answered.length - 1];
+  const lastSent = window[window.length - 1];
+  let censored = false;
+  if (!last || (lastSent && lastSent.sentAt - last.sentAt > best.gap)) {
+    // Nothing answered after the outage began: count up to the last probe sent.
+    const from = last?.sentAt ?? moveAt - beforeMs;
+    best = { from, to: lastSent?.sentAt ?? from, gap: (lastSent?.sentAt ?? from) - from };
+    censored = true;
+  }
+  return {
+    downtimeMs: Math.max(0, best.gap - medianSpacingMs),
+    gapFromMs: best.from - moveAt,
+    gapToMs: best.to - moveAt,
+    lostProbes: window.length - answered.length,
+    probesInWindow: window.length,
+    censored,
+    medianSpacingMs,
+  };
+}
