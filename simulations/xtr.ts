@@ -464,8 +464,8 @@ export class EmulatedXtr {
       type: 'ecm',
       security: false,
       ddt: false,
-      // OOR: inner IP from the source EID to the requested EID, UDP control port -> 4342, TTL 255.
-      inner: { version: 4, source: innerSource, destination: innerDestination, sourcePort: this.c.controlPort, destinationPort: LISP_CONTROL_PORT, ttl: 255 },
+      // OOR: inner IP from the source EID to the requested EID, DF set, UDP control port -> 4342, TTL 255.
+      inner: { version: 4, source: innerSource, destination: innerDestination, sourcePort: this.c.controlPort, destinationPort: LISP_CONTROL_PORT, ttl: 255, ipFlags: 2 },
       message: { type: 'map-request', ...request },
     };
   }
