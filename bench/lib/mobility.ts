@@ -1,0 +1,180 @@
+// Mobility fan-out: N ITRs (UDP sockets on distinct loopback addresses 127.1.x.y, port 4342,
+// where livmap sends SMRs) each resolve the VM's EID, so livmap remembers them as requesters.
+// Then a new ETR registers the VM's EID with another RLOC (the VM moved), and we time from
+// sending that Map-Register to the arrival of the last ITR's first SMR. Baseline: the same ETR's
+// Map-Register→Map-Notify round trip for an EID nobody asked about (a registration, no fan-out).
+import dgram from 'node:dgram';
+import { join } from 'node:path';
+import { decode, encode, signMessage } from '../../mapserver/codec/index.js';
+import type { EncapsulatedControl, MapRegister } from '../../mapserver/codec/types.js';
+import type { ConfigJson } from '../../mapserver/config/schema.js';
+import { Store } from '../../mapserver/store/store.js';
+import { hostRecord } from './payloads.js';
+import { freeUdpPort, startLivmap, stop } from './server.js';
+
+export type MobilityResult =
+  | { readonly skipped: string }
+  | {
+      readonly itrs: number;
+      readonly requestersAnswered: number;
+      readonly smrsReceived: number;
+      /** Move Map-Register sent → last ITR's first SMR received. */
+      readonly lastSmrMs: number;
+      readonly firstSmrMs: number;
+      /** Move Map-Register sent → its Map-Notify received (sent after the fan-out). */
+      readonly moveNotifyMs: number;
+      /** What the server reports (livmap_move_fanout_seconds / the 'binding moved' log line). */
+      readonly serverFanoutMs: number;
+      /** Map-Register→Map-Notify of a registration without fan-out. */
+      readonly baselineMs: number;
+    };
+
+const VM = '10.200.0.1';
+const OLD_ETR = '127.0.0.2';
+const NEW_ETR = '127.0.0.3';
+
+function itrAddress(i: number): string {
+  return `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+}
+
+function bind(socket: dgram.Socket, port: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, address, () => {
+      socket.off('error', reject);
+      socket.on('error', () => {});
+      resolve();
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function register(eid: string, nonce: bigint, secret: string): Buffer {
+  const record = { ...hostRecord(eid), locators: [{ ...hostRecord(eid).locators[0]!, rloc: { afi: 'ipv4' as const, ip: NEW_ETR } }] };
+  const msg: MapRegister = {
+    type: 'map-register', proxyReply: true, security: false, xtrIdPresent: false, rtr: false, wantMapNotify: true, merge: false,
+    nonce, auth: { keyId: 0, algId: 2, authData: new Uint8Array(32) }, records: [record],
+  };
+  return signMessage(msg, secret);
+}
+
+export async function measureMobility(o: { dir: string; itrs: number; secret: string; sites: NonNullable<ConfigJson['sites']> }): Promise<MobilityResult> {
+  // The VM's current binding: registered by the old ETR (loopback, so Map-Notifies to it stay here).
+  const dataDir = join(o.dir, 'data');
+  const store = await Store.open(dataDir, { sync: false });
+  const now = Date.now();
+  await store.apply([{
+    kind: 'put-registration',
+    registration: {
+      site: 'bench', etrId: `rloc:${OLD_ETR}`, source: { address: OLD_ETR, port: 4342 }, proxyReply: true, merge: false,
+      record: { ...hostRecord(VM), locators: [{ ...hostRecord(VM).locators[0]!, rloc: { afi: 'ipv4', ip: OLD_ETR } }] },
+      firstRegistered: now, lastRefreshed: now, expiresAt: now + 3600_000,
+    },
+  }]);
+  await store.close();
+
+  const sockets: dgram.Socket[] = [];
+  const smrAt: Array<bigint | undefined> = new Array(o.itrs).fill(undefined);
+  const answered = new Uint8Array(o.itrs);
+  const server = await startLivmap({ dataDir, port: await freeUdpPort(), sites: o.sites, probeEid: VM, captureLog: true });
+  try {
+    for (let i = 0; i < o.itrs; i++) {
+      const s = dgram.createSocket('udp4');
+      try {
+        await bind(s, 4342, itrAddress(i));
+      } catch (err) {
+        s.close();
+        return { skipped: `cannot bind ${itrAddress(i)}:4342 (${(err as Error).message}); is something bound to 0.0.0.0:4342?` };
+      }
+      s.on('message', (msg) => {
+        const at = process.hrtime.bigint();
+        let m;
+        try {
+          m = decode(msg);
+        } catch {
+          return;
+        }
+        if (m.type === 'map-reply') answered[i] = 1;
+        else if (m.type === 'map-request' && m.smr && smrAt[i] === undefined) smrAt[i] = at;
+      });
+      sockets.push(s);
+    }
+
+    // Every ITR resolves the VM's EID (ITR-RLOC = its own address, replies to its port 4342).
+    const request = (i: number): Buffer => {
+      const ecm: EncapsulatedControl = {
+        type: 'ecm', security: false, ddt: false,
+        inner: { version: 4, source: `10.201.${Math.floor(i / 250)}.${(i % 250) + 1}`, destination: VM, sourcePort: 4342, destinationPort: 4342, ttl: 64 },
+        message: {
+          type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked: false,
+          notifyRequested: false, localXtr: false, dontMapReply: false, nonce: BigInt(i + 1),
+          sourceEid: { afi: 'ipv4', ip: `10.201.${Math.floor(i / 250)}.${(i % 250) + 1}` },
+          itrRlocs: [{ afi: 'ipv4', ip: itrAddress(i) }],
+          records: [{ iid: 0, address: { afi: 'ipv4', ip: VM }, length: 32 }],
+        },
+      };
+      return encode(ecm);
+    };
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < o.itrs; i++) {
+        if (answered[i]) continue;
+        sockets[i]!.send(request(i), server.port, '127.0.0.1');
+        if (i % 200 === 199) await sleep(5); // paced: the server's receive buffer holds a few thousand
+      }
+      const deadline = Date.now() + 2000;
+      while (answered.reduce((a, b) => a + b, 0) < o.itrs && Date.now() < deadline) await sleep(20);
+      if (answered.every((a) => a === 1)) break;
+    }
+    const requestersAnswered = answered.reduce((a, b) => a + b, 0);
+
+    // The new ETR: first a registration nobody asked about (baseline), then the move.
+    const etr = dgram.createSocket('udp4');
+    await bind(etr, 0, NEW_ETR);
+    sockets.push(etr);
+    const notified = new Map<bigint, bigint>();
+    etr.on('message', (msg) => {
+      const at = process.hrtime.bigint();
+      try {
+        const m = decode(msg);
+        if (m.type === 'map-notify') notified.set(m.nonce, at);
+      } catch {
+        // ignore
+      }
+    });
+    const roundTrip = async (bytes: Buffer, nonce: bigint): Promise<{ sent: bigint; ms: number }> => {
+      const sent = process.hrtime.bigint();
+      etr.send(bytes, server.port, '127.0.0.1');
+      const deadline = Date.now() + 5000;
+      while (!notified.has(nonce) && Date.now() < deadline) await sleep(1);
+      const at = notified.get(nonce);
+      return { sent, ms: at === undefined ? NaN : Number(at - sent) / 1e6 };
+    };
+    const baselines: number[] = [];
+    for (let k = 0; k < 5; k++) baselines.push((await roundTrip(register(`10.202.0.${k + 1}`, 1000n + BigInt(k), o.secret), 1000n + BigInt(k))).ms);
+    baselines.sort((a, b) => a - b);
+
+    const move = await roundTrip(register(VM, 2000n, o.secret), 2000n);
+    const deadline = Date.now() + 5000;
+    while (smrAt.some((t) => t === undefined) && Date.now() < deadline) await sleep(5);
+    const got = smrAt.filter((t): t is bigint => t !== undefined);
+    const last = got.reduce((a, b) => (b > a ? b : a), 0n);
+    const first = got.reduce((a, b) => (b < a ? b : a), last);
+    await sleep(100);
+    const line = server.logLines().find((l) => l.includes('binding moved'));
+    const serverFanoutMs = line ? Number((JSON.parse(line) as { fanoutMs?: number }).fanoutMs ?? NaN) : NaN;
+    return {
+      itrs: o.itrs,
+      requestersAnswered,
+      smrsReceived: got.length,
+      lastSmrMs: got.length ? Number(last - move.sent) / 1e6 : NaN,
+      firstSmrMs: got.length ? Number(first - move.sent) / 1e6 : NaN,
+      moveNotifyMs: move.ms,
+      serverFanoutMs,
+      baselineMs: baselines[2]!,
+    };
+  } finally {
+    await stop(server);
+    for (const s of sockets) s.close();
+  }
+}

@@ -1,0 +1,321 @@
+// `npm run bench [-- --quick] [-- --only map-request,map-register,db,cold-start,mobility]`
+//
+// Runs every benchmark one after the other (never two loads at once), prints a table of figures
+// with the baseline measured in the same run, the ratio, the goal and pass/fail, and writes
+// bench/results.json and bench/RESULTS.md (bench/results-quick.* for --quick runs).
+// Absolute numbers on a shared 2-core machine are noise; the ratios are the result.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { compileLoadgen, payloadFile, repoRoot, runLoad, type LoadOptions, type LoadResult } from './lib/loadgen.js';
+import { measureMobility, type MobilityResult } from './lib/mobility.js';
+import {
+  ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, SITE_V4, SITE_V6, hostV4, mapRegisterPayloads, mapRequestPayloads,
+} from './lib/payloads.js';
+import { count, load, machine, markdownTable, rate, textTable, times, us, type Row } from './lib/report.js';
+import { fillStore, freeUdpPort, startEchoProcess, startLivmap, stop, type Livmap } from './lib/server.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const quick = args.quick;
+const PARTS = ['db', 'map-request', 'map-register', 'cold-start', 'mobility'] as const;
+type Part = (typeof PARTS)[number];
+const only = new Set((args.only ?? PARTS.join(',')).split(',').map((s) => s.trim()));
+for (const p of only) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`--only: unknown part '${p}' (${PARTS.join(', ')})`);
+const runs = (p: Part): boolean => only.has(p);
+
+const S = quick
+  ? { mappings: [10_000, 100_000], dbCount: 100_000, dbSeconds: 0.3, durationMs: 2000, warmupMs: 500, repeats: 1, requestPayloads: 20_000, registerPayloads: 20_000, registerHosts: 5_000, coldRepeats: 1, itrs: 2_000 }
+  : { mappings: [10_000, 1_000_000], dbCount: 1_000_000, dbSeconds: 2, durationMs: 5000, warmupMs: 1000, repeats: 2, requestPayloads: 100_000, registerPayloads: 50_000, registerHosts: 10_000, coldRepeats: 2, itrs: 10_000 };
+/** Requests in flight: enough to keep both servers' receive loops batching, small enough that the generator is never the limit. */
+const WINDOW = 64;
+const SECRET = 'livmap-bench-sha256-key';
+
+const root = repoRoot();
+const work = mkdtempSync(join(tmpdir(), 'livmap-bench-'));
+const rows: Row[] = [];
+const raw: Record<string, unknown> = {};
+const started = Date.now();
+const loadStart = load();
+const log = (text: string): void => void process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${text}\n`);
+
+const compiled = compileLoadgen(work);
+if (compiled.binary === undefined) {
+  process.stderr.write(`\nWARNING: no C compiler (${compiled.reason.split('\n')[0]}).\nWARNING: falling back to the Node load generator: it saturates far below the C one, so rates are understated for server and baseline alike.\n\n`);
+}
+const binary = compiled.binary;
+
+interface Comparison {
+  readonly echo: LoadResult;
+  readonly livmap: LoadResult;
+  readonly ratio: number;
+  readonly halfRate: number;
+  readonly echoAtHalf: LoadResult;
+  readonly livmapAtHalf: LoadResult;
+  readonly all: { readonly echo: LoadResult[]; readonly livmap: LoadResult[] };
+}
+
+type Shape = Omit<LoadOptions, 'target' | 'payloadFile' | 'window' | 'durationMs' | 'warmupMs'>;
+
+/**
+ * Best-of-N closed-loop throughput for echo and livmap, alternating so drift from other load on
+ * the machine hits both; then latency for both at half of livmap's best rate.
+ */
+async function compare(file: string, shape: Shape, echoPort: number, livmapPort: number): Promise<Comparison> {
+  const base = { payloadFile: file, window: WINDOW, durationMs: S.durationMs, warmupMs: S.warmupMs, ...shape };
+  // Echo sends the request back: its nonce is where the request has it.
+  const echoBase = { ...base, replyNonceOffset: shape.requestNonceOffset };
+  const at = (port: number): LoadOptions['target'] => ({ host: '127.0.0.1', port });
+  const echoRuns: LoadResult[] = [];
+  const livmapRuns: LoadResult[] = [];
+  for (let r = 0; r < S.repeats; r++) {
+    echoRuns.push(await runLoad(binary, { ...echoBase, target: at(echoPort) }));
+    livmapRuns.push(await runLoad(binary, { ...base, target: at(livmapPort) }));
+  }
+  const best = (list: LoadResult[]): LoadResult => list.reduce((a, b) => (b.rps > a.rps ? b : a));
+  const echo = best(echoRuns);
+  const livmap = best(livmapRuns);
+  const halfRate = Math.max(100, Math.round(livmap.rps / 2));
+  const echoAtHalf = await runLoad(binary, { ...echoBase, rate: halfRate, target: at(echoPort) });
+  const livmapAtHalf = await runLoad(binary, { ...base, rate: halfRate, target: at(livmapPort) });
+  return { echo, livmap, ratio: echo.rps > 0 ? livmap.rps / echo.rps : 0, halfRate, echoAtHalf, livmapAtHalf, all: { echo: echoRuns, livmap: livmapRuns } };
+}
+
+function lossNote(r: LoadResult): string {
+  return r.lost ? ` (${((100 * r.lost) / Math.max(1, r.sent)).toFixed(2)}% lost)` : '';
+}
+
+function udpRows(label: string, c: Comparison, goalRatio: number | undefined): void {
+  rows.push({
+    figure: `${label}: throughput`,
+    value: rate(c.livmap.rps) + lossNote(c.livmap),
+    baseline: `echo ${rate(c.echo.rps)}`,
+    ratio: times(c.ratio),
+    goal: goalRatio === undefined ? '' : `≥ ${goalRatio}× echo`,
+    ...(goalRatio === undefined ? {} : { pass: c.ratio >= goalRatio }),
+  });
+  rows.push({
+    figure: `${label}: p50 / p99 at half load (${rate(c.halfRate)})`,
+    value: `${us(c.livmapAtHalf.latency_us.p50)} / ${us(c.livmapAtHalf.latency_us.p99)}`,
+    baseline: `echo ${us(c.echoAtHalf.latency_us.p50)} / ${us(c.echoAtHalf.latency_us.p99)}`,
+    ratio: `p99 ${times(c.livmapAtHalf.latency_us.p99 / Math.max(1, c.echoAtHalf.latency_us.p99))}`,
+    goal: goalRatio === undefined ? '' : 'p99 < 1 ms',
+    ...(goalRatio === undefined ? {} : { pass: c.livmapAtHalf.latency_us.p99 < 1000 && c.livmapAtHalf.received > 0 }),
+  });
+  rows.push({
+    figure: `${label}: p50 / p99 / max at saturation (window ${WINDOW})`,
+    value: `${us(c.livmap.latency_us.p50)} / ${us(c.livmap.latency_us.p99)} / ${us(c.livmap.latency_us.max)}`,
+    baseline: `echo ${us(c.echo.latency_us.p50)} / ${us(c.echo.latency_us.p99)} / ${us(c.echo.latency_us.max)}`,
+    ratio: `p99 ${times(c.livmap.latency_us.p99 / Math.max(1, c.echo.latency_us.p99))}`,
+    goal: '',
+  });
+}
+
+async function timeNodeStart(): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = process.hrtime.bigint();
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+      child.on('error', reject);
+      child.on('exit', () => resolve());
+    });
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[2]!;
+}
+
+function siteJson(alg: 'hmac-sha1' | 'hmac-sha256') {
+  return [{ name: 'bench', keys: [{ alg, secret: SECRET }], prefixes: [{ eid: SITE_V4, acceptMoreSpecifics: true }, { eid: SITE_V6, acceptMoreSpecifics: true }] }];
+}
+
+async function dbBench(): Promise<void> {
+  log(`mapping database: ${count(S.dbCount)} mixed prefixes`);
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', join(root, 'dist/bench/db.js'), '--count', String(S.dbCount), '--seconds', String(S.dbSeconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (text += c));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`db bench exited ${code}`))));
+  });
+  const d = JSON.parse(out) as Record<string, number>;
+  raw['db'] = d;
+  const n = count(S.dbCount);
+  const mapGet = `Map.get ${rate(d['mapGetPerSecond']!)}`;
+  const vsMap = (v: number): string => times(v / d['mapGetPerSecond']!);
+  rows.push({
+    figure: `PrefixTable, ${n} mixed v4/v6 prefixes: heap per mapping`,
+    value: `${d['bytesPerPrefix']!.toFixed(0)} B`,
+    baseline: `bare EidPrefix objects ${d['baselineBytesPerPrefix']!.toFixed(0)} B`,
+    ratio: times(d['bytesPerPrefix']! / d['baselineBytesPerPrefix']!),
+    goal: '≤ 300 B',
+    pass: d['bytesPerPrefix']! <= 300,
+  });
+  rows.push({ figure: `PrefixTable longest match IPv4 (lookupBestValue)`, value: rate(d['lookupBestValueV4']!), baseline: mapGet, ratio: vsMap(d['lookupBestValueV4']!), goal: '' });
+  rows.push({ figure: `PrefixTable longest match IPv6 (lookupBestValue)`, value: rate(d['lookupBestValueV6']!), baseline: mapGet, ratio: vsMap(d['lookupBestValueV6']!), goal: '' });
+  rows.push({ figure: `PrefixTable lookupBest IPv4 (with match object)`, value: rate(d['lookupBestV4']!), baseline: mapGet, ratio: vsMap(d['lookupBestV4']!), goal: '' });
+  rows.push({ figure: `PrefixTable widest negative IPv4`, value: rate(d['widestNegativeV4']!), baseline: mapGet, ratio: vsMap(d['widestNegativeV4']!), goal: '' });
+  rows.push({ figure: `PrefixTable widest negative IPv6`, value: rate(d['widestNegativeV6']!), baseline: mapGet, ratio: vsMap(d['widestNegativeV6']!), goal: '' });
+  rows.push({ figure: `MappingDatabase.resolve, ${n} registrations (90% hit)`, value: rate(d['resolvePerSecond']!), baseline: mapGet, ratio: vsMap(d['resolvePerSecond']!), goal: '' });
+  rows.push({ figure: `MappingDatabase heap per registration`, value: `${d['dbBytesPerRegistration']!.toFixed(0)} B`, baseline: '', ratio: '', goal: '' });
+}
+
+async function main(): Promise<void> {
+  const m = machine();
+  log(`livmap bench (${quick ? 'quick' : 'full'}) on ${m.nproc} × ${m.cpu}, Node ${m.node}, load ${loadStart}, generator ${binary ? 'C' : 'Node (fallback)'}`);
+  if (runs('db')) await dbBench();
+
+  const echo = await startEchoProcess();
+  let bigDataDir: string | undefined;
+  let bigCount = 0;
+  try {
+    if (runs('map-request') || runs('cold-start')) {
+      for (const n of S.mappings) {
+        const dir = join(work, `mr-${n}`);
+        mkdirSync(dir, { recursive: true });
+        const dataDir = join(dir, 'data');
+        log(`Map-Request: writing ${count(n)} registrations into the store`);
+        const fillStart = performance.now();
+        await fillStore(dataDir, n);
+        const fillSeconds = (performance.now() - fillStart) / 1000;
+        bigDataDir = dataDir;
+        bigCount = n;
+        if (!runs('map-request')) continue;
+        const mix = mapRequestPayloads({ payloads: S.requestPayloads, registered: n });
+        const file = payloadFile(dir, 'map-request', mix.payloads);
+        const server = await startLivmap({ dataDir, port: await freeUdpPort(), sites: siteJson('hmac-sha256'), probeEid: hostV4(0) });
+        log(`Map-Request: livmap up with ${count(n)} mappings in ${(server.readyMs / 1000).toFixed(2)} s; measuring`);
+        try {
+          const c = await compare(file, { requestNonceOffset: ECM_NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET, portOffset: ECM_PORT_OFFSET, checksumOffset: ECM_CHECKSUM_OFFSET }, echo.port, server.port);
+          raw[`map-request-${n}`] = { ...c, fillSeconds, readyMs: server.readyMs, mix: { hits: mix.hits, siteMisses: mix.siteMisses, noSite: mix.noSite } };
+          udpRows(`Map-Request→Map-Reply, ${count(n)} mappings`, c, n >= 1_000_000 ? 0.7 : n <= 10_000 ? 0.8 : 0.7);
+        } finally {
+          await stop(server);
+        }
+        rows.push({ figure: `store fill: ${count(n)} registrations (unsynced batches of 20k)`, value: `${fillSeconds.toFixed(1)} s`, baseline: '', ratio: '', goal: '' });
+      }
+    }
+
+    if (runs('map-register')) {
+      const dir = join(work, 'register');
+      mkdirSync(dir, { recursive: true });
+      const file = payloadFile(dir, 'map-register', mapRegisterPayloads(S.registerPayloads, S.registerHosts, SECRET));
+      for (const logLevel of ['info', 'warn']) {
+        const dataDir = join(dir, `data-${logLevel}`);
+        const server = await startLivmap({ dataDir, port: await freeUdpPort(), sites: siteJson('hmac-sha256'), probeEid: hostV4(0), logLevel });
+        log(`Map-Register (HMAC-SHA-256, --log-level ${logLevel}): measuring`);
+        try {
+          const c = await compare(file, { requestNonceOffset: NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET }, echo.port, server.port);
+          raw[`map-register-${logLevel}`] = c;
+          if (logLevel === 'info') {
+            udpRows(`Map-Register→Map-Notify (HMAC-SHA-256, fsync'd), ${count(S.registerHosts)} EIDs`, c, undefined);
+            // The goal is on throughput only.
+            const first = rows.findIndex((r) => r.figure.startsWith('Map-Register→Map-Notify') && r.figure.endsWith('throughput'));
+            rows[first] = { ...rows[first]!, goal: '≥ 0.6× echo', pass: c.ratio >= 0.6 };
+          } else {
+            rows.push({ figure: `Map-Register→Map-Notify with --log-level warn (no per-registration log line)`, value: rate(c.livmap.rps) + lossNote(c.livmap), baseline: `echo ${rate(c.echo.rps)}`, ratio: times(c.ratio), goal: '' });
+          }
+        } finally {
+          await stop(server);
+        }
+      }
+    }
+
+    if (runs('cold-start') && bigDataDir) {
+      const nodeMs = await timeNodeStart();
+      const samples: number[] = [];
+      for (let i = 0; i < S.coldRepeats; i++) {
+        log(`cold start with ${count(bigCount)} persisted registrations (${i + 1}/${S.coldRepeats})`);
+        const server: Livmap = await startLivmap({ dataDir: bigDataDir, port: await freeUdpPort(), sites: siteJson('hmac-sha256'), probeEid: hostV4(1), readyTimeoutMs: 300_000 });
+        samples.push(server.readyMs);
+        await stop(server);
+      }
+      const best = Math.min(...samples);
+      raw['cold-start'] = { registrations: bigCount, readyMs: samples, nodeStartMs: nodeMs };
+      rows.push({
+        figure: `cold start → first Map-Reply, ${count(bigCount)} persisted registrations`,
+        value: `${(best / 1000).toFixed(2)} s`,
+        baseline: `node -e '' ${nodeMs.toFixed(0)} ms`,
+        ratio: times(best / nodeMs),
+        goal: '≤ 5 s',
+        pass: best <= 5000,
+      });
+    }
+
+    if (runs('mobility')) {
+      const mobilityFile = join(root, 'mapserver/control/mobility.ts');
+      if (!existsSync(mobilityFile)) {
+        // PLACEHOLDER: mobility fan-out is measured once mapserver/control/mobility.ts exists.
+        log('mobility fan-out: not measured yet (mobility not implemented)');
+        rows.push({ figure: 'mobility fan-out', value: 'not measured yet (mobility not implemented)', baseline: '', ratio: '', goal: '' });
+      } else {
+        log(`mobility fan-out: ${count(S.itrs)} ITRs`);
+        const dir = join(work, 'mobility');
+        mkdirSync(dir, { recursive: true });
+        const r: MobilityResult = await measureMobility({ dir, itrs: S.itrs, secret: SECRET, sites: siteJson('hmac-sha256') });
+        raw['mobility'] = r;
+        if ('skipped' in r) {
+          rows.push({ figure: `mobility fan-out, ${count(S.itrs)} ITRs`, value: `not measured: ${r.skipped}`, baseline: '', ratio: '', goal: '' });
+        } else {
+          rows.push({
+            figure: `mobility: Map-Register of the move → last of ${count(r.itrs)} SMRs received`,
+            value: `${r.lastSmrMs.toFixed(1)} ms (${r.smrsReceived} SMRs; server fan-out ${r.serverFanoutMs.toFixed(1)} ms)`,
+            baseline: `Map-Register→Map-Notify ${r.baselineMs.toFixed(2)} ms`,
+            ratio: times(r.lastSmrMs / Math.max(0.001, r.baselineMs)),
+            goal: '',
+          });
+        }
+      }
+    }
+  } finally {
+    await stop(echo);
+    if (!args.keep) rmSync(work, { recursive: true, force: true });
+  }
+
+  const loadEnd = load();
+  const elapsed = (Date.now() - started) / 1000;
+  const table = textTable(rows);
+  process.stdout.write(`\n${table}\n\n`);
+  const suffix = quick ? '-quick' : '';
+  const results = {
+    generatedAt: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    elapsedSeconds: Math.round(elapsed),
+    machine: m,
+    load: { start: loadStart, end: loadEnd },
+    generator: binary ? 'c' : 'node',
+    settings: { ...S, window: WINDOW },
+    rows,
+    raw,
+  };
+  writeFileSync(join(root, `bench/results${suffix}.json`), JSON.stringify(results, null, 1) + '\n');
+  const md = [
+    `## Benchmarks (${quick ? 'quick run' : 'full run'}, ${results.generatedAt.slice(0, 10)})`,
+    '',
+    `Machine: ${m.nproc} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}; load average ${loadStart} at start, ${loadEnd} at end`,
+    `(shared machine: other work was running). Load generator: ${binary ? 'bench/loadgen.c (cc -O2)' : 'Node fallback'}, ${WINDOW} requests in flight,`,
+    `${S.durationMs / 1000} s per run after ${S.warmupMs / 1000} s warm-up, best of ${S.repeats}. Baselines are measured in the same run; ratios are the result.`,
+    '',
+    markdownTable(rows),
+    '',
+    'Echo = a plain Node dgram server replying with the same bytes (bench/echo.ts), driven by the same generator with the',
+    'same payloads. Half load = a paced run at half of livmap\'s best throughput. `npm run bench` regenerates this table.',
+    '',
+  ].join('\n');
+  writeFileSync(join(root, `bench/RESULTS${suffix}.md`), md);
+  log(`done in ${elapsed.toFixed(0)} s; wrote bench/results${suffix}.json and bench/RESULTS${suffix}.md`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  if (!args.keep) rmSync(work, { recursive: true, force: true });
+  process.exitCode = 1;
+});
