@@ -6,8 +6,9 @@ import { LispCodecError, decode, encode, signMessage, verifyMessage } from './co
 import type { Address, EidPrefix, LispMessage, MapNotify, MapRequest } from './codec/types.js';
 import type { ServerConfig } from './config/load.js';
 import { expireRegistrations, handleMapRegister } from './control/map-server.js';
-import { handleMapRequest } from './control/map-resolver.js';
+import { handleMapRequest, replyAddress } from './control/map-resolver.js';
 import { MobilityNotifier, bindingMoved, type BindingChange } from './control/mobility.js';
+import { RateLimiter } from './control/rate-limit.js';
 import { RequesterTable } from './control/requesters.js';
 import { Retransmitter, realTimers, type Timers } from './control/retransmit.js';
 import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './control/types.js';
@@ -27,6 +28,11 @@ export interface ServerOptions {
   readonly now?: () => number;
   /** How often expired registrations are swept, ms. */
   readonly sweepIntervalMs?: number;
+  /**
+   * A last check on every destination before a datagram leaves (tests and labs pass one that
+   * allows only their own addresses, so hostile input can never aim the server elsewhere).
+   */
+  readonly sendFilter?: (to: Endpoint) => boolean;
   /** Mobility (SMRs and Map-Notifies on binding changes); on by default. */
   readonly mobility?: { readonly enabled: boolean; readonly requesterCapacity?: number };
 }
@@ -48,6 +54,7 @@ export class LispServer {
   readonly requesters: RequesterTable;
   private readonly mobility: MobilityNotifier;
   private readonly mobilityEnabled: boolean;
+  private readonly replyLimiter: RateLimiter;
 
   private constructor(
     readonly config: ServerConfig,
@@ -61,6 +68,7 @@ export class LispServer {
     this.notifies = new Retransmitter(options.timers ?? realTimers);
     this.writer = new StoreWriter(store);
     this.mobilityEnabled = options.mobility?.enabled ?? true;
+    this.replyLimiter = new RateLimiter(config.lisp.rateLimit);
     this.requesters = new RequesterTable(options.mobility?.requesterCapacity);
     this.mobility = new MobilityNotifier(db, this.requesters, {
       send: (to, message) => {
@@ -215,10 +223,12 @@ export class LispServer {
         if (inner.type !== 'map-request') return dropped('unsupported', `ECM carrying a ${inner.type}`, from);
         this.metrics.countReceived('map-request');
         if (inner.smrInvoked) this.smrInvoked(inner, from);
+        if (!this.withinRate(inner, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
         return this.timedRequest(() => handleMapRequest(this.db, { families: this.families() }, inner, { ecm: message, bytes }, from, now));
       }
       case 'map-request':
         if (message.smrInvoked) this.smrInvoked(message, from);
+        if (!this.withinRate(message, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
         return this.timedRequest(() => handleMapRequest(this.db, { families: this.families() }, message, undefined, from, now));
       case 'map-register':
         return handleMapRegister(this.db, { registrationTtlMs: this.config.lisp.registrationTtlSeconds * 1000 }, message, bytes, from, now);
@@ -228,6 +238,11 @@ export class LispServer {
       case 'map-notify':
         return dropped('unexpected', `${message.type} is not for a Map-Server`, from);
     }
+  }
+
+  /** Charges the address the answer would go to (the first usable ITR-RLOC, else the sender). */
+  private withinRate(request: MapRequest, from: Endpoint, now: number): boolean {
+    return this.replyLimiter.allow(replyAddress(request, this.families()) ?? from.address, now);
   }
 
   private smrInvoked(request: MapRequest, from: Endpoint): void {
@@ -283,6 +298,10 @@ export class LispServer {
 
   private send(out: Outbound): void {
     if (!this.transport) return;
+    if (this.options.sendFilter && !this.options.sendFilter(out.to)) {
+      this.metrics.countDropped('filtered');
+      return;
+    }
     let bytes: Uint8Array;
     if (out.kind === 'raw') bytes = out.bytes;
     else if (out.secret !== undefined && (out.message.type === 'map-notify' || out.message.type === 'map-register')) bytes = signMessage(out.message, out.secret);

@@ -2,11 +2,15 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { MappingRecord } from '../codec/types.js';
+import type { RateLimit } from '../control/rate-limit.js';
 import type { Site } from '../db/model.js';
 import { prefixKey } from '../db/prefix.js';
 import { ConfigError, checkMappingOverlapsSite, checkSiteOverlaps, mappingFromJson, siteFromJson } from './convert.js';
 import { ConfigJson } from './schema.js';
 import { SchemaError, validate } from './validate.js';
+
+/** Generous for one ITR with many hosts behind it, far below what would make us a useful reflector. */
+export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 1000, burst: 2000, maxAddresses: 100_000 };
 
 export interface ListenAddress {
   readonly host: string;
@@ -24,6 +28,8 @@ export interface ServerConfig {
     readonly negativeTtlMinutes: number;
     /** TTL of negative Map-Replies inside a configured site that has not registered (1 minute). */
     readonly unregisteredSiteTtlMinutes: number;
+    /** Map-Requests answered per ITR-RLOC (anti-reflection). */
+    readonly rateLimit: RateLimit;
   };
   readonly api: { readonly listen: ListenAddress; readonly token?: string };
   readonly sites: readonly Site[];
@@ -77,6 +83,11 @@ export function resolveConfig(raw: unknown): ServerConfig {
       registrationTtlSeconds: json.lisp?.registrationTtlSeconds ?? 180,
       negativeTtlMinutes: json.lisp?.negativeTtlMinutes ?? 15,
       unregisteredSiteTtlMinutes: json.lisp?.unregisteredSiteTtlMinutes ?? 1,
+      rateLimit: {
+        perSecond: json.lisp?.rateLimit?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
+        burst: json.lisp?.rateLimit?.burst ?? DEFAULT_RATE_LIMIT.burst,
+        maxAddresses: json.lisp?.rateLimit?.maxAddresses ?? DEFAULT_RATE_LIMIT.maxAddresses,
+      },
     },
     api: {
       listen: parseListen(json.api?.listen ?? '127.0.0.1:8080', 'api.listen'),

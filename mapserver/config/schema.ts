@@ -70,6 +70,16 @@ export const ConfigJson = Type.Object({
       registrationTtlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
       negativeTtlMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1440 })),
       unregisteredSiteTtlMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1440 })),
+      rateLimit: Type.Optional(
+        Type.Object(
+          {
+            perSecond: Type.Optional(Type.Number({ minimum: 0, description: 'Map-Replies per second to one ITR-RLOC (0 = no limit)' })),
+            burst: Type.Optional(Type.Integer({ minimum: 1 })),
+            maxAddresses: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
     }),
   ),
   api: Type.Optional(

@@ -1,12 +1,16 @@
 // Starts a LispServer on loopback with the OOR lab sites, in a fresh data directory.
 import type { Test } from 'tap';
-import type { ServerConfig } from '../../mapserver/config/load.js';
+import { DEFAULT_RATE_LIMIT, type ServerConfig } from '../../mapserver/config/load.js';
+import type { RateLimit } from '../../mapserver/control/rate-limit.js';
 import type { MappingRecord } from '../../mapserver/codec/types.js';
 import type { Site } from '../../mapserver/db/model.js';
 import { LispServer, type ServerOptions } from '../../mapserver/server.js';
 import { OOR_LAB_SITES } from './fixtures.js';
 
-export function labConfig(dataDir: string, extra: { sites?: readonly Site[]; mappings?: readonly MappingRecord[]; host?: string; port?: number } = {}): ServerConfig {
+export function labConfig(
+  dataDir: string,
+  extra: { sites?: readonly Site[]; mappings?: readonly MappingRecord[]; host?: string; port?: number; rateLimit?: RateLimit } = {},
+): ServerConfig {
   return {
     dataDir,
     lisp: {
@@ -14,6 +18,7 @@ export function labConfig(dataDir: string, extra: { sites?: readonly Site[]; map
       registrationTtlSeconds: 180,
       negativeTtlMinutes: 15,
       unregisteredSiteTtlMinutes: 1,
+      rateLimit: extra.rateLimit ?? DEFAULT_RATE_LIMIT,
     },
     api: { listen: { host: '127.0.0.1', port: 0, family: 4 } },
     sites: extra.sites ?? OOR_LAB_SITES,

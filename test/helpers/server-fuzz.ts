@@ -1,0 +1,74 @@
+// Hostile datagrams at a live server: mutated golden-corpus and random bytes, with a valid
+// Map-Request after every `validEvery` of them that must still be answered.
+import { readFileSync, readdirSync } from 'node:fs';
+import fc from 'fast-check';
+import { decode, encode } from '../../mapserver/codec/index.js';
+import type { Endpoint } from '../../mapserver/db/model.js';
+import { readCapture } from '../../mapserver/pcap/read.js';
+import type { LispServer } from '../../mapserver/server.js';
+import { arbLispMessage } from './arbitraries.js';
+import { ecmRequestBytes, nonce } from './lisp.js';
+import { mutate, rng } from './mutate.js';
+import { UdpPeer } from './udp.js';
+import { VECTOR_DIR } from './vectors.js';
+
+/** Only loopback: whatever a mutated packet names, the server may not send anywhere else. */
+export const loopbackOnly = (to: Endpoint): boolean => /^127\./.test(to.address) || to.address === '::1';
+
+export function hostileCorpus(seed: number): Uint8Array[] {
+  const corpus: Uint8Array[] = [];
+  for (const name of readdirSync(VECTOR_DIR).filter((n) => n.endsWith('.pcap'))) {
+    for (const frame of readCapture(readFileSync(new URL(name, VECTOR_DIR)))) {
+      if (frame.udp && (frame.udp.sourcePort === 4342 || frame.udp.destinationPort === 4342)) corpus.push(frame.udp.payload);
+    }
+  }
+  for (const message of fc.sample(arbLispMessage, { numRuns: 300, seed })) corpus.push(encode(message));
+  return corpus;
+}
+
+export interface ServerFuzzStats {
+  readonly hostile: number;
+  readonly valid: number;
+  readonly answered: number;
+  readonly rssBeforeMb: number;
+  readonly rssAfterMb: number;
+}
+
+export async function fuzzServer(options: {
+  readonly server: LispServer;
+  readonly iterations: number;
+  readonly seed: number;
+  readonly validEvery: number;
+  readonly attacker: UdpPeer;
+  readonly itr: UdpPeer;
+  readonly validEid: string;
+  readonly onProgress?: (done: number) => void;
+}): Promise<ServerFuzzStats> {
+  const [ms] = options.server.addresses() as [Endpoint];
+  const r = rng(options.seed);
+  const corpus = hostileCorpus(options.seed);
+  const rssBefore = process.memoryUsage().rss;
+  let valid = 0;
+  let answered = 0;
+  for (let i = 1; i <= options.iterations; i++) {
+    const bytes = r() < 0.1
+      ? Uint8Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256))
+      : mutate(r, corpus[Math.floor(r() * corpus.length)]!);
+    await options.attacker.send(bytes, ms);
+    if (i % options.validEvery === 0) {
+      valid++;
+      const expected = nonce();
+      await options.itr.send(ecmRequestBytes({ eid: options.validEid, sourceEid: '172.16.30.10', itr: options.itr.local.address, nonce: expected }), ms);
+      // Replies to mutated requests may land here too: wait for a Map-Reply to our EID.
+      const deadline = Date.now() + 2000;
+      while (Date.now() < deadline) {
+        const d = await options.itr.receive(Math.max(1, deadline - Date.now())).catch(() => undefined);
+        if (!d) break;
+        const m = (() => { try { return decode(d.bytes); } catch { return undefined; } })();
+        if (m?.type === 'map-reply' && m.nonce === expected) { answered++; break; }
+      }
+    }
+    if (i % 10_000 === 0) options.onProgress?.(i);
+  }
+  return { hostile: options.iterations, valid, answered, rssBeforeMb: rssBefore / 2 ** 20, rssAfterMb: process.memoryUsage().rss / 2 ** 20 };
+}
