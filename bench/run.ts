@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { compileLoadgen, payloadFile, repoRoot, runLoad, type LoadOptions, type LoadResult } from './lib/loadgen.js';
+import { compileLoadgen, payloadFile, ratio, repoRoot, runLoad, type LoadOptions, type LoadResult } from './lib/loadgen.js';
 import { measureMobility, type MobilityResult } from './lib/mobility.js';
 import {
   ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, SITE_V4, SITE_V6, hostV4, mapRegisterPayloads, mapRequestPayloads,
@@ -85,7 +85,7 @@ async function compare(file: string, shape: Shape, echoPort: number, livmapPort:
   const halfRate = Math.max(100, Math.round(livmap.rps / 2));
   const echoAtHalf = await runLoad(binary, { ...echoBase, rate: halfRate, target: at(echoPort) });
   const livmapAtHalf = await runLoad(binary, { ...base, rate: halfRate, target: at(livmapPort) });
-  return { echo, livmap, ratio: echo.rps > 0 ? livmap.rps / echo.rps : 0, halfRate, echoAtHalf, livmapAtHalf, all: { echo: echoRuns, livmap: livmapRuns } };
+  return { echo, livmap, ratio: ratio(livmap, echo), halfRate, echoAtHalf, livmapAtHalf, all: { echo: echoRuns, livmap: livmapRuns } };
 }
 
 function lossNote(r: LoadResult): string {

@@ -125,6 +125,11 @@ export async function runLoad(binary: string | undefined, options: LoadOptions):
   return JSON.parse(stdout) as LoadResult;
 }
 
+/** Requests/s of `run` as a multiple of `baseline`'s (0 when the baseline got no replies). */
+export function ratio(run: LoadResult, baseline: LoadResult): number {
+  return baseline.rps > 0 ? run.rps / baseline.rps : 0;
+}
+
 /** Writes `payloads` to `dir`/`name`.payloads and returns the path. */
 export function payloadFile(dir: string, name: string, payloads: readonly Uint8Array[]): string {
   const path = join(dir, `${name}.payloads`);

@@ -1,0 +1,92 @@
+// The load generator against the echo baseline, briefly: it compiles, counts replies, patches
+// its port into ECM payloads with a valid checksum, refuses non-loopback targets, and a ratio
+// comes out. No timing assertions: speed is what `npm run bench` reports, not what tests check.
+import t from 'tap';
+import dgram from 'node:dgram';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { decode } from '../../mapserver/codec/index.js';
+import { startEcho } from '../../bench/echo.js';
+import { compileLoadgen, payloadFile, ratio, runLoad, type LoadOptions } from '../../bench/lib/loadgen.js';
+import { isLoopback, runNodeLoadgen } from '../../bench/lib/loadgen-node.js';
+import { ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, mapRequestPayloads } from '../../bench/lib/payloads.js';
+
+const dir = t.testdir();
+const file = payloadFile(dir, 'ecm', mapRequestPayloads({ payloads: 200, registered: 1000 }).payloads);
+const shape = {
+  payloadFile: file, window: 8, durationMs: 300, timeoutMs: 200,
+  requestNonceOffset: ECM_NONCE_OFFSET, replyNonceOffset: ECM_NONCE_OFFSET, portOffset: ECM_PORT_OFFSET, checksumOffset: ECM_CHECKSUM_OFFSET,
+} satisfies Omit<LoadOptions, 'target'>;
+
+const compiled = compileLoadgen(dir);
+const skip = compiled.binary === undefined ? `no C compiler here (${compiled.reason.split('\n')[0]}); the bench falls back to the Node generator` : false;
+if (skip) t.comment(skip);
+/** The compiled generator (only called in tests that are skipped without one). */
+const binary = (): string => {
+  if (compiled.binary === undefined) throw new Error('no C load generator');
+  return compiled.binary;
+};
+
+t.test('the C load generator compiles', { skip }, async (t) => {
+  t.ok(binary(), 'cc -O2 built bench/loadgen.c');
+});
+
+t.test('C generator against echo: counts replies, ratio', { skip }, async (t) => {
+  const echo = await startEcho();
+  t.teardown(() => echo.close());
+  const a = await runLoad(binary(), { ...shape, target: { host: '127.0.0.1', port: echo.port } });
+  const b = await runLoad(binary(), { ...shape, target: { host: '127.0.0.1', port: echo.port }, rate: 2000 });
+  t.equal(a.generator, 'c');
+  t.ok(a.received > 0, `received ${a.received} replies`);
+  t.ok(a.sent >= a.received, 'never more replies than requests');
+  t.equal(a.unmatched, 0, 'every reply matched a request by nonce');
+  t.ok(a.latency_us.p50 > 0 && a.latency_us.p50 <= a.latency_us.p99 && a.latency_us.p99 <= a.latency_us.max + 1, 'percentiles ordered');
+  t.ok(b.received > 0, 'paced run gets replies too');
+  const r = ratio(b, a);
+  t.ok(Number.isFinite(r) && r > 0, `ratio ${r.toFixed(3)}`);
+  t.equal(ratio(a, { ...a, rps: 0 }), 0, 'no baseline replies: ratio 0, not Infinity');
+});
+
+t.test('C generator writes its port into ECMs and keeps the inner UDP checksum valid', { skip }, async (t) => {
+  const socket = dgram.createSocket('udp4');
+  const seen: Buffer[] = [];
+  socket.on('message', (msg, rinfo) => {
+    if (seen.length < 20) seen.push(msg);
+    socket.send(msg, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => socket.close());
+  const result = await runLoad(binary(), { ...shape, durationMs: 100, target: { host: '127.0.0.1', port: socket.address().port } });
+  t.ok(seen.length > 0);
+  for (const bytes of seen) {
+    const ecm = decode(bytes);
+    if (ecm.type !== 'ecm') throw new Error('not an ECM');
+    t.equal(ecm.inner.sourcePort, result.local_port, 'inner UDP source port = the generator\'s port');
+    t.notOk(ecm.inner.badUdpChecksum, 'inner UDP checksum still valid');
+  }
+});
+
+t.test('C generator refuses non-loopback targets and bad options', { skip }, async (t) => {
+  for (const target of ['10.0.0.1:4342', '192.0.2.1:4342', '[2001:db8::1]:4342']) {
+    const r = spawnSync(binary(), ['--target', target, '--payloads', file], { encoding: 'utf8' });
+    t.equal(r.status, 2, target);
+    t.match(r.stderr, /non-loopback/);
+  }
+  const r = spawnSync(binary(), ['--target', '127.0.0.1:9', '--payloads', file, '--duration-ms', '9999999'], { encoding: 'utf8' });
+  t.equal(r.status, 2);
+  t.match(r.stderr, /duration-ms must be an integer in 1\.\.600000/);
+  const missing = spawnSync(binary(), ['--target', '127.0.0.1:9', '--payloads', join(dir, 'nope')], { encoding: 'utf8' });
+  t.equal(missing.status, 2);
+});
+
+t.test('Node fallback generator against echo', async (t) => {
+  const echo = await startEcho();
+  t.teardown(() => echo.close());
+  const a = await runNodeLoadgen({ ...shape, target: { host: '127.0.0.1', port: echo.port } });
+  t.equal(a.generator, 'node');
+  t.ok(a.received > 0, `received ${a.received} replies`);
+  t.equal(a.unmatched, 0);
+  t.ok(ratio(a, a) === 1);
+  t.ok(isLoopback('127.3.4.5') && isLoopback('::1') && !isLoopback('10.0.0.1') && !isLoopback('::2'));
+  await t.rejects(runNodeLoadgen({ ...shape, target: { host: '10.0.0.1', port: 4342 } }), /non-loopback/);
+});
