@@ -67,9 +67,11 @@ export class LispServer {
     this.metrics = new ServerMetrics(() => db.liveRegistrations);
     this.notifies = new Retransmitter(options.timers ?? realTimers);
     this.writer = new StoreWriter(store);
-    this.mobilityEnabled = options.mobility?.enabled ?? true;
+    // ServerOptions.mobility (tests, simulations) overrides the config file's.
+    const mobility = options.mobility ?? config.mobility;
+    this.mobilityEnabled = mobility.enabled;
     this.replyLimiter = new RateLimiter(config.lisp.rateLimit);
-    this.requesters = new RequesterTable(options.mobility?.requesterCapacity);
+    this.requesters = new RequesterTable(mobility.requesterCapacity);
     this.mobility = new MobilityNotifier(db, this.requesters, {
       send: (to, message) => {
         this.metrics.smrsSent.inc();

@@ -32,6 +32,7 @@ export interface ServerConfig {
     readonly rateLimit: RateLimit;
   };
   readonly api: { readonly listen: ListenAddress; readonly token?: string };
+  readonly mobility: { readonly enabled: boolean; readonly requesterCapacity: number };
   readonly sites: readonly Site[];
   readonly mappings: readonly MappingRecord[];
 }
@@ -93,6 +94,7 @@ export function resolveConfig(raw: unknown): ServerConfig {
       listen: parseListen(json.api?.listen ?? '127.0.0.1:8080', 'api.listen'),
       ...(json.api?.token !== undefined ? { token: json.api.token } : {}),
     },
+    mobility: { enabled: json.mobility?.enabled ?? true, requesterCapacity: json.mobility?.requesterCapacity ?? 100_000 },
     sites,
     mappings,
   };

@@ -88,6 +88,15 @@ export const ConfigJson = Type.Object({
       token: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
     }),
   ),
+  mobility: Type.Optional(
+    Type.Object(
+      {
+        enabled: Type.Optional(Type.Boolean({ description: 'SMR ITRs and Map-Notify ETRs when a binding changes (default true)' })),
+        requesterCapacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000, description: 'answers remembered for SMRs (default 100000)' })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
   sites: Type.Optional(Type.Array(SiteJson, { maxItems: 100000 })),
   mappings: Type.Optional(Type.Array(MappingJson, { maxItems: 10000000 })),
 });

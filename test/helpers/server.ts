@@ -21,6 +21,7 @@ export function labConfig(
       rateLimit: extra.rateLimit ?? DEFAULT_RATE_LIMIT,
     },
     api: { listen: { host: '127.0.0.1', port: 0, family: 4 } },
+    mobility: { enabled: true, requesterCapacity: 100_000 },
     sites: extra.sites ?? OOR_LAB_SITES,
     mappings: extra.mappings ?? [],
   };
