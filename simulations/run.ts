@@ -197,7 +197,7 @@ export async function runSimulation(partial: Partial<SimulationOptions> = {}): P
     environment: { node: process.version, platform: process.platform, cpus: cpus().length, transport: 'loopback UDP, livmap in-process, emulated OOR-like xTRs' },
     scenario: {
       description: 'VM 10.16.10.50 (own /32, TTL 1 min) moves from xTR local (10.16.10.0/24, P=0) to xTR cloud (192.168.20.0/24, P=1) while corr (172.16.30.10 behind xTR corr, P=0) probes it every probeIntervalMs; fresh livmap + xTRs per run.',
-      downtime: 'longest gap between send times of consecutive answered probes from 50 ms before the move, minus the median probe spacing',
+      downtime: 'longest interval between send times of consecutive answered probes with lost probes between them (from 50 ms before the move), minus the median probe spacing; sender stalls without loss do not count',
       probeIntervalMs: o.probeIntervalMs,
       vmTtlMinutes: o.vmTtlMinutes,
       oldXtrKeepsRegisteringMs: o.keepOldRegisteringMs,

@@ -44,16 +44,18 @@ export interface Probe {
 
 export interface Outage {
   /**
-   * Lost traffic: the longest gap between the send times of two consecutive answered probes
-   * around the move, minus the median probe spacing (so an unbroken stream measures ~0).
+   * Lost traffic: the longest interval between the send times of two consecutive answered
+   * probes with at least one lost probe between them, minus the median probe spacing (so one
+   * lost probe counts ~one spacing). An interval in which the sender simply sent nothing (the
+   * process was descheduled) is no loss and does not count.
    */
   readonly downtimeMs: number;
-  /** The gap itself, relative to the move: last answered probe before it, first after it. */
+  /** That interval relative to the move: last answered probe before it, first after it. */
   readonly gapFromMs: number;
   readonly gapToMs: number;
   readonly lostProbes: number;
   readonly probesInWindow: number;
-  /** No probe was answered after the gap: the downtime is a lower bound. */
+  /** No probe was answered after the last loss: the downtime is a lower bound. */
   readonly censored: boolean;
   readonly medianSpacingMs: number;
 }
@@ -64,26 +66,36 @@ export function measureOutage(probes: readonly Probe[], moveAt: number, beforeMs
   const spacings: number[] = [];
   for (let i = 1; i < window.length; i++) spacings.push(window[i]!.sentAt - window[i - 1]!.sentAt);
   const medianSpacingMs = spacings.length ? summarize(spacings).median : 0;
-  const answered = window.filter((p) => p.answeredAt !== undefined);
   let best = { from: moveAt, to: moveAt, gap: 0 };
-  for (let i = 1; i < answered.length; i++) {
-    const gap = answered[i]!.sentAt - answered[i - 1]!.sentAt;
-    if (gap > best.gap) best = { from: answered[i - 1]!.sentAt, to: answered[i]!.sentAt, gap };
-  }
-  const last = answered[answered.length - 1];
-  const lastSent = window[window.length - 1];
+  let lastAnswered: number | undefined;
+  let lostSince = 0;
   let censored = false;
-  if (!last || (lastSent && lastSent.sentAt - last.sentAt > best.gap)) {
-    // Nothing answered after the outage began: count up to the last probe sent.
-    const from = last?.sentAt ?? moveAt - beforeMs;
-    best = { from, to: lastSent?.sentAt ?? from, gap: (lastSent?.sentAt ?? from) - from };
-    censored = true;
+  for (const p of window) {
+    if (p.answeredAt === undefined) {
+      lostSince++;
+      continue;
+    }
+    if (lostSince > 0) {
+      const from = lastAnswered ?? window[0]!.sentAt;
+      if (p.sentAt - from > best.gap) best = { from, to: p.sentAt, gap: p.sentAt - from };
+    }
+    lastAnswered = p.sentAt;
+    lostSince = 0;
+  }
+  const last = window[window.length - 1];
+  if (lostSince > 0 && last) {
+    // Nothing answered after the last loss: count up to the last probe sent.
+    const from = lastAnswered ?? window[0]!.sentAt;
+    if (last.sentAt - from + medianSpacingMs >= best.gap) {
+      best = { from, to: last.sentAt, gap: last.sentAt - from + medianSpacingMs };
+      censored = true;
+    }
   }
   return {
-    downtimeMs: Math.max(0, best.gap - medianSpacingMs),
+    downtimeMs: best.gap === 0 ? 0 : Math.max(0, best.gap - medianSpacingMs),
     gapFromMs: best.from - moveAt,
     gapToMs: best.to - moveAt,
-    lostProbes: window.length - answered.length,
+    lostProbes: window.filter((p) => p.answeredAt === undefined).length,
     probesInWindow: window.length,
     censored,
     medianSpacingMs,

@@ -203,7 +203,7 @@ async function analyze(args: Args): Promise<void> {
   const after = runs.flatMap((r) => (r.backAfterMoveDoneMs === null ? [] : [r.backAfterMoveDoneMs]));
   const a = summarize(after);
   process.stdout.write(`${JSON.stringify({
-    downtime: 'longest gap in answered probe send times from 50 ms before the move, minus the probe spacing; includes the move itself (ip link set netns + xTR commands, moveCommandsMs)',
+    downtime: 'longest interval between answered probes with lost probes between them (from 50 ms before the move), minus the probe spacing; includes the move itself (ip link set netns + xTR commands, moveCommandsMs)',
     summary,
     backAfterMoveDone: { count: a.count, median: round(a.median), mean: round(a.mean), p95: round(a.p95) },
     runs,

@@ -11,9 +11,14 @@ t.test('downtime and summary arithmetic', async (t) => {
   const o = measureOutage(probes, 40, 10);
   t.equal(o.lostProbes, 10);
   t.equal(o.downtimeMs, 10, 'gap 39 -> 50 minus the 1 ms spacing');
+  t.equal(measureOutage(probes.map((p) => ({ ...p, answeredAt: p.sentAt + 0.2 })), 40, 10).downtimeMs, 0, 'no loss, no downtime');
   t.same([o.gapFromMs, o.gapToMs, o.censored], [-1, 10, false]);
   const tail = measureOutage(probes.map((p) => (p.sentAt >= 60 ? { sentAt: p.sentAt } : p)), 40, 10);
   t.ok(tail.censored, 'nothing answered after the outage began: censored');
+  t.equal(tail.downtimeMs, 40, 'counted up to the last probe sent');
+  // The sender stalled for 30 ms (no probe sent) but lost nothing: no downtime.
+  const stalled = probes.map((p) => ({ sentAt: p.sentAt < 60 ? p.sentAt : p.sentAt + 30, answeredAt: p.sentAt + 0.2 + (p.sentAt < 60 ? 0 : 30) }));
+  t.equal(measureOutage(stalled, 40, 10).downtimeMs, 0, 'a sender stall is not lost traffic');
   t.same(summarize([5, 1, 3, 2, 4]), { count: 5, mean: 3, median: 3, p95: 5, min: 1, max: 5 });
   t.equal(summarize([1, 2, 3, 4]).median, 2.5);
   t.same(parseArgs(['--runs', '3', '--out', 'x']), { runs: 3, outDir: 'x', offRuns: 3 });
