@@ -3,7 +3,8 @@
 // writes the profile, and prints the top frames by self and inclusive time, counting only the
 // samples taken while the load ran (not start-up).
 //   npm run bench:profile -- [--scenario map-request|map-register] [--mappings N] [--seconds S]
-//                            [--log-level LEVEL] [--top N] [--keep-profile FILE]
+//                            [--log-level LEVEL] [--top N] [--keep-profile FILE] [--phase load|startup]
+// --phase startup profiles spawn → first Map-Reply instead (the cold start with N mappings).
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
       'log-level': { type: 'string', default: 'info' },
       top: { type: 'string', default: '30' },
       'keep-profile': { type: 'string' },
+      phase: { type: 'string', default: 'load' },
     },
   });
   const scenario = values.scenario;
@@ -118,26 +120,37 @@ async function main(): Promise<void> {
     const shape = scenario === 'map-request'
       ? { requestNonceOffset: ECM_NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET, portOffset: ECM_PORT_OFFSET, checksumOffset: ECM_CHECKSUM_OFFSET }
       : { requestNonceOffset: NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET };
-    // Warm up unprofiled-in-effect (its samples fall outside the window analysed below).
-    await runLoad(compiled.binary, { target: { host: '127.0.0.1', port: server.port }, payloadFile: file, window: 64, durationMs: 1000, ...shape });
-    // V8 profile timestamps and hrtime are both CLOCK_MONOTONIC (µs vs ns) on Linux.
-    const from = Number(process.hrtime.bigint() / 1000n);
-    const result = await runLoad(compiled.binary, { target: { host: '127.0.0.1', port: server.port }, payloadFile: file, window: 64, durationMs: seconds * 1000, ...shape });
-    const to = Number(process.hrtime.bigint() / 1000n);
+    const startup = values.phase === 'startup';
+    let from: number;
+    let to: number;
+    let summary: string;
+    if (startup) {
+      // V8 profile timestamps and hrtime are both CLOCK_MONOTONIC (µs vs ns) on Linux.
+      from = Number(server.spawnedAt / 1000n);
+      to = from + server.readyMs * 1000;
+      summary = `start-up with ${mappings} persisted registrations: first Map-Reply after ${server.readyMs.toFixed(0)} ms`;
+    } else {
+      // Warm up first (its samples fall outside the window analysed below).
+      await runLoad(compiled.binary, { target: { host: '127.0.0.1', port: server.port }, payloadFile: file, window: 64, durationMs: 1000, ...shape });
+      from = Number(process.hrtime.bigint() / 1000n);
+      const result = await runLoad(compiled.binary, { target: { host: '127.0.0.1', port: server.port }, payloadFile: file, window: 64, durationMs: seconds * 1000, ...shape });
+      to = Number(process.hrtime.bigint() / 1000n);
+      summary = `${scenario}, ${mappings} mappings, log level ${values['log-level']}: ${result.rps.toFixed(0)} req/s, p50 ${result.latency_us.p50} µs, p99 ${result.latency_us.p99} µs`;
+    }
     await stop(server);
     const profFile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
     if (!profFile) throw new Error('livmap wrote no .cpuprofile (did it exit cleanly?)');
     if (values['keep-profile']) copyFileSync(join(profDir, profFile), values['keep-profile']);
     const profile = JSON.parse(readFileSync(join(profDir, profFile), 'utf8')) as CpuProfile;
     let { frames, samples } = analyze(profile, from, to);
-    let window = 'the load window';
+    let window = startup ? 'start-up' : 'the load window';
     if (samples < 100) {
       // Clocks did not line up (not Linux?): fall back to the whole run.
       ({ frames, samples } = analyze(profile));
       window = 'the whole run (start-up included)';
     }
     const pct = (x: number): string => `${(100 * x).toFixed(1).padStart(5)}%`;
-    process.stdout.write(`${scenario}, ${mappings} mappings, log level ${values['log-level']}: ${result.rps.toFixed(0)} req/s, p50 ${result.latency_us.p50} µs, p99 ${result.latency_us.p99} µs\n`);
+    process.stdout.write(`${summary}\n`);
     process.stdout.write(`${samples} samples over ${window}\n\nself   total  frame (by self time)\n`);
     for (const f of [...frames].sort((a, b) => b.self - a.self).slice(0, top)) process.stdout.write(`${pct(f.self)} ${pct(f.total)}  ${f.frame}\n`);
     process.stdout.write(`\nself   total  frame (by inclusive time)\n`);
