@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { LispCodecError, decode, encode, signMessage, verifyMessage } from './codec/index.js';
 import type { Address, EidPrefix, LispMessage, MapNotify, MapRequest } from './codec/types.js';
 import type { ServerConfig } from './config/load.js';
-import { expireRegistrations, handleMapRegister } from './control/map-server.js';
+import { DEFAULT_RESUME_AFTER_MS, expireRegistrations, handleMapRegister, type MapServerOptions } from './control/map-server.js';
 import { handleMapRequest, replyAddress } from './control/map-resolver.js';
 import { MobilityNotifier, bindingMoved, type BindingChange } from './control/mobility.js';
 import { RateLimiter } from './control/rate-limit.js';
@@ -55,6 +55,7 @@ export class LispServer {
   private readonly mobility: MobilityNotifier;
   private readonly mobilityEnabled: boolean;
   private readonly replyLimiter: RateLimiter;
+  private readonly registerOptions: MapServerOptions;
 
   private constructor(
     readonly config: ServerConfig,
@@ -71,6 +72,7 @@ export class LispServer {
     const mobility = options.mobility ?? config.mobility;
     this.mobilityEnabled = mobility.enabled;
     this.replyLimiter = new RateLimiter(config.lisp.rateLimit);
+    this.registerOptions = { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000, resumeAfterMs: DEFAULT_RESUME_AFTER_MS };
     this.requesters = new RequesterTable(mobility.requesterCapacity);
     this.mobility = new MobilityNotifier(db, this.requesters, {
       send: (to, message) => {
@@ -233,7 +235,7 @@ export class LispServer {
         if (!this.withinRate(message, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
         return this.timedRequest(() => handleMapRequest(this.db, { families: this.families() }, message, undefined, from, now));
       case 'map-register':
-        return handleMapRegister(this.db, { registrationTtlMs: this.config.lisp.registrationTtlSeconds * 1000 }, message, bytes, from, now);
+        return handleMapRegister(this.db, this.registerOptions, message, bytes, from, now);
       case 'map-notify-ack':
         return this.acknowledge(message, bytes, from);
       case 'map-reply':

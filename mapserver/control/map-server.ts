@@ -10,7 +10,16 @@ import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './
 export interface MapServerOptions {
   /** Registration lifetime without refresh, in milliseconds. */
   readonly registrationTtlMs: number;
+  /**
+   * A registration refreshed after a silence longer than this (ms) counts as new: the ETR
+   * stopped and came back (an OOR restart with a new config, a VM moving back), so it may own
+   * the prefix again. Refreshes on the usual 60 s timer keep their first-registration time.
+   */
+  readonly resumeAfterMs: number;
 }
+
+/** 1.5 × the 60 s register interval of RFC 9301 §8.2 and OOR. */
+export const DEFAULT_RESUME_AFTER_MS = 90_000;
 
 const ALG_BY_ID: Readonly<Record<number, KeyAlgorithm>> = { [AUTH_ALG.hmacSha1]: 'hmac-sha1', [AUTH_ALG.hmacSha256]: 'hmac-sha256' };
 
@@ -84,7 +93,7 @@ export function handleMapRegister(
       proxyReply: register.proxyReply,
       merge: register.merge,
       record,
-      firstRegistered: existing?.firstRegistered ?? now,
+      firstRegistered: existing && now - existing.lastRefreshed <= options.resumeAfterMs ? existing.firstRegistered : now,
       lastRefreshed: now,
       expiresAt: now + options.registrationTtlMs,
     };

@@ -2,17 +2,11 @@
 // resolution. It knows no transport and no storage; it changes only through `apply`.
 import type { EidPrefix, Locator, MappingRecord } from '../codec/types.js';
 import { ACTION } from '../codec/types.js';
-import type { Endpoint, Registration, Site, SitePrefix } from './model.js';
+import type { Endpoint, Registration, Site, SitePrefix, StateChange } from './model.js';
 import { FAMILY_BITS, containsPrefix, normalizePrefix, prefixBytes, requireFamily, samePrefix } from './prefix.js';
 import { PrefixTable } from './trie.js';
 
-export type DbChange =
-  | { readonly kind: 'put-site'; readonly site: Site }
-  | { readonly kind: 'delete-site'; readonly name: string }
-  | { readonly kind: 'put-mapping'; readonly mapping: MappingRecord }
-  | { readonly kind: 'delete-mapping'; readonly eid: EidPrefix }
-  | { readonly kind: 'put-registration'; readonly registration: Registration }
-  | { readonly kind: 'delete-registration'; readonly eid: EidPrefix; readonly etrId: string };
+export type DbChange = StateChange;
 
 /** All registrations of one EID prefix, one per registering ETR. */
 export interface RegisteredPrefix {

@@ -57,3 +57,12 @@ export interface Registration {
   readonly lastRefreshed: number;
   readonly expiresAt: number;
 }
+
+/** One change to the mapping state: what the database applies and the store persists. */
+export type StateChange =
+  | { readonly kind: 'put-site'; readonly site: Site }
+  | { readonly kind: 'delete-site'; readonly name: string }
+  | { readonly kind: 'put-mapping'; readonly mapping: MappingRecord }
+  | { readonly kind: 'delete-mapping'; readonly eid: EidPrefix }
+  | { readonly kind: 'put-registration'; readonly registration: Registration }
+  | { readonly kind: 'delete-registration'; readonly eid: EidPrefix; readonly etrId: string };

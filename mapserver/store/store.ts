@@ -7,7 +7,7 @@
 //        reg/<prefixKey>/<etrId>            Registration
 import { Level } from 'level';
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
-import type { Registration, Site } from '../db/model.js';
+import type { Registration, Site, StateChange } from '../db/model.js';
 import { prefixKey } from '../db/prefix.js';
 import {
   decodeMapping,
@@ -23,14 +23,8 @@ import {
 /** Bump only when older code would misread what newer code writes. */
 export const SCHEMA_VERSION = 1;
 
-/** One change to persist. Same shape as the database's changes, so those can be passed as-is. */
-export type StoreChange =
-  | { readonly kind: 'put-site'; readonly site: Site }
-  | { readonly kind: 'delete-site'; readonly name: string }
-  | { readonly kind: 'put-mapping'; readonly mapping: MappingRecord }
-  | { readonly kind: 'delete-mapping'; readonly eid: EidPrefix }
-  | { readonly kind: 'put-registration'; readonly registration: Registration }
-  | { readonly kind: 'delete-registration'; readonly eid: EidPrefix; readonly etrId: string };
+/** One change to persist: the database's own change type, passed as-is. */
+export type StoreChange = StateChange;
 
 /** A stored value that could not be decoded (or does not belong under its key); skipped by loadAll. */
 export interface CorruptEntry {

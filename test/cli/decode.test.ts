@@ -1,8 +1,7 @@
-// Runs the real `bin/livmap decode` against a private build (tsc into a temp dir), so the test
-// does not race other tests or engineers over dist/ and does not depend on a prior `npm run build`.
+// Runs the real `bin/livmap decode` (the build npm test makes) in a temp working directory.
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { livmap as runLivmap, type CliRun } from '../helpers/cli.js';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,36 +14,13 @@ let work = '';
 
 t.before(() => {
   work = mkdtempSync(join(tmpdir(), 'livmap-cli-'));
-  // tsc emits even when files other engineers are editing have type errors, so only the
-  // presence of the entry point decides whether the build is usable.
-  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.json'), '--outDir', join(work, 'dist')], { encoding: 'utf8' });
-  if (!existsSync(join(work, 'dist/mapserver/cli/main.js'))) throw new Error(`tsc produced no CLI:\n${tsc.stdout}${tsc.stderr}`);
-  cpSync(join(ROOT, 'bin'), join(work, 'bin'), { recursive: true });
-  cpSync(join(ROOT, 'package.json'), join(work, 'package.json'));
-  symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'));
 });
 t.teardown(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function livmap(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // tap's spawn hook puts its process-info loader in every child's NODE_OPTIONS, and that
-    // loader cannot load an extensionless ESM script like bin/livmap: `env -u` drops it.
-    const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, join(work, 'bin/livmap'), ...args], { cwd: work });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function livmap(...args: string[]): Promise<CliRun> {
+  return runLivmap(args, { cwd: work });
 }
 
 t.test('help and usage errors', async (t) => {

@@ -1,7 +1,6 @@
 // `livmap lig` against a live Map-Server on loopback, in-process and as the real CLI.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { livmap } from '../helpers/cli.js';
 import { formatLig, lig } from '../../mapserver/cli/lig.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { formatEidPrefix } from '../../mapserver/db/prefix.js';
@@ -9,16 +8,11 @@ import { startLabServer } from '../helpers/server.js';
 import { UdpPeer, freeUdpPort } from '../helpers/udp.js';
 import { controlFrames, frame } from '../helpers/vectors.js';
 
-const BIN = fileURLToPath(new URL('../../bin/livmap', import.meta.url));
 const v01 = controlFrames('01-register-notify.pcap');
 
-function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out, err })));
+async function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const { code, stdout, stderr } = await livmap(args);
+  return { code, out: stdout, err: stderr };
 }
 
 t.test('lig resolves a registered EID and a negative one', async (t) => {

@@ -1,20 +1,14 @@
 // `livmap register` against a live Map-Server on loopback, as the real CLI.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { livmap } from '../helpers/cli.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { parseEidPrefix } from '../../mapserver/db/prefix.js';
 import { startLabServer } from '../helpers/server.js';
 
-const BIN = fileURLToPath(new URL('../../bin/livmap', import.meta.url));
 
-function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out, err })));
+async function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const { code, stdout, stderr } = await livmap(args);
+  return { code, out: stdout, err: stderr };
 }
 
 t.test('register: accepted with the right key, refused silently with a wrong one', async (t) => {

@@ -1,8 +1,7 @@
-// `node bin/livmap xtr-config …` end to end, against a private build in a temp dir so the test
-// neither races other builds over dist/ nor depends on a prior `npm run build`.
+// `node bin/livmap xtr-config …` end to end (the build npm test makes), in a temp working directory.
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { livmap as runLivmap, type CliRun } from '../helpers/cli.js';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GOLDEN_DIR, ROOT, SPEC_PATH, livcloudSpec } from './helpers.js';
@@ -11,35 +10,13 @@ let work = '';
 
 t.before(() => {
   work = mkdtempSync(join(tmpdir(), 'livmap-xtr-cli-'));
-  // tsc emits even when files others are editing have type errors; only the entry point matters.
-  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.json'), '--outDir', join(work, 'dist')], {
-    encoding: 'utf8',
-  });
-  if (!existsSync(join(work, 'dist/mapserver/cli/xtr-config.js'))) throw new Error(`tsc produced no xtr-config verb:\n${tsc.stdout}${tsc.stderr}`);
-  cpSync(join(ROOT, 'bin'), join(work, 'bin'), { recursive: true });
-  cpSync(join(ROOT, 'package.json'), join(work, 'package.json'));
-  symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'));
 });
 t.teardown(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function livmap(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(work, 'bin/livmap'), ...args], { cwd: work });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function livmap(...args: string[]): Promise<CliRun> {
+  return runLivmap(args, { cwd: work });
 }
 
 t.test('help and usage errors', async (t) => {
