@@ -8,7 +8,7 @@ export type MessageTypeLabel = (typeof MESSAGE_TYPES)[number];
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly received: Record<MessageTypeLabel, Counter.Internal>;
-  private readonly dropped: Record<DropReason | 'internal' | 'filtered', Counter.Internal>;
+  private readonly dropped: Record<DropReason | 'internal' | 'filtered' | 'send-error', Counter.Internal>;
   private readonly replies: Record<ReplyKind, Counter.Internal>;
   readonly notifiesSent: Counter;
   readonly lookupSeconds: Histogram;
@@ -41,7 +41,7 @@ export class ServerMetrics {
     new Gauge({ name: 'livmap_registrations_live', help: 'Live registrations', registers, collect() { this.set(liveRegistrations()); } });
     // Pre-bound children: the hot path increments without label hashing.
     this.received = Object.fromEntries(MESSAGE_TYPES.map((t) => [t, receivedCounter.labels(t)])) as Record<MessageTypeLabel, Counter.Internal>;
-    this.dropped = Object.fromEntries([...DROP_REASONS, 'internal', 'filtered'].map((r) => [r, droppedCounter.labels(r)])) as Record<DropReason | 'internal' | 'filtered', Counter.Internal>;
+    this.dropped = Object.fromEntries([...DROP_REASONS, 'internal', 'filtered', 'send-error'].map((r) => [r, droppedCounter.labels(r)])) as Record<DropReason | 'internal' | 'filtered' | 'send-error', Counter.Internal>;
     this.replies = Object.fromEntries(['positive', 'negative', 'forwarded'].map((k) => [k, repliesCounter.labels(k)])) as Record<ReplyKind, Counter.Internal>;
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'livmap_' });
   }
@@ -50,7 +50,7 @@ export class ServerMetrics {
     this.received[type].inc();
   }
 
-  countDropped(reason: DropReason | 'internal' | 'filtered'): void {
+  countDropped(reason: DropReason | 'internal' | 'filtered' | 'send-error'): void {
     this.dropped[reason].inc();
   }
 

@@ -102,9 +102,11 @@ export class LispServer {
       const db = new MappingDatabase(config.lisp);
       const server = new LispServer(config, db, store, options);
       await server.load();
-      server.transport = await UdpTransport.open(config.lisp.listen, (bytes, from) => server.onDatagram(bytes, from), (err, to) =>
-        server.log.warn({ to, err: err.message }, 'send failed'),
-      );
+      server.transport = await UdpTransport.open(config.lisp.listen, (bytes, from) => server.onDatagram(bytes, from), (err, to) => {
+        // Spoofed ITR-RLOCs can make sends fail by the thousand: count them, log only at debug.
+        server.metrics.countDropped('send-error');
+        server.log.debug({ to, err: err.message }, 'send failed');
+      });
       const sweepMs = options.sweepIntervalMs ?? 1000;
       server.sweeper = setInterval(() => server.sweep(), sweepMs);
       server.sweeper.unref();
@@ -294,6 +296,11 @@ export class LispServer {
         return;
       case 'moved':
         this.log.info({ eid: formatEidPrefix(event.eid), from: event.from, to: event.to, smrs: event.smrs, notifies: event.notifies, fanoutMs: event.fanoutMs }, 'binding moved');
+        return;
+      case 'registered':
+        // Refreshes arrive every minute from every ETR: worth a debug line, not an info line.
+        if (event.refresh && !this.log.isLevelEnabled('debug')) return;
+        this.log[event.refresh ? 'debug' : 'info']({ event: event.type, site: event.site, eid: formatEidPrefix(event.eid), etr: event.etrId }, 'registration');
         return;
       default:
         this.log.info({ event: event.type, site: event.site, eid: formatEidPrefix(event.eid), etr: event.etrId }, 'registration');

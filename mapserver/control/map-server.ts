@@ -129,7 +129,7 @@ export function handleMapRegister(
 export function expireRegistrations(db: MappingDatabase, now: number): HandlerResult {
   const changes: DbChange[] = [];
   const events: ServerEvent[] = [];
-  for (const reg of db.expired(now)) {
+  for (const reg of db.takeExpired(now)) {
     changes.push({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId });
     events.push({ type: 'expired', site: reg.site, eid: reg.record.eid, etrId: reg.etrId });
   }

@@ -121,7 +121,8 @@ export class MobilityNotifier {
         const key = `${requester.itr}|${prefixKey(change.eid)}`;
         const to = { address: requester.itr, port: LISP_CONTROL_PORT };
         this.pending.set(key, { itr: requester.itr, eid: change.eid });
-        this.smrs.start(key, () => this.callbacks.send(to, smrFor(change.eid, requester, this.callbacks.advertise(family)) ?? smr), () => this.pending.delete(key));
+        // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
+        this.smrs.start(key, () => this.callbacks.send(to, smr), () => this.pending.delete(key));
         smrs++;
       }
       if (requester.subscription) {

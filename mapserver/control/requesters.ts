@@ -16,10 +16,19 @@ export interface Requester {
   readonly subscription?: { readonly xtrId: Uint8Array; readonly siteId?: Uint8Array };
 }
 
+type Entry = { -readonly [K in keyof Requester]: Requester[K] };
+
+/** Answered prefixes come from the database already canonical, so their text is a fine key. */
+function requesterKey(itr: string, eid: EidPrefix): string {
+  const a = eid.address;
+  const address = a.afi === 'ipv4' || a.afi === 'ipv6' ? a.ip : a.afi === 'mac' ? a.mac : prefixKey(eid);
+  return `${itr}|${eid.iid}|${address}/${eid.length}`;
+}
+
 export class RequesterTable {
   /** Insertion order = age: the first key is the oldest, evicted first when full. */
-  private readonly byKey = new Map<string, Requester>();
-  private readonly byPrefix = new PrefixTable<Map<string, Requester>>();
+  private readonly byKey = new Map<string, Entry>();
+  private readonly byPrefix = new PrefixTable<Map<string, Entry>>();
 
   constructor(private readonly capacity = 100_000) {}
 
@@ -28,11 +37,17 @@ export class RequesterTable {
   }
 
   record(requester: Requester): void {
-    const key = `${requester.itr}|${prefixKey(requester.eid)}`;
+    const key = requesterKey(requester.itr, requester.eid);
     const old = this.byKey.get(key);
-    if (old) this.remove(key, old);
-    // A subscription survives refreshes that do not repeat the N bit.
-    const kept = !requester.subscription && old?.subscription ? { ...requester, subscription: old.subscription } : requester;
+    if (old) {
+      // The same ITR asking again (every Map-Request on the hot path): refresh in place.
+      old.expiresAt = requester.expiresAt;
+      old.sourceEid = requester.sourceEid;
+      // A subscription survives refreshes that do not repeat the N bit.
+      if (requester.subscription) old.subscription = requester.subscription;
+      return;
+    }
+    const kept: Entry = { ...requester };
     this.byKey.set(key, kept);
     let atPrefix = this.byPrefix.get(requester.eid);
     if (!atPrefix) {
@@ -41,12 +56,12 @@ export class RequesterTable {
     }
     atPrefix.set(key, kept);
     while (this.byKey.size > this.capacity) {
-      const [oldestKey, oldest] = this.byKey.entries().next().value as [string, Requester];
+      const [oldestKey, oldest] = this.byKey.entries().next().value as [string, Entry];
       this.remove(oldestKey, oldest);
     }
   }
 
-  private remove(key: string, requester: Requester): void {
+  private remove(key: string, requester: Entry): void {
     this.byKey.delete(key);
     const atPrefix = this.byPrefix.get(requester.eid);
     if (!atPrefix) return;
@@ -57,7 +72,7 @@ export class RequesterTable {
   /** Live requesters whose answered prefix overlaps `eid` (covers it or lies inside it). */
   overlapping(eid: EidPrefix, now: number): Requester[] {
     const out: Requester[] = [];
-    const seen = new Set<Map<string, Requester>>();
+    const seen = new Set<Map<string, Entry>>();
     for (const { value } of [...this.byPrefix.covering(eid), ...this.byPrefix.coveredBy(eid)]) {
       if (seen.has(value)) continue;
       seen.add(value);

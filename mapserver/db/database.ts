@@ -4,6 +4,7 @@ import type { EidPrefix, Locator, MappingRecord } from '../codec/types.js';
 import { ACTION } from '../codec/types.js';
 import type { Endpoint, Registration, Site, SitePrefix, StateChange } from './model.js';
 import { FAMILY_BITS, containsPrefix, normalizePrefix, prefixBytes, requireFamily, samePrefix } from './prefix.js';
+import { ExpiryQueue } from './expiry.js';
 import { PrefixTable } from './trie.js';
 
 export type DbChange = StateChange;
@@ -57,6 +58,7 @@ export class MappingDatabase {
   private readonly sitePrefixes = new PrefixTable<{ readonly site: Site; readonly prefix: SitePrefix }>();
   private readonly entries = new PrefixTable<PrefixEntry>();
   private registrationCount = 0;
+  private readonly expiries = new ExpiryQueue();
 
   constructor(private readonly options: DatabaseOptions) {}
 
@@ -137,6 +139,7 @@ export class MappingDatabase {
         entry.registered ??= { eid: reg.record.eid, site: reg.site, byEtr: new Map() };
         if (!entry.registered.byEtr.has(reg.etrId)) this.registrationCount++;
         entry.registered.byEtr.set(reg.etrId, reg);
+        this.expiries.push(reg);
         return;
       }
       case 'delete-registration': {
@@ -167,11 +170,10 @@ export class MappingDatabase {
     }
   }
 
-  /** Registrations whose lifetime ended at `now`; the caller turns them into delete changes. */
-  expired(now: number): Registration[] {
-    const out: Registration[] = [];
-    for (const reg of this.registrations()) if (reg.expiresAt <= now) out.push(reg);
-    return out;
+  /** Registrations whose lifetime ended by `now`, each returned once; the caller deletes them. */
+  takeExpired(now: number): Registration[] {
+    // Only an entry that is still the stored registration counts: refreshed or deleted ones are stale.
+    return this.expiries.popDue(now, (reg) => this.entries.get(reg.record.eid)?.registered?.byEtr.get(reg.etrId) === reg);
   }
 
   /**
@@ -251,6 +253,7 @@ export class MappingDatabase {
    * more-specific binding (e.g. a migrated VM's /32) from every ITR that caches it.
    */
   private excludeMoreSpecifics(matched: EidPrefix, eid: EidPrefix, now: number): EidPrefix {
+    if (!this.entries.hasMoreSpecifics(matched)) return matched;
     const inner = this.entries.coveredBy(matched).filter(({ prefix, value }) => {
       if (samePrefix(prefix, matched)) return false;
       return value.mapping !== undefined || value.sitePrefix !== undefined || (value.registered !== undefined && effectiveBinding(value.registered, false, now) !== undefined);
@@ -276,6 +279,11 @@ export class MappingDatabase {
  * expires or is withdrawn.
  */
 export function effectiveBinding(registered: RegisteredPrefix, isSitePrefix: boolean, now: number): Binding | undefined {
+  if (registered.byEtr.size === 1) {
+    // The common case, on every Map-Request: one ETR, nothing to merge or order.
+    const only = registered.byEtr.values().next().value as Registration;
+    return only.expiresAt > now ? { record: only.record, proxyReply: only.proxyReply, etr: etrOf(only), registrations: [only] } : undefined;
+  }
   const live: Registration[] = [];
   for (const reg of registered.byEtr.values()) if (reg.expiresAt > now) live.push(reg);
   if (live.length === 0) return undefined;

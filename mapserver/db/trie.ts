@@ -472,6 +472,22 @@ class FamilyTrie<V> {
     }
   }
 
+  /** Whether any stored prefix lies strictly inside (a, len). */
+  hasInside(iid: number, a: Int32Array, len: number): boolean {
+    const root = this.roots.get(iid);
+    if (root === undefined) return false;
+    let n = root.node;
+    for (;;) {
+      const nl = this.len(n);
+      if (nl > len) return this.matches(n, a, len);
+      if (!this.matches(n, a, nl)) return false;
+      // A node at exactly `len` has something inside when it has a child (branches hold values below).
+      if (nl === len) return this.left(n) !== NONE || this.right(n) !== NONE;
+      n = this.child(n, bitAt(a, nl));
+      if (n === NONE) return false;
+    }
+  }
+
   /** Pre-order (address, then length) walk of the subtree at `start`. */
   collect(start: number, out: number[]): void {
     const stack = [start];
@@ -601,6 +617,12 @@ export class PrefixTable<V> {
     const len = trie.widestNegative(iid, a);
     if (len < 0) return undefined;
     return prefixFromBytes(iid, family, trie.keyBytes(a), len);
+  }
+
+  /** Whether a stored prefix lies strictly inside `prefix` (cheap: no list is built). */
+  hasMoreSpecifics(prefix: EidPrefix): boolean {
+    const { trie, a } = this.key(prefix);
+    return trie.hasInside(prefix.iid, a, prefix.length);
   }
 
   /** Stored prefixes inside `prefix` (itself included when stored), in address order. */

@@ -23,8 +23,9 @@ export class UdpTransport {
         // ipv6Only keeps "[::]:4342" from also claiming IPv4 when "0.0.0.0:4342" is listed too.
         const socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6, recvBufferSize: 4 << 20 });
         socket.on('message', (bytes, rinfo) => onDatagram(bytes, { address: rinfo.address, port: rinfo.port }));
-        // A socket error (e.g. ICMP unreachable on some platforms) must not kill the server.
-        socket.on('error', () => {});
+        // Send errors arrive here (sends take no callback: one less closure per datagram); an
+        // error (e.g. ICMP unreachable on some platforms) must never kill the server.
+        socket.on('error', (err) => onSendError(err, { address: '', port: 0 }));
         await new Promise<void>((resolve, reject) => {
           socket.once('error', reject);
           socket.bind(address.port, address.host, () => {
@@ -61,9 +62,7 @@ export class UdpTransport {
       this.onSendError(new Error(`no IPv${family} socket to send from`), to);
       return;
     }
-    entry.socket.send(bytes, to.port, to.address, (err) => {
-      if (err) this.onSendError(err, to);
-    });
+    entry.socket.send(bytes, to.port, to.address);
   }
 
   async close(): Promise<void> {

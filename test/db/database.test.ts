@@ -68,7 +68,7 @@ t.test('registered prefix: longest match, expiry, and the registering ETR', asyn
   const later = resolveText(db, '192.168.20.10/32', T0 + 180_001);
   t.equal(later.kind, 'negative', 'an expired registration is not answered even before the sweep');
   t.equal(later.kind === 'negative' && later.ttl, 1, 'the site is configured, so the short TTL applies');
-  t.equal(db.expired(T0 + 180_001).length, 1);
+  t.equal(db.takeExpired(T0 + 180_001).length, 1);
 });
 
 t.test('an ETR whose RLOC changed replaces its stale registration at once (vector 04)', async (t) => {
@@ -158,4 +158,23 @@ t.test('moreSpecificTtl caps the TTL of replies for mobile EIDs, not for the sit
   t.equal(vm.kind === 'registered' && vm.binding.record.ttl, 1);
   const host = resolveText(db, '10.16.10.7/32', T0 + 1);
   t.equal(host.kind === 'registered' && host.binding.record.ttl, 10);
+});
+
+t.test('expiry: each expired registration is handed out once; refreshed ones are not expired', async (t) => {
+  const db = labDb();
+  const a = registration('xtr-a', '10.99.0.3', record('10.16.10.0/24', ['10.99.0.3']), T0);
+  const b = registration('xtr-b', '10.99.0.4', record('192.168.20.0/24', ['10.99.0.4']), T0);
+  db.apply([{ kind: 'put-registration', registration: a }, { kind: 'put-registration', registration: b }]);
+  // A is refreshed at T0+60 s: its old expiry (T0+180 s) is stale.
+  db.apply([{ kind: 'put-registration', registration: { ...a, lastRefreshed: T0 + 60_000, expiresAt: T0 + 240_000 } }]);
+  t.same(db.takeExpired(T0 + 180_000).map((r) => r.etrId), ['rloc:10.99.0.4'], 'only B is due at T0+180 s');
+  t.same(db.takeExpired(T0 + 180_000), [], 'and only once');
+  db.apply([{ kind: 'delete-registration', eid: b.record.eid, etrId: b.etrId }]);
+  t.same(db.takeExpired(T0 + 240_000).map((r) => r.etrId), ['rloc:10.99.0.3']);
+  for (let i = 0; i < 1000; i++) {
+    db.apply([{ kind: 'put-registration', registration: { ...a, etrId: `rloc:x${i}`, expiresAt: T0 + 300_000 + ((i * 7919) % 1000) } }]);
+  }
+  const due = db.takeExpired(T0 + 300_500);
+  t.equal(due.length, 501, 'the heap hands out exactly the due ones');
+  t.ok(due.every((r, i) => i === 0 || due[i - 1]!.expiresAt <= r.expiresAt), 'in expiry order');
 });

@@ -6,6 +6,7 @@ import {
   FAMILY_BITS,
   containsPrefix,
   formatEidPrefix,
+  normalizePrefix,
   parseEidPrefix,
   prefixBytes,
   prefixFromBytes,
@@ -294,4 +295,30 @@ t.test('large table with the default jump table agrees with one without it', asy
   }
   t.equal(mismatches, 0, 'same longest matches for 100k random addresses');
   t.equal(withJump.size, plain.size);
+});
+
+t.test('hasMoreSpecifics agrees with coveredBy on random tables', async (t) => {
+  const table = new PrefixTable<number>();
+  const prefixes = ['10.0.0.0/8', '10.16.0.0/16', '10.16.10.0/24', '10.16.10.50/32', '192.168.0.0/16', '0.0.0.0/0'].map((p) => parseEidPrefix(p));
+  prefixes.forEach((p, i) => table.set(p, i));
+  const probes = ['10.0.0.0/8', '10.16.10.0/24', '10.16.10.50/32', '10.16.11.0/24', '192.168.0.0/16', '192.0.0.0/8', '0.0.0.0/0', '172.16.0.0/12'].map((p) => parseEidPrefix(p));
+  for (const probe of probes) {
+    const inside = table.coveredBy(probe).filter((m) => m.prefix.length > probe.length).length > 0;
+    t.equal(table.hasMoreSpecifics(probe), inside, formatEidPrefix(probe));
+  }
+  for (let run = 0; run < 300; run++) {
+    const random = new PrefixTable<number>();
+    const rnd = (n: number): number => Math.floor(Math.random() * n);
+    const stored = Array.from({ length: 20 }, () =>
+      normalizePrefix({ iid: 0, address: { afi: 'ipv4', ip: `10.${rnd(4)}.${rnd(4)}.${rnd(256)}` }, length: 8 + rnd(25) }),
+    );
+    stored.forEach((p, i) => random.set(p, i));
+    const probe = stored[(Math.random() * stored.length) | 0]!;
+    const expected = random.coveredBy(probe).some((m) => m.prefix.length > probe.length);
+    if (random.hasMoreSpecifics(probe) !== expected) {
+      t.fail(`hasMoreSpecifics(${formatEidPrefix(probe)}) wrong`);
+      return;
+    }
+  }
+  t.pass('300 random tables agree');
 });
