@@ -3,7 +3,7 @@
 import type { Address, EidPrefix, EncapsulatedControl, Locator, MapReply, MapRequest, MappingRecord } from '../codec/types.js';
 import type { MappingDatabase, Resolution } from '../db/database.js';
 import type { Endpoint } from '../db/model.js';
-import { eidFamily, formatEidPrefix } from '../db/prefix.js';
+import { eidFamily, formatEidPrefix, samePrefix } from '../db/prefix.js';
 import type { Requester } from './requesters.js';
 import { dropped, NOTHING, type HandlerResult, type Outbound, type ReplyKind } from './types.js';
 
@@ -22,14 +22,23 @@ export function replyAddress(request: MapRequest, families: ReadonlySet<'ipv4' |
   return undefined;
 }
 
-/** A proxy reply speaks for the ETR: not authoritative (A=0), locators not local to us (L=0). */
+const proxied = new WeakMap<MappingRecord, MappingRecord>();
+
+/**
+ * A proxy reply speaks for the ETR: not authoritative (A=0), locators not local to us (L=0).
+ * Built once per registered record (records are immutable) and reused while the prefix matches.
+ */
 function proxyRecord(record: MappingRecord, eid: EidPrefix): MappingRecord {
-  return {
+  const cached = proxied.get(record);
+  if (cached && (cached.eid === eid || samePrefix(cached.eid, eid))) return cached;
+  const built: MappingRecord = {
     ...record,
     eid,
     authoritative: false,
     locators: record.locators.map((l): Locator => ({ ...l, local: false, probed: false })),
   };
+  proxied.set(record, built);
+  return built;
 }
 
 export function recordFor(resolution: Exclude<Resolution, { kind: 'registered' }>): MappingRecord {
@@ -81,38 +90,46 @@ export function handleMapRequest(
   const records: MappingRecord[] = [];
   const replies: ReplyKind[] = [];
   const answered: Requester[] = [];
+  const outbound: Outbound[] = [];
   const itr = replyAddress(request, options.families);
   const subscription = request.notifyRequested && request.xtrId ? { xtrId: request.xtrId, ...(request.siteId ? { siteId: request.siteId } : {}) } : undefined;
-  const remember = (eid: EidPrefix, ttl: number): void => {
-    if (itr !== undefined) answered.push({ itr, sourceEid: request.sourceEid, eid, expiresAt: now + ttl * 60_000, ...(subscription ? { subscription } : {}) });
-  };
-  const outbound: Outbound[] = [];
-  const forwardedTo = new Set<string>();
+  let forwardedTo: Set<string> | undefined;
   for (const eid of request.records) {
     if (!eidFamily(eid)) return dropped('unsupported', `EID of address family ${eid.address.afi} cannot be resolved`, from);
     const resolution = db.resolve(eid, now);
+    let answeredEid: EidPrefix;
+    let ttl: number;
     if (resolution.kind === 'registered') {
       const { binding } = resolution;
-      remember(resolution.eid, binding.record.ttl);
+      answeredEid = resolution.eid;
+      ttl = binding.record.ttl;
       if (binding.proxyReply) {
         records.push(proxyRecord(binding.record, resolution.eid));
         replies.push('positive');
-        continue;
+      } else {
+        // The ETR answers for itself (RFC 9301 §8.3): forward the request once per ETR.
+        const key = `${binding.etr.address}:${binding.etr.port}`;
+        forwardedTo ??= new Set();
+        if (!forwardedTo.has(key)) {
+          forwardedTo.add(key);
+          const ecm = envelope?.ecm ?? encapsulate(request, eid, from);
+          if (!ecm) return dropped('unsupported', `cannot forward a plain Map-Request for ${formatEidPrefix(eid)} across address families`, from);
+          outbound.push(envelope ? { kind: 'raw', to: binding.etr, bytes: envelope.bytes } : { kind: 'message', to: binding.etr, message: ecm });
+          replies.push('forwarded');
+        }
       }
-      // The ETR answers for itself (RFC 9301 §8.3): forward the request once per ETR.
-      const key = `${binding.etr.address}:${binding.etr.port}`;
-      if (forwardedTo.has(key)) continue;
-      forwardedTo.add(key);
-      const ecm = envelope?.ecm ?? encapsulate(request, eid, from);
-      if (!ecm) return dropped('unsupported', `cannot forward a plain Map-Request for ${formatEidPrefix(eid)} across address families`, from);
-      outbound.push(envelope ? { kind: 'raw', to: binding.etr, bytes: envelope.bytes } : { kind: 'message', to: binding.etr, message: ecm });
-      replies.push('forwarded');
-      continue;
+    } else {
+      const record = recordFor(resolution);
+      answeredEid = record.eid;
+      ttl = record.ttl;
+      records.push(record);
+      replies.push(resolution.kind === 'static' ? 'positive' : 'negative');
     }
-    const record = recordFor(resolution);
-    remember(record.eid, record.ttl);
-    records.push(record);
-    replies.push(resolution.kind === 'static' ? 'positive' : 'negative');
+    // Remember who holds what, to SMR them when it changes.
+    if (itr !== undefined) {
+      const expiresAt = now + ttl * 60_000;
+      answered.push(subscription ? { itr, sourceEid: request.sourceEid, eid: answeredEid, expiresAt, subscription } : { itr, sourceEid: request.sourceEid, eid: answeredEid, expiresAt });
+    }
   }
 
   if (records.length > 0 && !request.dontMapReply) {
@@ -121,5 +138,5 @@ export function handleMapRequest(
     const reply: MapReply = { type: 'map-reply', probe: false, echoNonce: false, security: false, nonce: request.nonce, records };
     outbound.push({ kind: 'message', to: { address, port: envelope ? envelope.ecm.inner.sourcePort : from.port }, message: reply });
   }
-  return { ...NOTHING, outbound, replies, answered };
+  return { outbound, changes: NOTHING.changes, events: NOTHING.events, replies, answered };
 }

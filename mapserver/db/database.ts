@@ -14,6 +14,8 @@ export interface RegisteredPrefix {
   readonly eid: EidPrefix;
   readonly site: string;
   readonly byEtr: Map<string, Registration>;
+  /** The binding of a lone registration, reused by every Map-Request until it changes. */
+  single?: { readonly registration: Registration; readonly binding: Binding };
 }
 
 /** What one prefix of the table holds; several kinds may share a prefix. */
@@ -136,7 +138,7 @@ export class MappingDatabase {
       case 'put-registration': {
         const reg = change.registration;
         const entry = this.entryFor(reg.record.eid);
-        entry.registered ??= { eid: reg.record.eid, site: reg.site, byEtr: new Map() };
+        entry.registered ??= { eid: reg.record.eid, site: reg.site, byEtr: new Map(), single: undefined };
         if (!entry.registered.byEtr.has(reg.etrId)) this.registrationCount++;
         entry.registered.byEtr.set(reg.etrId, reg);
         this.expiries.push(reg);
@@ -281,8 +283,13 @@ export class MappingDatabase {
 export function effectiveBinding(registered: RegisteredPrefix, isSitePrefix: boolean, now: number): Binding | undefined {
   if (registered.byEtr.size === 1) {
     // The common case, on every Map-Request: one ETR, nothing to merge or order.
-    const only = registered.byEtr.values().next().value as Registration;
-    return only.expiresAt > now ? { record: only.record, proxyReply: only.proxyReply, etr: etrOf(only), registrations: [only] } : undefined;
+    let single = registered.single;
+    if (!single || registered.byEtr.get(single.registration.etrId) !== single.registration) {
+      const only = registered.byEtr.values().next().value as Registration;
+      single = { registration: only, binding: { record: only.record, proxyReply: only.proxyReply, etr: etrOf(only), registrations: [only] } };
+      registered.single = single;
+    }
+    return single.registration.expiresAt > now ? single.binding : undefined;
   }
   const live: Registration[] = [];
   for (const reg of registered.byEtr.values()) if (reg.expiresAt > now) live.push(reg);

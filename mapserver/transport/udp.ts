@@ -5,6 +5,10 @@ import type { Endpoint } from '../db/model.js';
 
 export type DatagramHandler = (bytes: Buffer, from: Endpoint) => void;
 
+function literalLookup(address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  callback(null, address, address.includes(':') ? 6 : 4);
+}
+
 export class UdpTransport {
   private constructor(
     private readonly sockets: ReadonlyArray<{ readonly socket: dgram.Socket; readonly family: 4 | 6 }>,
@@ -21,7 +25,14 @@ export class UdpTransport {
     try {
       for (const address of listen) {
         // ipv6Only keeps "[::]:4342" from also claiming IPv4 when "0.0.0.0:4342" is listed too.
-        const socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6, recvBufferSize: 4 << 20 });
+        const socket = dgram.createSocket({
+          type: address.family === 6 ? 'udp6' : 'udp4',
+          ipv6Only: address.family === 6,
+          recvBufferSize: 4 << 20,
+          // We only ever send to IP literals: answer the lookup synchronously instead of via
+          // dns.lookup and a nextTick per datagram.
+          lookup: literalLookup,
+        });
         socket.on('message', (bytes, rinfo) => onDatagram(bytes, { address: rinfo.address, port: rinfo.port }));
         // Send errors arrive here (sends take no callback: one less closure per datagram); an
         // error (e.g. ICMP unreachable on some platforms) must never kill the server.
