@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { LispCodecError, decode, encode, signMessage, verifyMessage } from './codec/index.js';
-import type { Address, EidPrefix, LispMessage, MapNotify, MapRequest } from './codec/types.js';
+import type { Address, EidPrefix, LispMessage, MapNotify, MapRequest, MappingRecord } from './codec/types.js';
 import type { ServerConfig } from './config/load.js';
 import { DEFAULT_RESUME_AFTER_MS, expireRegistrations, handleMapRegister, type MapServerOptions } from './control/map-server.js';
 import { handleMapRequest, replyAddress } from './control/map-resolver.js';
@@ -13,7 +13,7 @@ import { RequesterTable } from './control/requesters.js';
 import { Retransmitter, realTimers, type Timers } from './control/retransmit.js';
 import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './control/types.js';
 import { MappingDatabase, type DbChange } from './db/database.js';
-import type { Endpoint } from './db/model.js';
+import type { Endpoint, Registration } from './db/model.js';
 import { formatEidPrefix, prefixKey } from './db/prefix.js';
 import { addressText } from './config/convert.js';
 import { ServerMetrics } from './metrics.js';
@@ -56,6 +56,8 @@ export class LispServer {
   private readonly mobilityEnabled: boolean;
   private readonly replyLimiter: RateLimiter;
   private readonly registerOptions: MapServerOptions;
+  /** The expiry the store holds for a registration (a quiet refresh is not written). */
+  private readonly storedExpiry = new WeakMap<Registration, number>();
 
   private constructor(
     readonly config: ServerConfig,
@@ -138,6 +140,7 @@ export class LispServer {
       ...this.config.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })),
     ];
     this.db.apply([...changes, ...seeded]);
+    for (const change of changes) if (change.kind === 'put-registration') this.storedExpiry.set(change.registration, change.registration.expiresAt);
     await this.store.apply([...seeded, ...expired]);
     this.log.info(
       { sites: this.db.sites.size, registrations: this.db.liveRegistrations, expiredOnLoad: expired.length },
@@ -172,15 +175,34 @@ export class LispServer {
       else if (change.kind === 'delete-registration') affected.set(prefixKey(change.eid), change.eid);
     }
     const before = [...affected.values()].map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
+    const toStore = changes.filter((change) => !this.quietRefresh(change, now));
     this.db.apply(changes);
     const moved: BindingChange[] = [];
     for (const { eid, binding } of before) {
       const after = this.db.bindingAt(eid, now);
       if (bindingMoved(binding, after)) moved.push({ eid, before: binding, after });
     }
-    const durable = this.persist(changes);
+    const durable = toStore.length ? this.persist(toStore) : Promise.resolve();
     if (moved.length === 0) return durable;
     return durable.then(() => this.announceMoves(moved));
+  }
+
+  /**
+   * A refresh that changes nothing but the lifetime need not be written every minute: the stored
+   * copy is rewritten only once its stored expiry is less than REFRESH_WRITE_MARGIN_MS ahead, so
+   * after a crash every registration still comes back alive. Refreshes are most Map-Registers.
+   */
+  private quietRefresh(change: DbChange, now: number): boolean {
+    if (change.kind !== 'put-registration') return false;
+    const next = change.registration;
+    const previous = this.db.registered(next.record.eid)?.byEtr.get(next.etrId);
+    const stored = previous && this.storedExpiry.get(previous);
+    const quiet =
+      previous !== undefined && stored !== undefined && stored - now >= REFRESH_WRITE_MARGIN_MS &&
+      previous.firstRegistered === next.firstRegistered && previous.proxyReply === next.proxyReply &&
+      previous.merge === next.merge && sameRecord(previous.record, next.record);
+    this.storedExpiry.set(next, quiet ? stored : next.expiresAt);
+    return quiet;
   }
 
   private announceMoves(moved: readonly BindingChange[]): void {
@@ -366,6 +388,26 @@ export class LispServer {
     await this.writer.flush();
     await this.store.close();
   }
+}
+
+/** Stored registrations are rewritten at the latest when their stored expiry is this close. */
+const REFRESH_WRITE_MARGIN_MS = 120_000;
+
+function sameAddress(a: Address, b: Address): boolean {
+  if (a.afi !== b.afi) return false;
+  if ((a.afi === 'ipv4' || a.afi === 'ipv6') && (b.afi === 'ipv4' || b.afi === 'ipv6')) return a.ip === b.ip;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function sameRecord(a: MappingRecord, b: MappingRecord): boolean {
+  if (a.ttl !== b.ttl || a.action !== b.action || a.authoritative !== b.authoritative || a.mapVersion !== b.mapVersion) return false;
+  if (a.eid.iid !== b.eid.iid || a.eid.length !== b.eid.length || !sameAddress(a.eid.address, b.eid.address)) return false;
+  if (a.locators.length !== b.locators.length) return false;
+  return a.locators.every((l, i) => {
+    const m = b.locators[i]!;
+    return l.priority === m.priority && l.weight === m.weight && l.mPriority === m.mPriority && l.mWeight === m.mWeight &&
+      l.local === m.local && l.probed === m.probed && l.reachable === m.reachable && sameAddress(l.rloc, m.rloc);
+  });
 }
 
 function notifyKey(to: Endpoint, nonce: bigint): string {

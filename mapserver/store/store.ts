@@ -201,7 +201,7 @@ export class Store {
   /** Writes prepared batches, in order, as ONE atomic LevelDB batch. */
   async commit(batches: readonly PreparedBatch[]): Promise<void> {
     if (this.closed) throw new StoreError('store is closed');
-    const ops = batches.flatMap((b) => b.ops.map((op) => ({ ...op })));
+    const ops = batches.flatMap((b) => b.ops);
     if (ops.length === 0) return;
     const sync = batches.some((b) => b.configuration) ? this.sync : this.sync && this.syncRegistrations;
     await this.db.batch(ops, { sync });

@@ -1,0 +1,60 @@
+// Refreshes that change nothing but the lifetime are written to the store only when the stored
+// expiry gets close, and a changed registration is always written.
+import t from 'tap';
+import { LispServer } from '../../mapserver/server.js';
+import type { Endpoint } from '../../mapserver/db/model.js';
+import { Store } from '../../mapserver/store/store.js';
+import { mapRegisterBytes } from '../helpers/lisp.js';
+import { labConfig } from '../helpers/server.js';
+import { UdpPeer } from '../helpers/udp.js';
+
+t.test('stored expiry follows refreshes at most every other minute, changes at once', async (t) => {
+  const dir = t.testdir();
+  let clock = 1_800_000_000_000;
+  const server = await LispServer.start(labConfig(dir), { now: () => clock });
+  const [ms] = server.addresses() as [Endpoint];
+  const etr = await UdpPeer.bind('127.0.9.9');
+  t.teardown(() => etr.close());
+  const register = async (rloc: string): Promise<void> => {
+    await etr.send(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: [rloc] }), ms);
+    await etr.receive();
+  };
+  const T0 = clock;
+  await register('10.99.0.4');
+  clock = T0 + 60_000;
+  await register('10.99.0.4'); // stored expiry T0+180 s is still 120 s ahead: not rewritten
+  clock = T0 + 120_000;
+  await register('10.99.0.4'); // stored expiry only 60 s ahead: rewritten (T0+300 s)
+  clock = T0 + 130_000;
+  await register('10.99.0.5'); // a new locator: written at once
+  t.equal([...server.db.registrations()][0]!.expiresAt, T0 + 130_000 + 180_000, 'in memory: the latest refresh');
+  await server.close();
+
+  const store = await Store.open(`${dir}/`);
+  const { registrations } = await store.loadAll();
+  await store.close();
+  t.equal(registrations.length, 1);
+  t.equal(registrations[0]!.expiresAt, T0 + 130_000 + 180_000, 'the changed registration was written');
+  t.same(registrations[0]!.record.locators.map((l) => l.rloc), [{ afi: 'ipv4', ip: '10.99.0.5' }]);
+});
+
+t.test('a quiet refresh is not written, and the stored copy still outlives the next refresh', async (t) => {
+  const dir = t.testdir();
+  let clock = 1_800_000_000_000;
+  const server = await LispServer.start(labConfig(dir), { now: () => clock });
+  const [ms] = server.addresses() as [Endpoint];
+  const etr = await UdpPeer.bind('127.0.9.10');
+  t.teardown(() => etr.close());
+  const T0 = clock;
+  for (const at of [0, 60_000]) {
+    clock = T0 + at;
+    await etr.send(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: ['10.99.0.4'] }), ms);
+    await etr.receive();
+  }
+  await server.close();
+  const store = await Store.open(dir);
+  const { registrations } = await store.loadAll();
+  await store.close();
+  t.equal(registrations[0]!.expiresAt, T0 + 180_000, 'the refresh at +60 s was not written');
+  t.ok(registrations[0]!.expiresAt - (T0 + 60_000) >= 120_000, 'and the stored copy lives 2 more minutes: a crash now loses nothing');
+});
