@@ -124,23 +124,24 @@ export class LispServer {
     const state = await this.store.loadAll();
     for (const bad of state.corrupt) this.log.error({ key: bad.key, reason: bad.reason }, 'skipped a corrupt store entry');
     const now = this.now();
-    const changes: DbChange[] = [
-      ...state.sites.map((site): DbChange => ({ kind: 'put-site', site })),
-      ...state.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })),
-    ];
+    this.db.apply(state.sites.map((site): DbChange => ({ kind: 'put-site', site })));
+    this.db.apply(state.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })));
     const expired: DbChange[] = [];
     for (const registration of state.registrations) {
       // Registrations come back with their remaining lifetime, so we answer before ETRs refresh.
-      if (registration.expiresAt > now) changes.push({ kind: 'put-registration', registration });
-      else expired.push({ kind: 'delete-registration', eid: registration.record.eid, etrId: registration.etrId });
+      if (registration.expiresAt > now) {
+        this.db.apply([{ kind: 'put-registration', registration }]);
+        this.storedExpiry.set(registration, registration.expiresAt);
+      } else {
+        expired.push({ kind: 'delete-registration', eid: registration.record.eid, etrId: registration.etrId });
+      }
     }
     // The config file is authoritative for the sites and mappings it names.
     const seeded: DbChange[] = [
       ...this.config.sites.map((site): DbChange => ({ kind: 'put-site', site })),
       ...this.config.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })),
     ];
-    this.db.apply([...changes, ...seeded]);
-    for (const change of changes) if (change.kind === 'put-registration') this.storedExpiry.set(change.registration, change.registration.expiresAt);
+    this.db.apply(seeded);
     await this.store.apply([...seeded, ...expired]);
     this.log.info(
       { sites: this.db.sites.size, registrations: this.db.liveRegistrations, expiredOnLoad: expired.length },

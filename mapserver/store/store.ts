@@ -148,28 +148,35 @@ export class Store {
     const mappings: MappingRecord[] = [];
     const registrations: Registration[] = [];
     const corrupt: CorruptEntry[] = [];
-    for await (const [key, value] of this.db.iterator()) {
-      try {
-        if (key.startsWith('site/')) {
-          const site = decodeSite(value);
-          if (siteStoreKey(site.name) !== key) throw new Error(`holds site '${site.name}'`);
-          sites.push(site);
-        } else if (key.startsWith('map/')) {
-          const mapping = decodeMapping(value);
-          if (mappingStoreKey(mapping.eid) !== key) throw new Error(`holds the mapping of ${prefixKey(mapping.eid)}`);
-          mappings.push(mapping);
-        } else if (key.startsWith('reg/')) {
-          const registration = decodeRegistration(value);
-          if (registrationStoreKey(registration.record.eid, registration.etrId) !== key) {
-            throw new Error(`holds the registration of ${prefixKey(registration.record.eid)} by ${registration.etrId}`);
+    // Entries come in batches per native call: a million one-at-a-time awaits cost seconds at start.
+    const iterator = this.db.iterator();
+    try {
+      for (let batch = await iterator.nextv(4096); batch.length > 0; batch = await iterator.nextv(4096)) {
+        for (const [key, value] of batch) {
+          try {
+            if (key.startsWith('reg/')) {
+              const registration = decodeRegistration(value);
+              // A cheap check (there may be a million): re-deriving the whole key doubled cold start.
+              if (!key.endsWith(`/${registration.etrId}`)) throw new Error(`holds a registration by ${registration.etrId}`);
+              registrations.push(registration);
+            } else if (key.startsWith('site/')) {
+              const site = decodeSite(value);
+              if (siteStoreKey(site.name) !== key) throw new Error(`holds site '${site.name}'`);
+              sites.push(site);
+            } else if (key.startsWith('map/')) {
+              const mapping = decodeMapping(value);
+              if (mappingStoreKey(mapping.eid) !== key) throw new Error(`holds the mapping of ${prefixKey(mapping.eid)}`);
+              mappings.push(mapping);
+            } else if (!key.startsWith('meta/')) {
+              throw new Error('unknown key kind');
+            }
+          } catch (err) {
+            corrupt.push({ key, reason: reasonOf(err) });
           }
-          registrations.push(registration);
-        } else if (!key.startsWith('meta/')) {
-          throw new Error('unknown key kind');
         }
-      } catch (err) {
-        corrupt.push({ key, reason: reasonOf(err) });
       }
+    } finally {
+      await iterator.close();
     }
     return { sites, mappings, registrations, corrupt };
   }
