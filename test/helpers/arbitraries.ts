@@ -20,13 +20,13 @@ import type {
 } from '../../mapserver/codec/types.js';
 
 /** fc.record with ordinary prototypes, so deepStrictEqual against decoded objects works. */
-function rec<T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> {
+export function rec<T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> {
   return fc.record(model, { noNullPrototype: true });
 }
 
-const u8 = fc.integer({ min: 0, max: 255 });
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
+export const u8 = fc.integer({ min: 0, max: 255 });
+export const u16 = fc.integer({ min: 0, max: 0xffff });
+export const u32 = fc.integer({ min: 0, max: 0xffffffff });
 
 export const arbIpv4Text = fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => formatIpv4(b));
 /** Mixes random IPv6 addresses with zero-heavy ones so RFC 5952 compression is exercised. */
