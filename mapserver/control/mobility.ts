@@ -12,7 +12,7 @@ import type { Endpoint, Site } from '../db/model.js';
 import { FAMILY_BITS, containsPrefix, eidFamily, prefixKey, prefixesOverlap } from '../db/prefix.js';
 import { answerRecord, LISP_CONTROL_PORT } from './map-resolver.js';
 import type { Requester, RequesterTable } from './requesters.js';
-import { Retransmitter, type Timers } from './retransmit.js';
+import type { Timers } from './retransmit.js';
 
 export interface BindingChange {
   readonly eid: EidPrefix;
@@ -46,14 +46,14 @@ function ownEid(source: Address): EidPrefix | undefined {
   return family ? { ...eid, length: FAMILY_BITS[family] } : undefined;
 }
 
-export function smrFor(changed: EidPrefix, requester: Requester, advertise: Address): MapRequest | undefined {
+export function smrFor(changed: EidPrefix, requester: Requester, advertise: Address, nonce: bigint = randomNonce()): MapRequest | undefined {
   const record = ownEid(requester.sourceEid);
   if (!record) return undefined;
   return {
     type: 'map-request',
     authoritative: false, mapDataPresent: false, probe: false, smr: true, pitr: false, smrInvoked: false,
     notifyRequested: false, localXtr: false, dontMapReply: false,
-    nonce: randomNonce(),
+    nonce,
     sourceEid: eidAddress(changed),
     itrRlocs: [advertise],
     records: [record],
@@ -89,19 +89,30 @@ export interface MoveReport {
   readonly fanoutMs: number;
 }
 
+interface PendingSmr {
+  readonly itr: string;
+  readonly eid: EidPrefix;
+  readonly to: Endpoint;
+  readonly smr: MapRequest;
+}
+
+/** RFC 9301 §6.6.2: an SMR is retransmitted every second, up to 3 times. */
+const SMR_INTERVAL_MS = 1000;
+const SMR_RETRIES = 3;
+
 export class MobilityNotifier {
-  private readonly smrs: Retransmitter<string>;
-  /** Pending SMR retransmissions, by key `itr|changed prefix`. */
-  private readonly pending = new Map<string, { readonly itr: string; readonly eid: EidPrefix }>();
+  /** SMRs not yet answered by an SMR-invoked Map-Request, by key `itr|changed prefix`. */
+  private readonly pending = new Map<string, PendingSmr>();
+  /** The same keys by ITR, so an SMR-invoked request finds its SMRs without a scan. */
+  private readonly byItr = new Map<string, Set<string>>();
+  private readonly rounds = new Set<unknown>();
 
   constructor(
     private readonly db: MappingDatabase,
     private readonly requesters: RequesterTable,
     private readonly callbacks: MobilityCallbacks,
-    timers: Timers,
-  ) {
-    this.smrs = new Retransmitter(timers);
-  }
+    private readonly timers: Timers,
+  ) {}
 
   get pendingSmrs(): number {
     return this.pending.size;
@@ -112,18 +123,27 @@ export class MobilityNotifier {
     const started = process.hrtime.bigint();
     const resolution = this.db.resolve(change.eid, now);
     const record = { ...answerRecord(resolution), eid: change.eid };
-    let smrs = 0;
+    const changedKey = prefixKey(change.eid);
+    const keys: string[] = [];
     let notifies = 0;
+    // One nonce for the move's SMRs: the SMR-invoked requests carry their own, OOR ignores this one.
+    const nonce = randomNonce();
     for (const requester of this.requesters.overlapping(change.eid, now)) {
       const family = requester.itr.includes(':') ? 'ipv6' : 'ipv4';
-      const smr = smrFor(change.eid, requester, this.callbacks.advertise(family));
+      const smr = smrFor(change.eid, requester, this.callbacks.advertise(family), nonce);
       if (smr) {
-        const key = `${requester.itr}|${prefixKey(change.eid)}`;
-        const to = { address: requester.itr, port: LISP_CONTROL_PORT };
-        this.pending.set(key, { itr: requester.itr, eid: change.eid });
-        // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
-        this.smrs.start(key, () => this.callbacks.send(to, smr), () => this.pending.delete(key));
-        smrs++;
+        const key = `${requester.itr}|${changedKey}`;
+        const entry: PendingSmr = { itr: requester.itr, eid: change.eid, to: { address: requester.itr, port: LISP_CONTROL_PORT }, smr };
+        this.forget(key);
+        this.pending.set(key, entry);
+        let keysOfItr = this.byItr.get(requester.itr);
+        if (!keysOfItr) {
+          keysOfItr = new Set();
+          this.byItr.set(requester.itr, keysOfItr);
+        }
+        keysOfItr.add(key);
+        keys.push(key);
+        this.callbacks.send(entry.to, smr);
       }
       if (requester.subscription) {
         const site = this.siteOf(requester.sourceEid);
@@ -132,6 +152,8 @@ export class MobilityNotifier {
         notifies++;
       }
     }
+    // One retransmission timer per move, not one per SMR: a move may SMR ten thousand ITRs.
+    if (keys.length) this.scheduleRound(keys, 1);
     // ETRs that held the binding and lost it learn the new mapping (RFC 9301 §5.7 Map-Notify).
     const kept = new Set(change.after?.registrations.map((r) => r.etrId));
     for (const old of change.before?.registrations ?? []) {
@@ -141,20 +163,48 @@ export class MobilityNotifier {
       this.callbacks.sendNotify({ address: old.source.address, port: LISP_CONTROL_PORT }, notifyFor(record, key.alg), key.secret);
       notifies++;
     }
-    return { eid: change.eid, smrs, notifies, fanoutMs: Number(process.hrtime.bigint() - started) / 1e6 };
+    return { eid: change.eid, smrs: keys.length, notifies, fanoutMs: Number(process.hrtime.bigint() - started) / 1e6 };
+  }
+
+  private scheduleRound(keys: readonly string[], round: number): void {
+    const handle = this.timers.setTimeout(() => {
+      this.rounds.delete(handle);
+      // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
+      const open = keys.filter((key) => this.pending.has(key));
+      if (round > SMR_RETRIES) {
+        for (const key of open) this.forget(key);
+        return;
+      }
+      for (const key of open) {
+        const entry = this.pending.get(key)!;
+        this.callbacks.send(entry.to, entry.smr);
+      }
+      if (open.length) this.scheduleRound(open, round + 1);
+    }, SMR_INTERVAL_MS);
+    this.rounds.add(handle);
+  }
+
+  private forget(key: string): void {
+    const entry = this.pending.get(key);
+    if (!entry) return;
+    this.pending.delete(key);
+    const keysOfItr = this.byItr.get(entry.itr);
+    keysOfItr?.delete(key);
+    if (keysOfItr?.size === 0) this.byItr.delete(entry.itr);
   }
 
   /** An SMR-invoked Map-Request arrived: stop retransmitting the SMRs it answers. */
   onSmrInvoked(request: MapRequest, from: Endpoint): number {
     if (this.pending.size === 0) return 0;
-    const itrs = new Set([from.address, ...request.itrRlocs.flatMap((r) => (r.afi === 'ipv4' || r.afi === 'ipv6' ? [r.ip] : []))]);
     let stopped = 0;
-    for (const [key, entry] of this.pending) {
-      if (!itrs.has(entry.itr)) continue;
-      if (!request.records.some((eid) => prefixesOverlap(eid, entry.eid) || containsPrefix(eid, entry.eid))) continue;
-      this.smrs.cancel(key);
-      this.pending.delete(key);
-      stopped++;
+    const itrs = [from.address, ...request.itrRlocs.flatMap((r) => (r.afi === 'ipv4' || r.afi === 'ipv6' ? [r.ip] : []))];
+    for (const itr of new Set(itrs)) {
+      for (const key of [...(this.byItr.get(itr) ?? [])]) {
+        const entry = this.pending.get(key)!;
+        if (!request.records.some((eid) => prefixesOverlap(eid, entry.eid) || containsPrefix(eid, entry.eid))) continue;
+        this.forget(key);
+        stopped++;
+      }
     }
     return stopped;
   }
@@ -165,7 +215,9 @@ export class MobilityNotifier {
   }
 
   close(): void {
-    this.smrs.cancelAll();
+    for (const handle of this.rounds) this.timers.clearTimeout(handle);
+    this.rounds.clear();
     this.pending.clear();
+    this.byItr.clear();
   }
 }

@@ -70,9 +70,11 @@ export class MappingDatabase {
 
   /** The site whose configured prefix covers `eid` (site prefixes never overlap). */
   siteFor(eid: EidPrefix): { readonly site: Site; readonly prefix: SitePrefix } | undefined {
+    // Fast path (every registration, every answer about a VM): longest match on the address.
+    const best = this.sitePrefixes.lookupBest(eid.iid, requireFamily(eid), prefixBytes(eid));
+    if (!best || best.prefix.length <= eid.length) return best?.value;
     const covering = this.sitePrefixes.covering(eid);
-    const match = covering[covering.length - 1];
-    return match?.value;
+    return covering[covering.length - 1]?.value;
   }
 
   staticMapping(eid: EidPrefix): MappingRecord | undefined {
