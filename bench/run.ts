@@ -216,7 +216,7 @@ async function main(): Promise<void> {
           const c = await compare(file, { requestNonceOffset: NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET }, echo.port, server.port);
           raw[`map-register-${logLevel}`] = c;
           if (logLevel === 'info') {
-            udpRows(`Map-Register→Map-Notify (HMAC-SHA-256, fsync'd), ${count(S.registerHosts)} EIDs`, c, undefined);
+            udpRows(`Map-Register→Map-Notify (HMAC-SHA-256, stored before the notify), ${count(S.registerHosts)} EIDs`, c, undefined);
             // The goal is on throughput only.
             const first = rows.findIndex((r) => r.figure.startsWith('Map-Register→Map-Notify') && r.figure.endsWith('throughput'));
             rows[first] = { ...rows[first]!, goal: '≥ 0.6× echo', pass: c.ratio >= 0.6 };

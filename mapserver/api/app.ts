@@ -14,6 +14,7 @@ import { healthRoutes } from './routes/health.js';
 import { lookupRoutes } from './routes/lookup.js';
 import { mappingsRoutes } from './routes/mappings.js';
 import { movesRoutes } from './routes/moves.js';
+import { xtrConfigRoutes } from './routes/xtr-config.js';
 import { sitesRoutes } from './routes/sites.js';
 
 /** What the API needs of the Map-Server: read the database, change it durably, watch events. */
@@ -63,6 +64,7 @@ export async function buildApi(control: ControlPlane, options: ApiOptions): Prom
     await v1.register(lookupRoutes, context);
     await v1.register(eventsRoutes, context);
     await v1.register(movesRoutes, context);
+    await v1.register(xtrConfigRoutes, context);
     for (const extra of options.extraRoutes ?? []) await extra(v1, context);
   }, { prefix: '/api/v1' });
   await app.ready();

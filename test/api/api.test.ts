@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { decode, encode } from '../../mapserver/codec/index.js';
 import type { EncapsulatedControl, MapReply, MapRequest } from '../../mapserver/codec/types.js';
 import { resolveApiToken } from '../../mapserver/api/auth.js';
+import { checkOorXtrFile } from '../../xtr-config/oor-conf-reader.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { formatEidPrefix } from '../../mapserver/db/prefix.js';
 import { startService, type Service } from '../../mapserver/service.js';
@@ -203,4 +204,32 @@ t.test('API token: config, then environment, then generated once and kept', asyn
   const generated = await resolveApiToken(undefined, dir, {});
   t.ok(generated.file && generated.token.length >= 24);
   t.same(await resolveApiToken(undefined, dir, {}), generated, 'the same token after a restart');
+});
+
+t.test('GET /api/v1/sites/{name}/xtr-config: an OOR config that checks out, or a clear refusal', async (t) => {
+  const s = await start(t);
+  t.teardown(() => s.close());
+  await s.api.inject({ method: 'PUT', url: '/api/v1/sites/cloud', headers: auth, payload: siteB });
+  const res = await s.api.inject({ method: 'GET', url: '/api/v1/sites/cloud/xtr-config?ms=172.30.0.2&rloc=172.20.20.1&proxyReply=true', headers: auth });
+  t.equal(res.statusCode, 200, res.body);
+  t.match(res.headers['content-type'], /text\/plain/);
+  const { conf, problems } = checkOorXtrFile(res.body);
+  t.same(problems, [], 'passes the OOR 1.3 grammar and option checks');
+  t.equal(conf?.mapServers[0]?.address, '172.30.0.2');
+  t.equal(conf?.mapServers[0]?.key, 'lisp-interop-key');
+  t.equal(conf?.mapServers[0]?.proxyReply, true);
+  t.same(conf?.databaseMappings.map((d) => d.eidPrefix), ['192.168.20.0/24']);
+  t.match(res.body, /address\s+= 172\.20\.20\.1/);
+
+  const both = await s.api.inject({ method: 'GET', url: '/api/v1/sites/cloud/xtr-config?ms=172.30.0.2', headers: auth });
+  t.equal(both.statusCode, 400);
+  t.match(both.json().message, /exactly one of querystring\.rloc and querystring\.iface/);
+  const badMs = await s.api.inject({ method: 'GET', url: '/api/v1/sites/cloud/xtr-config?ms=nope&rloc=172.20.20.1', headers: auth });
+  t.equal(badMs.statusCode, 400);
+  t.match(badMs.json().message, /ms/);
+  await s.api.inject({ method: 'PUT', url: '/api/v1/sites/sha', headers: auth, payload: { ...siteB, name: 'sha', keys: [{ alg: 'hmac-sha256', secret: 'k' }], prefixes: [{ eid: '172.16.30.0/24' }] } });
+  const sha = await s.api.inject({ method: 'GET', url: '/api/v1/sites/sha/xtr-config?ms=172.30.0.2&iface=eth0', headers: auth });
+  t.equal(sha.statusCode, 409);
+  t.match(sha.json().message, /supports only HMAC-SHA-1/);
+  t.equal((await s.api.inject({ method: 'GET', url: '/api/v1/sites/none/xtr-config?ms=1.2.3.4&iface=eth0', headers: auth })).statusCode, 404);
 });
