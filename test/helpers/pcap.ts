@@ -1,6 +1,6 @@
 // Builders for synthetic captures, so the reader is tested on formats and link types the
 // OOR vectors do not use (big-endian, nanosecond, pcapng sections, SLL, VLAN, IPv6 ...).
-import { internetChecksum } from '../../mapserver/pcap/write.js';
+import { internetChecksum, type PcapDatagram } from '../../mapserver/pcap/write.js';
 import { parseIp } from '../../mapserver/codec/ip.js';
 
 export interface SyntheticPacket {
@@ -136,13 +136,8 @@ export function pcapng(sections: readonly NgSection[]): Buffer {
   return Buffer.concat(blocks);
 }
 
-export interface UdpSpec {
-  readonly source: string;
-  readonly destination: string;
-  readonly sourcePort: number;
-  readonly destinationPort: number;
-  readonly payload: Uint8Array;
-  readonly ttl?: number;
+/** A datagram as `writePcap` takes it (less the timestamp), plus the oddities the reader must handle. */
+export interface UdpSpec extends Omit<PcapDatagram, 'timestampMicros'> {
   /** IPv4 option bytes (a multiple of 4). */
   readonly ipv4Options?: Uint8Array;
   /** IPv6 extension headers to insert, by next-header number (0, 43, 60, 44 first fragment). */
