@@ -15,7 +15,7 @@ import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './
 import { MappingDatabase, type DbChange } from './db/database.js';
 import type { Endpoint, Registration } from './db/model.js';
 import { formatEidPrefix, prefixKey } from './db/prefix.js';
-import { addressText } from './config/convert.js';
+import { formatAddress } from './codec/text.js';
 import { ServerMetrics } from './metrics.js';
 import { Store } from './store/store.js';
 import { StoreWriter } from './store/writer.js';
@@ -209,7 +209,7 @@ export class LispServer {
   private announceMoves(moved: readonly BindingChange[]): void {
     const now = this.now();
     for (const change of moved) {
-      const rlocs = (b: BindingChange['before']): string[] => b?.record.locators.map((l) => addressText(l.rloc)) ?? [];
+      const rlocs = (b: BindingChange['before']): string[] => b?.record.locators.map((l) => formatAddress(l.rloc)) ?? [];
       // A first registration is not a move: nobody can hold an older binding of it.
       if (!change.before && this.requesters.overlapping(change.eid, now).length === 0) continue;
       this.metrics.moves.inc();

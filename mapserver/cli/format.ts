@@ -1,6 +1,7 @@
 // Human-readable trees and JSON for LISP messages. Shared by `livmap decode`, `livmap lig` and
 // the server's logs, so a message looks the same wherever it is printed.
-import type { Address, Auth, EidPrefix, LispMessage, Locator, MappingRecord } from '../codec/types.js';
+import { formatAddress } from '../codec/text.js';
+import { actionName, type Address, type Auth, type EidPrefix, type LispMessage, type Locator, type MappingRecord } from '../codec/types.js';
 import type { InnerPacketSummary, LispDataHeader, LispDataPacket } from '../codec/data-header.js';
 import { formatEidPrefix } from '../db/prefix.js';
 
@@ -25,12 +26,7 @@ const MESSAGE_NAME: Readonly<Record<LispMessage['type'], string>> = {
   ecm: 'Encapsulated Control Message',
 };
 
-const ACTION_NAMES = ['no-action', 'natively-forward', 'send-map-request', 'drop', 'drop-policy-denied', 'drop-auth-failure'];
-
-/** `natively-forward` for 1; `action-N` for values RFC 9301 does not name. */
-export function actionName(action: number): string {
-  return ACTION_NAMES[action] ?? `action-${action}`;
-}
+export { actionName };
 
 const ALG_NAMES = ['none', 'HMAC-SHA-1-96', 'HMAC-SHA-256-128'];
 
@@ -44,23 +40,7 @@ function hex(bytes: Uint8Array): string {
 }
 
 /** Text of any wire address; LCAFs are spelled out so nothing is hidden. */
-export function formatAddress(address: Address): string {
-  switch (address.afi) {
-    case 'none':
-      return '(no address)';
-    case 'ipv4':
-    case 'ipv6':
-      return address.ip;
-    case 'mac':
-      return address.mac;
-    case 'lcaf-iid':
-      return `[${address.iid}] ${formatAddress(address.address)}`;
-    case 'lcaf-afi-list':
-      return `(${address.addresses.map(formatAddress).join(', ')})`;
-    case 'lcaf':
-      return `LCAF type ${address.lcafType} flags 0x${address.flags.toString(16).padStart(2, '0')} payload ${hex(address.payload) || '(empty)'}`;
-  }
-}
+export { formatAddress };
 
 const bit = (name: string, on: boolean): string => `${name}=${on ? 1 : 0}`;
 

@@ -64,6 +64,14 @@ export const ACTION = {
   dropAuthFailure: 5,
 } as const;
 
+/** The names of ACTION values, by value, as config files, the API and the CLI spell them. */
+export const ACTION_NAMES = ['no-action', 'natively-forward', 'send-map-request', 'drop', 'drop-policy-denied', 'drop-auth-failure'] as const;
+
+/** `natively-forward` for 1; `action-N` for values RFC 9301 does not name. */
+export function actionName(action: number): string {
+  return ACTION_NAMES[action] ?? `action-${action}`;
+}
+
 export interface Locator {
   readonly priority: number;
   readonly weight: number;

@@ -1,6 +1,7 @@
 // JSON (config file, API bodies) <-> domain objects, with errors that name the field.
-import { ACTION, type Address, type Locator, type MappingRecord } from '../codec/types.js';
+import { ACTION, ACTION_NAMES, actionName, type Address, type Locator, type MappingRecord } from '../codec/types.js';
 import { canonicalIp } from '../codec/ip.js';
+import { formatAddress } from '../codec/text.js';
 import { formatEidPrefix, parseEidPrefix, prefixesOverlap } from '../db/prefix.js';
 import type { Site, SitePrefix } from '../db/model.js';
 import type { MappingJson, RlocJson, SiteJson } from './schema.js';
@@ -13,11 +14,7 @@ export class ConfigError extends Error {
   }
 }
 
-const ACTION_NAMES = ['no-action', 'natively-forward', 'send-map-request', 'drop', 'drop-policy-denied', 'drop-auth-failure'] as const;
-
-export function actionName(action: number): string {
-  return ACTION_NAMES[action] ?? `action-${action}`;
-}
+export { actionName };
 
 function prefixAt(field: string, eid: string, iid: number | undefined) {
   try {
@@ -109,17 +106,6 @@ export function mappingFromJson(json: MappingJson, field = 'mapping'): MappingRe
   };
 }
 
-export function addressText(address: Address): string {
-  switch (address.afi) {
-    case 'none': return '(none)';
-    case 'ipv4':
-    case 'ipv6': return address.ip;
-    case 'mac': return address.mac;
-    case 'lcaf-iid': return `[${address.iid}] ${addressText(address.address)}`;
-    case 'lcaf-afi-list': return address.addresses.map(addressText).join(',');
-    case 'lcaf': return `lcaf-type-${address.lcafType}`;
-  }
-}
 
 export function mappingToJson(record: MappingRecord): MappingJson {
   return {
@@ -128,7 +114,7 @@ export function mappingToJson(record: MappingRecord): MappingJson {
     ttl: record.ttl,
     action: actionName(record.action),
     rlocs: record.locators.map((l) => ({
-      address: addressText(l.rloc),
+      address: formatAddress(l.rloc),
       priority: l.priority,
       weight: l.weight,
       mpriority: l.mPriority,

@@ -4,7 +4,7 @@ import { AUTH_ALG, type Locator, type MapNotify, type MapRegister, type MappingR
 import type { DbChange, MappingDatabase } from '../db/database.js';
 import type { Endpoint, KeyAlgorithm, Registration, Site } from '../db/model.js';
 import { eidFamily, formatEidPrefix, samePrefix } from '../db/prefix.js';
-import { addressText } from '../config/convert.js';
+import { formatAddress } from '../codec/text.js';
 import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './types.js';
 
 export interface MapServerOptions {
@@ -103,7 +103,7 @@ export function handleMapRegister(
       site: site.name,
       eid: record.eid,
       etrId,
-      rlocs: record.locators.map((l) => addressText(l.rloc)),
+      rlocs: record.locators.map((l) => formatAddress(l.rloc)),
       refresh: existing !== undefined,
     });
   }

@@ -168,7 +168,8 @@ export function parseEidPrefix(text: string, iid = 0): EidPrefix {
   return { iid, address: addressFromBytes(parsed.family, parsed.bytes), length };
 }
 
-function addressText(address: Address): string {
+/** Address text for keys: stable across releases, since stored keys are built from it (not for display). */
+function keyText(address: Address): string {
   switch (address.afi) {
     case 'ipv4':
     case 'ipv6':
@@ -178,9 +179,9 @@ function addressText(address: Address): string {
     case 'none':
       return 'none';
     case 'lcaf-iid':
-      return `[${address.iid}] ${addressText(address.address)}`;
+      return `[${address.iid}] ${keyText(address.address)}`;
     case 'lcaf-afi-list':
-      return `(${address.addresses.map(addressText).join(', ')})`;
+      return `(${address.addresses.map(keyText).join(', ')})`;
     case 'lcaf':
       return `lcaf${address.lcafType}:${Buffer.from(address.payload).toString('hex')}`;
   }
@@ -188,7 +189,7 @@ function addressText(address: Address): string {
 
 /** `10.16.10.0/24`; `[7] 172.16.31.0/24` when the IID is not 0. */
 export function formatEidPrefix(p: EidPrefix): string {
-  const text = `${addressText(p.address)}/${p.length}`;
+  const text = `${keyText(p.address)}/${p.length}`;
   return p.iid === 0 ? text : `[${p.iid}] ${text}`;
 }
 
@@ -200,10 +201,10 @@ export function prefixKey(p: EidPrefix): string {
   const family = eidFamily(p);
   if (!family) {
     // Unmatchable EIDs (LCAF, none) still need a deterministic key.
-    return `${p.iid}:${p.address.afi}:${addressText(p.address)}/${p.length}`;
+    return `${p.iid}:${p.address.afi}:${keyText(p.address)}/${p.length}`;
   }
   const n = normalizePrefix(p);
-  return `${n.iid}:${family}:${addressText(n.address)}/${n.length}`;
+  return `${n.iid}:${family}:${keyText(n.address)}/${n.length}`;
 }
 
 /** The prefix with host bits zeroed and canonical address text. Unmatchable prefixes are returned as-is. */

@@ -65,22 +65,27 @@ t.test('acknowledged writes survive kill -9', async (t) => {
       const n = nonce();
       pending.set(n, eid);
       await etr.send(mapRegisterBytes({ eid, rlocs: ['127.0.8.1'], nonce: n }), { address: '127.0.0.1', port });
-      // Collect Map-Notifies as they come; never wait for one.
-      for (;;) {
-        const d = await etr.receive(1).catch(() => undefined);
-        if (!d) break;
-        const m = decode(d.bytes);
-        if (m.type === 'map-notify' && pending.has(m.nonce)) ackedRegistrations.add(pending.get(m.nonce)!);
-      }
-      if (i % 50 === 0) await new Promise((r) => setImmediate(r));
+      // Pace the burst so the server acknowledges while it runs (the kill must land mid-burst).
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 1));
     }
   })();
-  // Let the burst run, then pull the plug mid-write.
-  while (ackedSites.length < 20 || ackedRegistrations.size < 200) await new Promise((r) => setTimeout(r, 10));
+  // Collect Map-Notifies as they come, until the kill.
+  const collector = (async () => {
+    while (!stop) {
+      const d = await etr.receive(50).catch(() => undefined);
+      if (!d) continue;
+      const m = decode(d.bytes);
+      if (m.type === 'map-notify' && pending.has(m.nonce)) ackedRegistrations.add(pending.get(m.nonce)!);
+    }
+  })();
+  // Let the burst run, then pull the plug mid-write (bounded: the test fails rather than hangs).
+  const deadline = Date.now() + 30_000;
+  while ((ackedSites.length < 20 || ackedRegistrations.size < 200) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  // Listen for the exit before the kill: it may come before the writers have wound down.
+  const exited = new Promise((r) => server.child.once('exit', r));
   server.child.kill('SIGKILL');
   stop = true;
-  await Promise.all([apiWriter, registrar]);
-  await new Promise((r) => server.child.once('exit', r));
+  await Promise.all([apiWriter, registrar, collector, exited]);
   t.ok(ackedSites.length >= 20 && ackedRegistrations.size >= 200, `${ackedSites.length} site writes and ${ackedRegistrations.size} registrations acknowledged before the kill`);
 
   server = await serve(config);

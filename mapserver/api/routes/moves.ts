@@ -4,7 +4,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Locator } from '../../codec/types.js';
-import { addressText, mappingFromJson } from '../../config/convert.js';
+import { formatAddress } from '../../codec/text.js';
+import { mappingFromJson } from '../../config/convert.js';
 import { RlocJson } from '../../config/schema.js';
 import { FAMILY_BITS, formatEidPrefix, parseEidPrefix, requireFamily, samePrefix } from '../../db/prefix.js';
 import type { Registration } from '../../db/model.js';
@@ -67,7 +68,7 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
     const registration: Registration = {
       site: owner.site.name,
       etrId: MOVE_ETR_ID,
-      source: { address: addressText(locators[0]!.rloc), port: 4342 },
+      source: { address: formatAddress(locators[0]!.rloc), port: 4342 },
       proxyReply: true,
       merge: false,
       record: { eid, ttl: body.ttl ?? currentTtl, action: 0, authoritative: true, mapVersion: 0, locators },
@@ -90,8 +91,8 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
     return {
       eid: formatEidPrefix({ ...eid, iid: 0 }),
       iid,
-      from: event?.from ?? (current.kind === 'registered' ? current.binding.record.locators.map((l) => addressText(l.rloc)) : []),
-      to: locators.map((l) => addressText(l.rloc)),
+      from: event?.from ?? (current.kind === 'registered' ? current.binding.record.locators.map((l) => formatAddress(l.rloc)) : []),
+      to: locators.map((l) => formatAddress(l.rloc)),
       smrs: event?.smrs ?? 0,
       notifies: event?.notifies ?? 0,
       fanoutMs: event?.fanoutMs ?? 0,
