@@ -92,8 +92,11 @@ export interface MoveReport {
 interface PendingSmr {
   readonly itr: string;
   readonly eid: EidPrefix;
+  readonly eidKey: string;
   readonly to: Endpoint;
   readonly smr: MapRequest;
+  /** Answered by an SMR-invoked request, given up, or replaced by a newer move's SMR. */
+  done: boolean;
 }
 
 /** RFC 9301 §6.6.2: an SMR is retransmitted every second, up to 3 times. */
@@ -101,10 +104,9 @@ const SMR_INTERVAL_MS = 1000;
 const SMR_RETRIES = 3;
 
 export class MobilityNotifier {
-  /** SMRs not yet answered by an SMR-invoked Map-Request, by key `itr|changed prefix`. */
-  private readonly pending = new Map<string, PendingSmr>();
-  /** The same keys by ITR, so an SMR-invoked request finds its SMRs without a scan. */
-  private readonly byItr = new Map<string, Set<string>>();
+  /** SMRs not yet answered by an SMR-invoked Map-Request, by ITR (few per ITR: a list). */
+  private readonly pendingByItr = new Map<string, PendingSmr[]>();
+  private pendingCount = 0;
   private readonly rounds = new Set<unknown>();
 
   constructor(
@@ -115,7 +117,7 @@ export class MobilityNotifier {
   ) {}
 
   get pendingSmrs(): number {
-    return this.pending.size;
+    return this.pendingCount;
   }
 
   /** Reacts to one changed binding; returns what it sent. */
@@ -123,26 +125,18 @@ export class MobilityNotifier {
     const started = process.hrtime.bigint();
     const resolution = this.db.resolve(change.eid, now);
     const record = { ...answerRecord(resolution), eid: change.eid };
-    const changedKey = prefixKey(change.eid);
-    const keys: string[] = [];
+    const eidKey = prefixKey(change.eid);
+    const sent: PendingSmr[] = [];
     let notifies = 0;
     // One nonce for the move's SMRs: the SMR-invoked requests carry their own, OOR ignores this one.
     const nonce = randomNonce();
+    const advertise = { ipv4: this.callbacks.advertise('ipv4'), ipv6: this.callbacks.advertise('ipv6') };
     for (const requester of this.requesters.overlapping(change.eid, now)) {
-      const family = requester.itr.includes(':') ? 'ipv6' : 'ipv4';
-      const smr = smrFor(change.eid, requester, this.callbacks.advertise(family), nonce);
+      const smr = smrFor(change.eid, requester, requester.itr.includes(':') ? advertise.ipv6 : advertise.ipv4, nonce);
       if (smr) {
-        const key = `${requester.itr}|${changedKey}`;
-        const entry: PendingSmr = { itr: requester.itr, eid: change.eid, to: { address: requester.itr, port: LISP_CONTROL_PORT }, smr };
-        this.forget(key);
-        this.pending.set(key, entry);
-        let keysOfItr = this.byItr.get(requester.itr);
-        if (!keysOfItr) {
-          keysOfItr = new Set();
-          this.byItr.set(requester.itr, keysOfItr);
-        }
-        keysOfItr.add(key);
-        keys.push(key);
+        const entry: PendingSmr = { itr: requester.itr, eid: change.eid, eidKey, to: { address: requester.itr, port: LISP_CONTROL_PORT }, smr, done: false };
+        this.track(entry);
+        sent.push(entry);
         this.callbacks.send(entry.to, smr);
       }
       if (requester.subscription) {
@@ -153,7 +147,7 @@ export class MobilityNotifier {
       }
     }
     // One retransmission timer per move, not one per SMR: a move may SMR ten thousand ITRs.
-    if (keys.length) this.scheduleRound(keys, 1);
+    if (sent.length) this.scheduleRound(sent, 1);
     // ETRs that held the binding and lost it learn the new mapping (RFC 9301 §5.7 Map-Notify).
     const kept = new Set(change.after?.registrations.map((r) => r.etrId));
     for (const old of change.before?.registrations ?? []) {
@@ -163,46 +157,60 @@ export class MobilityNotifier {
       this.callbacks.sendNotify({ address: old.source.address, port: LISP_CONTROL_PORT }, notifyFor(record, key.alg), key.secret);
       notifies++;
     }
-    return { eid: change.eid, smrs: keys.length, notifies, fanoutMs: Number(process.hrtime.bigint() - started) / 1e6 };
+    return { eid: change.eid, smrs: sent.length, notifies, fanoutMs: Number(process.hrtime.bigint() - started) / 1e6 };
   }
 
-  private scheduleRound(keys: readonly string[], round: number): void {
+  /** Adds an SMR to its ITR's list, replacing one for the same prefix from an earlier move. */
+  private track(entry: PendingSmr): void {
+    let list = this.pendingByItr.get(entry.itr);
+    if (!list) {
+      list = [];
+      this.pendingByItr.set(entry.itr, list);
+    }
+    const old = list.findIndex((p) => p.eidKey === entry.eidKey);
+    if (old >= 0) {
+      list[old]!.done = true;
+      list[old] = entry;
+    } else {
+      list.push(entry);
+      this.pendingCount++;
+    }
+  }
+
+  private untrack(entry: PendingSmr): void {
+    entry.done = true;
+    const list = this.pendingByItr.get(entry.itr);
+    const i = list ? list.indexOf(entry) : -1;
+    if (!list || i < 0) return;
+    list.splice(i, 1);
+    this.pendingCount--;
+    if (list.length === 0) this.pendingByItr.delete(entry.itr);
+  }
+
+  private scheduleRound(entries: readonly PendingSmr[], round: number): void {
     const handle = this.timers.setTimeout(() => {
       this.rounds.delete(handle);
-      // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
-      const open = keys.filter((key) => this.pending.has(key));
+      const open = entries.filter((entry) => !entry.done);
       if (round > SMR_RETRIES) {
-        for (const key of open) this.forget(key);
+        for (const entry of open) this.untrack(entry);
         return;
       }
-      for (const key of open) {
-        const entry = this.pending.get(key)!;
-        this.callbacks.send(entry.to, entry.smr);
-      }
+      // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
+      for (const entry of open) this.callbacks.send(entry.to, entry.smr);
       if (open.length) this.scheduleRound(open, round + 1);
     }, SMR_INTERVAL_MS);
     this.rounds.add(handle);
   }
 
-  private forget(key: string): void {
-    const entry = this.pending.get(key);
-    if (!entry) return;
-    this.pending.delete(key);
-    const keysOfItr = this.byItr.get(entry.itr);
-    keysOfItr?.delete(key);
-    if (keysOfItr?.size === 0) this.byItr.delete(entry.itr);
-  }
-
   /** An SMR-invoked Map-Request arrived: stop retransmitting the SMRs it answers. */
   onSmrInvoked(request: MapRequest, from: Endpoint): number {
-    if (this.pending.size === 0) return 0;
+    if (this.pendingCount === 0) return 0;
     let stopped = 0;
     const itrs = [from.address, ...request.itrRlocs.flatMap((r) => (r.afi === 'ipv4' || r.afi === 'ipv6' ? [r.ip] : []))];
     for (const itr of new Set(itrs)) {
-      for (const key of [...(this.byItr.get(itr) ?? [])]) {
-        const entry = this.pending.get(key)!;
+      for (const entry of [...(this.pendingByItr.get(itr) ?? [])]) {
         if (!request.records.some((eid) => prefixesOverlap(eid, entry.eid) || containsPrefix(eid, entry.eid))) continue;
-        this.forget(key);
+        this.untrack(entry);
         stopped++;
       }
     }
@@ -217,7 +225,7 @@ export class MobilityNotifier {
   close(): void {
     for (const handle of this.rounds) this.timers.clearTimeout(handle);
     this.rounds.clear();
-    this.pending.clear();
-    this.byItr.clear();
+    this.pendingByItr.clear();
+    this.pendingCount = 0;
   }
 }
