@@ -17,7 +17,9 @@ import { FakeTimers } from '../helpers/fake-timers.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { ecmRequestBytes, mapRegisterBytes, notifyAckBytes } from '../helpers/lisp.js';
 import { labConfig } from '../helpers/server.js';
-import { UdpPeer } from '../helpers/udp.js';
+import { TSHARK_SKIP_REASON, assertNoMalformed, deepField, field, haveTshark, tsharkDecode } from '../helpers/tshark.js';
+import { UdpPeer, toPcapDatagrams } from '../helpers/udp.js';
+import { writePcap } from '../../mapserver/pcap/write.js';
 
 const key = [{ alg: 'hmac-sha1' as const, secret: INTEROP_KEY }];
 const SITES: Site[] = [
@@ -106,6 +108,15 @@ t.test('a VM move: SMR to the ITR that cached it, Map-Notify to the old ETR, no 
   t.equal(await server.metrics.value('livmap_smrs_sent_total'), 2);
   t.equal(await server.metrics.value('livmap_smr_invoked_requests_total'), 1);
   t.equal(await server.metrics.value('livmap_moves_total'), 1);
+
+  await t.test('the SMRs, Map-Notifies and replies decode in tshark without errors', { skip: haveTshark() ? false : TSHARK_SKIP_REASON }, async (t) => {
+    const sent = [...corr.log, ...local.log, ...cloud.log];
+    const frames = await tsharkDecode(writePcap(toPcapDatagrams(sent)), ['-d', `udp.port==${ms.port},lisp`]);
+    assertNoMalformed(frames);
+    const smrs = frames.filter((f) => field(f.lisp[0], 'lisp.type') === '1');
+    t.equal(smrs.length, 2, 'the SMR and its retransmission');
+    t.equal(deepField(smrs[0]!.lisp[0], 'lisp.mreq.flags.smr'), '1', 'tshark reads the S bit');
+  });
 
   // The old ETR refreshes the VM on its 60 s timer: the binding stays with the cloud.
   await local.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.1.1'], ttl: 1 }), ms);

@@ -58,3 +58,26 @@ t.test('a quiet refresh is not written, and the stored copy still outlives the n
   t.equal(registrations[0]!.expiresAt, T0 + 180_000, 'the refresh at +60 s was not written');
   t.ok(registrations[0]!.expiresAt - (T0 + 60_000) >= 120_000, 'and the stored copy lives 2 more minutes: a crash now loses nothing');
 });
+
+t.test('a registration that is not refreshed expires after 3 minutes: removed, stored, announced', async (t) => {
+  const dir = t.testdir();
+  let clock = 1_800_000_000_000;
+  const server = await LispServer.start(labConfig(dir), { now: () => clock });
+  t.teardown(() => server.close());
+  const [ms] = server.addresses() as [Endpoint];
+  const etr = await UdpPeer.bind('127.0.9.11');
+  t.teardown(() => etr.close());
+  const events: string[] = [];
+  server.events.on('event', (e) => events.push(e.type));
+  await etr.send(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: ['10.99.0.4'] }), ms);
+  await etr.receive();
+  clock += 179_000;
+  server.sweep();
+  t.equal(server.db.liveRegistrations, 1, 'alive at 179 s');
+  clock += 2_000;
+  server.sweep();
+  t.equal(server.db.liveRegistrations, 0, 'gone at 181 s');
+  t.same(events, ['registered', 'expired']);
+  const r = server.db.resolve({ iid: 0, address: { afi: 'ipv4', ip: '192.168.20.10' }, length: 32 }, clock);
+  t.equal(r.kind === 'negative' && r.ttl, 1, 'the site answers negative with the short TTL again');
+});
