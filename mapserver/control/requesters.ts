@@ -85,7 +85,16 @@ export class RequesterTable {
   }
 
   /** Drops answers whose TTL ran out. */
-  sweep(now: number): void {
-    for (const [key, requester] of this.byKey) if (requester.expiresAt <= now) this.remove(key, requester);
+  /**
+   * Drops expired answers among the `limit` oldest entries: called every second, it must not
+   * stall the event loop over a full table (expired entries are skipped by `overlapping`
+   * anyway, and capacity bounds the rest).
+   */
+  sweep(now: number, limit = 2000): void {
+    let seen = 0;
+    for (const [key, requester] of this.byKey) {
+      if (++seen > limit) break;
+      if (requester.expiresAt <= now) this.remove(key, requester);
+    }
   }
 }

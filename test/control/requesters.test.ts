@@ -1,0 +1,33 @@
+import t from 'tap';
+import { RequesterTable } from '../../mapserver/control/requesters.js';
+import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+
+const T0 = 1_700_000_000_000;
+const vm = parseEidPrefix('10.16.10.50/32');
+const site = parseEidPrefix('10.16.10.0/24');
+
+t.test('overlapping finds requesters of covering and covered prefixes, live ones only', async (t) => {
+  const table = new RequesterTable(100);
+  table.record({ itr: '127.0.0.1', sourceEid: { afi: 'ipv4', ip: '172.16.30.10' }, eid: vm, expiresAt: T0 + 60_000 });
+  table.record({ itr: '127.0.0.2', sourceEid: { afi: 'ipv4', ip: '172.16.31.10' }, eid: site, expiresAt: T0 + 60_000 });
+  table.record({ itr: '127.0.0.3', sourceEid: { afi: 'ipv4', ip: '172.16.32.10' }, eid: parseEidPrefix('192.168.20.0/24'), expiresAt: T0 + 60_000 });
+  table.record({ itr: '127.0.0.4', sourceEid: { afi: 'ipv4', ip: '172.16.33.10' }, eid: vm, expiresAt: T0 + 1_000 });
+  t.same(table.overlapping(vm, T0 + 2_000).map((r) => r.itr).sort(), ['127.0.0.1', '127.0.0.2']);
+  t.same(table.overlapping(site, T0 + 2_000).map((r) => r.itr).sort(), ['127.0.0.1', '127.0.0.2'], 'a prefix finds the more-specific answers too');
+});
+
+t.test('refreshes update in place; capacity evicts the oldest; sweep is bounded', async (t) => {
+  const table = new RequesterTable(3);
+  for (let i = 0; i < 5; i++) table.record({ itr: `127.0.0.${i}`, sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + i });
+  t.equal(table.size, 3, 'bounded');
+  t.same(table.overlapping(vm, T0).map((r) => r.itr).sort(), ['127.0.0.2', '127.0.0.3', '127.0.0.4'], 'oldest evicted first');
+  table.record({ itr: '127.0.0.4', sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 100_000 });
+  t.equal(table.size, 3, 'a refresh does not add an entry');
+  const big = new RequesterTable(10_000);
+  for (let i = 0; i < 5000; i++) big.record({ itr: `127.1.${i >> 8}.${i & 255}`, sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 });
+  big.sweep(T0 + 1, 2000);
+  t.equal(big.size, 3000, 'one sweep looks at no more than its limit');
+  big.sweep(T0 + 1, 2000);
+  big.sweep(T0 + 1, 2000);
+  t.equal(big.size, 0, 'successive sweeps finish the job');
+});
