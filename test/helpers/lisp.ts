@@ -9,12 +9,12 @@ export const nonce = (): bigint => randomBytes(8).readBigUInt64BE();
 const ip = (text: string): Address => (text.includes(':') ? { afi: 'ipv6', ip: text } : { afi: 'ipv4', ip: text });
 
 export function mapRegisterBytes(options: {
-  eid: string; rlocs: string[]; ttl?: number; proxy?: boolean; nonce?: bigint; secret?: string; iid?: number; xtrId?: Uint8Array;
+  eid: string; rlocs: string[]; ttl?: number; proxy?: boolean; nonce?: bigint; secret?: string; alg?: 'hmac-sha1' | 'hmac-sha256'; iid?: number; xtrId?: Uint8Array;
 }): Buffer {
   const register: MapRegister = {
     type: 'map-register', proxyReply: options.proxy ?? true, security: false, xtrIdPresent: options.xtrId !== undefined, rtr: false,
     wantMapNotify: true, merge: false, nonce: options.nonce ?? nonce(),
-    auth: { keyId: 0, algId: 1, authData: new Uint8Array(20) },
+    auth: options.alg === 'hmac-sha256' ? { keyId: 0, algId: 2, authData: new Uint8Array(32) } : { keyId: 0, algId: 1, authData: new Uint8Array(20) },
     records: [{ eid: parseEidPrefix(options.eid, options.iid ?? 0), ttl: options.ttl ?? 10, action: 0, authoritative: true, mapVersion: 0, locators: options.rlocs.map((r) => locator(r)) }],
     ...(options.xtrId ? { xtrId: options.xtrId, siteId: new Uint8Array(8) } : {}),
   };

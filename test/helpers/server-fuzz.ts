@@ -5,9 +5,14 @@ import fc from 'fast-check';
 import { decode, encode } from '../../mapserver/codec/index.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { readCapture } from '../../mapserver/pcap/read.js';
+import type { Site } from '../../mapserver/db/model.js';
+import { parseEidPrefix } from '../../mapserver/db/prefix.js';
 import type { LispServer } from '../../mapserver/server.js';
+import type { RateLimit } from '../../mapserver/control/rate-limit.js';
+import type { Test } from 'tap';
+import { startLabServer } from './server.js';
 import { arbLispMessage } from './arbitraries.js';
-import { ecmRequestBytes, nonce } from './lisp.js';
+import { ecmRequestBytes, mapRegisterBytes, nonce } from './lisp.js';
 import { mutate, rng } from './mutate.js';
 import { UdpPeer } from './udp.js';
 import { VECTOR_DIR } from './vectors.js';
@@ -71,4 +76,31 @@ export async function fuzzServer(options: {
     if (i % 10_000 === 0) options.onProgress?.(i);
   }
   return { hostile: options.iterations, valid, answered, rssBeforeMb: rssBefore / 2 ** 20, rssAfterMb: process.memoryUsage().rss / 2 ** 20 };
+}
+
+/** The valid client's site: its key is not the corpus's, so no replayed golden Map-Register can take it over. */
+export const CLOUD_SITE: Site = {
+  name: 'cloud',
+  keys: [{ alg: 'hmac-sha256', secret: 'cloud-secret' }],
+  prefixes: [{ eid: parseEidPrefix('192.168.20.0/24'), acceptMoreSpecifics: false }],
+};
+
+export interface FuzzLab {
+  readonly server: LispServer;
+  readonly etr: UdpPeer;
+  readonly attacker: UdpPeer;
+  readonly itr: UdpPeer;
+}
+
+/** A loopback server (sends filtered to loopback) with the cloud site registered by `etr`, an attacker and an ITR on `base`.1-3. */
+export async function startFuzzLab(t: Test, base: string, sites: readonly Site[], rateLimit?: RateLimit): Promise<FuzzLab> {
+  const server = await startLabServer(t, { sendFilter: loopbackOnly }, { sites, ...(rateLimit ? { rateLimit } : {}) });
+  const [ms] = server.addresses() as [Endpoint];
+  const itr = await UdpPeer.bind(`${base}.1`, 4342);
+  const etr = await UdpPeer.bind(`${base}.2`);
+  const attacker = await UdpPeer.bind(`${base}.3`);
+  t.teardown(async () => { await etr.close(); await attacker.close(); await itr.close(); });
+  await etr.send(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: [`${base}.2`], secret: 'cloud-secret', alg: 'hmac-sha256' }), ms);
+  await etr.receive();
+  return { server, etr, attacker, itr };
 }

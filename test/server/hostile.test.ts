@@ -9,11 +9,11 @@ import { parseEidPrefix } from '../../mapserver/db/prefix.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { ecmRequestBytes, mapRegisterBytes } from '../helpers/lisp.js';
 import { startLabServer } from '../helpers/server.js';
-import { fuzzServer, hostileCorpus, loopbackOnly } from '../helpers/server-fuzz.js';
+import { CLOUD_SITE, fuzzServer, hostileCorpus, loopbackOnly, startFuzzLab } from '../helpers/server-fuzz.js';
 import { UdpPeer } from '../helpers/udp.js';
 
 const SITES: Site[] = [
-  { name: 'cloud', keys: [{ alg: 'hmac-sha256', secret: 'cloud-secret' }], prefixes: [{ eid: parseEidPrefix('192.168.20.0/24'), acceptMoreSpecifics: false }] },
+  CLOUD_SITE,
   { name: 'local', keys: [{ alg: 'hmac-sha1', secret: INTEROP_KEY }], prefixes: [{ eid: parseEidPrefix('10.16.10.0/24'), acceptMoreSpecifics: true }] },
 ];
 
@@ -24,17 +24,7 @@ async function dropped(server: Awaited<ReturnType<typeof startLabServer>>, reaso
 }
 
 t.test('a few thousand fuzzed datagrams: no crash, drops counted, valid requests still answered', async (t) => {
-  const server = await startLabServer(t, { sendFilter: loopbackOnly }, { sites: SITES });
-  const [ms] = server.addresses() as [Endpoint];
-  const etr = await UdpPeer.bind('127.0.6.2');
-  const attacker = await UdpPeer.bind('127.0.6.3');
-  const itr = await UdpPeer.bind('127.0.6.1', 4342);
-  t.teardown(async () => { await etr.close(); await attacker.close(); await itr.close(); });
-  // The valid client's EID is in a site whose key the corpus does not know, so no replayed
-  // golden Map-Register can take it over.
-  const cloud = decode(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: ['127.0.6.2'] })) as MapRegister;
-  await etr.send(signMessage({ ...cloud, auth: { keyId: 0, algId: 2, authData: new Uint8Array(32) } }, 'cloud-secret'), ms);
-  await etr.receive();
+  const { server, attacker, itr } = await startFuzzLab(t, '127.0.6', SITES);
 
   const iterations = Number(process.env.SERVER_FUZZ_ITERATIONS ?? 4000);
   const stats = await fuzzServer({ server, iterations, seed: 4342, validEvery: 100, attacker, itr, validEid: '192.168.20.10' });
@@ -50,7 +40,7 @@ t.test('a few thousand fuzzed datagrams: no crash, drops counted, valid requests
       return m.type === 'map-register' && verifyMessage(bytes, INTEROP_KEY) ? m.records.map(recordKey) : [];
     } catch { return []; }
   }));
-  authentic.add(recordKey(cloud.records[0]!));
+  authentic.add(recordKey((decode(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: ['127.0.6.2'] })) as MapRegister).records[0]!));
   const stored = [...server.db.registrations()].map((r) => recordKey(r.record));
   t.ok(stored.every((k) => authentic.has(k)), `all ${stored.length} registrations hold authentic records`);
   t.ok(stats.rssAfterMb - stats.rssBeforeMb < 100, `RSS ${stats.rssBeforeMb.toFixed(0)} -> ${stats.rssAfterMb.toFixed(0)} MB`);
@@ -65,8 +55,8 @@ t.test('forged registrations are refused, counted, announced, and change nothing
   server.events.on('event', (e) => { if (e.type === 'refused') refused.push(e.reason); });
 
   const good = decode(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: ['127.0.6.4'], secret: 'cloud-secret' })) as MapRegister;
-  const sha256 = { ...good, auth: { keyId: 0, algId: 2, authData: new Uint8Array(32) } };
-  const valid = signMessage(sha256, 'cloud-secret');
+  const valid = mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: ['127.0.6.4'], secret: 'cloud-secret', alg: 'hmac-sha256' });
+  const sha256 = decode(valid) as MapRegister;
   const cases: Array<[string, Uint8Array, string]> = [
     ['wrong key', signMessage(sha256, 'not-the-secret'), 'auth'],
     ['SHA-1 against a SHA-256-only site', signMessage(good, 'cloud-secret'), 'auth'],
