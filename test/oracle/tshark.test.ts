@@ -25,7 +25,7 @@ import fc from 'fast-check';
 import { readFileSync, readdirSync } from 'node:fs';
 import { arbLispMessage } from '../helpers/arbitraries.js';
 import { decode, encode } from '../../mapserver/codec/index.js';
-import type { Address, EidPrefix, LispMessage, MappingRecord } from '../../mapserver/codec/types.js';
+import type { Address, EidPrefix, LispMessage, MapNotify, MapRegister, MappingRecord } from '../../mapserver/codec/types.js';
 import { writePcap } from '../../mapserver/pcap/write.js';
 import { readCapture } from '../../mapserver/pcap/read.js';
 import { MESSAGE_TYPE_NUMBER, messageToJson, nonceHex, type JsonValue } from '../../mapserver/cli/format.js';
@@ -208,6 +208,20 @@ function compareAuth(c: Comparison, layer: TsharkNode, auth: { keyId: number; al
   if (auth.authData.length > 0) c.eq('lisp.auth', field(layer, 'lisp.auth'), hexColon(auth.authData));
 }
 
+/** What Map-Register and Map-Notify share after their flags (as the codec's authenticated body). */
+function compareAuthenticatedBody(c: Comparison, layer: TsharkNode, msg: MapRegister | MapNotify): void {
+  c.num(layer, 'lisp.records', msg.records.length);
+  c.eq('lisp.nonce', field(layer, 'lisp.nonce'), nonceHex(msg.nonce));
+  compareAuth(c, layer, msg.auth);
+  const mappings = nodes(layer, 'lisp.mapping');
+  c.eq('mapping count', mappings.length, msg.records.length);
+  msg.records.forEach((r, i) => compareRecord(c, mappings[i], r, `record ${i + 1}`));
+  if (msg.xtrId && msg.siteId) {
+    c.eq('lisp.xtrid', field(layer, 'lisp.xtrid'), hexColon(msg.xtrId));
+    c.eq('lisp.siteid', field(layer, 'lisp.siteid'), hexColon(msg.siteId));
+  }
+}
+
 /** Compares `msg` with the `lisp` layers of `frame` starting at `layerIndex`. */
 function compareMessage(c: Comparison, frame: TsharkFrame, layerIndex: number, msg: LispMessage): void {
   const layer = frame.lisp[layerIndex];
@@ -264,31 +278,13 @@ function compareMessage(c: Comparison, frame: TsharkFrame, layerIndex: number, m
       c.flag(layer, 'lisp.mreg.flags.wmn', msg.wantMapNotify);
       // E 0x08, T 0x04, merge 0x02 in tshark 4.0's reserved field.
       c.num(layer, 'lisp.mreg.res', (msg.eidNotify ? 0x8 : 0) | (msg.ttlTimeout ? 0x4 : 0) | (msg.merge ? 0x2 : 0));
-      c.num(layer, 'lisp.records', msg.records.length);
-      c.eq('lisp.nonce', field(layer, 'lisp.nonce'), nonceHex(msg.nonce));
-      compareAuth(c, layer, msg.auth);
-      const mappings = nodes(layer, 'lisp.mapping');
-      c.eq('mapping count', mappings.length, msg.records.length);
-      msg.records.forEach((r, i) => compareRecord(c, mappings[i], r, `record ${i + 1}`));
-      if (msg.xtrId && msg.siteId) {
-        c.eq('lisp.xtrid', field(layer, 'lisp.xtrid'), hexColon(msg.xtrId));
-        c.eq('lisp.siteid', field(layer, 'lisp.siteid'), hexColon(msg.siteId));
-      }
+      compareAuthenticatedBody(c, layer, msg);
       break;
     }
     case 'map-notify': {
       c.flag(layer, 'lisp.mnot.flags.xtrid', msg.xtrIdPresent);
       c.flag(layer, 'lisp.mnot.flags.rtr', msg.rtr);
-      c.num(layer, 'lisp.records', msg.records.length);
-      c.eq('lisp.nonce', field(layer, 'lisp.nonce'), nonceHex(msg.nonce));
-      compareAuth(c, layer, msg.auth);
-      const mappings = nodes(layer, 'lisp.mapping');
-      c.eq('mapping count', mappings.length, msg.records.length);
-      msg.records.forEach((r, i) => compareRecord(c, mappings[i], r, `record ${i + 1}`));
-      if (msg.xtrId && msg.siteId) {
-        c.eq('lisp.xtrid', field(layer, 'lisp.xtrid'), hexColon(msg.xtrId));
-        c.eq('lisp.siteid', field(layer, 'lisp.siteid'), hexColon(msg.siteId));
-      }
+      compareAuthenticatedBody(c, layer, msg);
       break;
     }
     case 'map-notify-ack':
