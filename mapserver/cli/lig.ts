@@ -3,7 +3,8 @@
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { LispCodecError, decode, encode } from '../codec/index.js';
+import { encode } from '../codec/index.js';
+import { exchange } from './exchange.js';
 import { canonicalIp } from '../codec/ip.js';
 import type { Address, EncapsulatedControl, MapReply } from '../codec/types.js';
 import { FAMILY_BITS, formatEidPrefix, parseEidPrefix, requireFamily } from '../db/prefix.js';
@@ -86,26 +87,8 @@ export async function lig(options: {
     };
     const bytes = encode(ecm);
     for (let attempt = 0; attempt < options.attempts; attempt++) {
-      const started = process.hrtime.bigint();
-      const answer = await new Promise<LigResult | undefined>((resolve) => {
-        const timer = setTimeout(() => { socket.off('message', onMessage); resolve(undefined); }, options.timeoutMs);
-        function onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-          let decoded;
-          try {
-            decoded = decode(msg);
-          } catch (err) {
-            if (err instanceof LispCodecError) return;
-            throw err;
-          }
-          if (decoded.type !== 'map-reply' || decoded.nonce !== nonce) return;
-          clearTimeout(timer);
-          socket.off('message', onMessage);
-          resolve({ reply: decoded, from: { address: rinfo.address, port: rinfo.port }, rttMs: Number(process.hrtime.bigint() - started) / 1e6 });
-        }
-        socket.on('message', onMessage);
-        socket.send(bytes);
-      });
-      if (answer) return answer;
+      const answer = await exchange(socket, () => socket.send(bytes), 'map-reply', nonce, options.timeoutMs);
+      if (answer) return { reply: answer.message, from: answer.from, rttMs: answer.rttMs };
     }
     const hint = refused ? ' (the host answered "port unreachable": is livmap running there?)' : '';
     throw new Error(`no Map-Reply from ${options.resolver.host}:${options.resolver.port} after ${options.attempts} request(s) of ${options.timeoutMs} ms${hint}`);

@@ -3,7 +3,8 @@
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { LispCodecError, decode, signMessage, verifyMessage } from '../codec/index.js';
+import { signMessage, verifyMessage } from '../codec/index.js';
+import { exchange } from './exchange.js';
 import { canonicalIp } from '../codec/ip.js';
 import { AUTH_ALG, type MapRegister } from '../codec/types.js';
 import { parseListen } from '../config/load.js';
@@ -88,32 +89,15 @@ export const registerVerb: Verb = {
     const socket = dgram.createSocket(ms.family === 6 ? 'udp6' : 'udp4');
     socket.on('error', () => {});
     try {
-      const started = process.hrtime.bigint();
-      const answer = await new Promise<Buffer | undefined>((resolve) => {
-        const timer = setTimeout(() => resolve(undefined), timeoutMs);
-        socket.on('message', (msg) => {
-          try {
-            const m = decode(msg);
-            if (m.type === 'map-notify' && m.nonce === register.nonce) {
-              clearTimeout(timer);
-              resolve(msg);
-            }
-          } catch (err) {
-            if (!(err instanceof LispCodecError)) throw err;
-          }
-        });
-        socket.send(signMessage(register, values.key!), ms.port, ms.host);
-      });
+      const answer = await exchange(socket, () => socket.send(signMessage(register, values.key!), ms.port, ms.host), 'map-notify', register.nonce, timeoutMs);
       process.stdout.write(`Sent Map-Register for ${formatEidPrefix(eid)} -> ${rlocs.join(', ')} to ${values.ms}\n`);
       if (!answer) {
         process.stderr.write(`livmap register: no Map-Notify within ${timeoutMs} ms: wrong key, EID outside the site, or no Map-Server there (it refuses silently; see its log or /api/v1/events)\n`);
         return 1;
       }
-      const rtt = Number(process.hrtime.bigint() - started) / 1e6;
-      const notify = decode(answer);
-      const verified = verifyMessage(answer, values.key);
-      const records = notify.type === 'map-notify' ? notify.records.map((r) => `${formatEidPrefix(r.eid)} -> ${r.locators.map((l) => formatAddress(l.rloc)).join(', ')}`) : [];
-      process.stdout.write(`Map-Notify received in ${rtt.toFixed(3)} ms, authentication ${verified ? 'verified' : 'FAILED'}: ${records.join('; ')}\n`);
+      const verified = verifyMessage(answer.bytes, values.key);
+      const records = answer.message.records.map((r) => `${formatEidPrefix(r.eid)} -> ${r.locators.map((l) => formatAddress(l.rloc)).join(', ')}`);
+      process.stdout.write(`Map-Notify received in ${answer.rttMs.toFixed(3)} ms, authentication ${verified ? 'verified' : 'FAILED'}: ${records.join('; ')}\n`);
       return verified ? 0 : 1;
     } finally {
       socket.close();
