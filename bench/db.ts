@@ -99,7 +99,7 @@ function main(): void {
   // Baseline rate: Map<number, number>.get over `count` integer keys.
   const map = new Map<number, number>();
   for (let i = 0; i < count; i++) map.set(Math.imul(i, 0x9e3779b1) >>> 0, i);
-  const keys = Uint32Array.from({ length: lookups }, (_, i) => Math.imul(rng.below(count * 2), 0x9e3779b1) >>> 0);
+  const keys = Uint32Array.from({ length: lookups }, () => Math.imul(rng.below(count * 2), 0x9e3779b1) >>> 0);
   const mapGet = rate(lookups, seconds, (i) => map.get(keys[i]!) ?? 0);
   map.clear();
 

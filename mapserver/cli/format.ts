@@ -1,7 +1,7 @@
 // Human-readable trees and JSON for LISP messages. Shared by `livmap decode`, `livmap lig` and
 // the server's logs, so a message looks the same wherever it is printed.
 import { formatAddress } from '../codec/text.js';
-import { actionName, type Address, type Auth, type EidPrefix, type LispMessage, type Locator, type MappingRecord } from '../codec/types.js';
+import { actionName, type Auth, type EidPrefix, type LispMessage, type Locator, type MappingRecord } from '../codec/types.js';
 import type { InnerPacketSummary, LispDataHeader, LispDataPacket } from '../codec/data-header.js';
 import { formatEidPrefix } from '../db/prefix.js';
 

@@ -4,7 +4,7 @@ import { livmap as runLivmap, type CliRun } from '../helpers/cli.js';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GOLDEN_DIR, ROOT, SPEC_PATH, livcloudSpec } from './helpers.js';
+import { GOLDEN_DIR, SPEC_PATH, livcloudSpec } from './helpers.js';
 
 let work = '';
 
