@@ -3,10 +3,10 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { LispCodecError, decode, encode, signMessage, verifyMessage } from './codec/index.js';
-import type { Address, EidPrefix, LispMessage, MapNotify, MapRequest, MappingRecord } from './codec/types.js';
+import type { Address, EidPrefix, EncapsulatedControl, LispMessage, MapNotify, MapRequest, MappingRecord } from './codec/types.js';
 import type { ServerConfig } from './config/load.js';
 import { DEFAULT_RESUME_AFTER_MS, expireRegistrations, handleMapRegister, type MapServerOptions } from './control/map-server.js';
-import { handleMapRequest, replyAddress } from './control/map-resolver.js';
+import { handleMapRequest, replyAddress, type ResolverOptions } from './control/map-resolver.js';
 import { MobilityNotifier, bindingMoved, type BindingChange } from './control/mobility.js';
 import { RateLimiter } from './control/rate-limit.js';
 import { RequesterTable } from './control/requesters.js';
@@ -253,12 +253,12 @@ export class LispServer {
         this.metrics.countReceived('map-request');
         if (inner.smrInvoked) this.smrInvoked(inner, from);
         if (!this.withinRate(inner, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
-        return this.timedRequest(() => handleMapRequest(this.db, { families: this.families() }, inner, { ecm: message, bytes }, from, now));
+        return this.resolveRequest(inner, { ecm: message, bytes }, from, now);
       }
       case 'map-request':
         if (message.smrInvoked) this.smrInvoked(message, from);
         if (!this.withinRate(message, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
-        return this.timedRequest(() => handleMapRequest(this.db, { families: this.families() }, message, undefined, from, now));
+        return this.resolveRequest(message, undefined, from, now);
       case 'map-register':
         return handleMapRegister(this.db, this.registerOptions, message, bytes, from, now);
       case 'map-notify-ack':
@@ -279,17 +279,22 @@ export class LispServer {
     this.mobility.onSmrInvoked(request, from);
   }
 
-  private timedRequest(run: () => HandlerResult): HandlerResult {
+  private resolveRequest(request: MapRequest, envelope: { readonly ecm: EncapsulatedControl; readonly bytes: Uint8Array } | undefined, from: Endpoint, now: number): HandlerResult {
+    if (!this.metrics.sampleLookup()) return handleMapRequest(this.db, this.resolverOptions(), request, envelope, from, now);
     const start = process.hrtime.bigint();
-    const result = run();
+    const result = handleMapRequest(this.db, this.resolverOptions(), request, envelope, from, now);
     this.metrics.lookupSeconds.observe(Number(process.hrtime.bigint() - start) / 1e9);
     return result;
   }
 
-  private familiesCache: ReadonlySet<'ipv4' | 'ipv6'> | undefined;
+  private resolverCache: ResolverOptions | undefined;
+  private resolverOptions(): ResolverOptions {
+    this.resolverCache ??= { families: this.transport?.families ?? new Set() };
+    return this.resolverCache;
+  }
+
   private families(): ReadonlySet<'ipv4' | 'ipv6'> {
-    this.familiesCache ??= this.transport?.families ?? new Set();
-    return this.familiesCache;
+    return this.resolverOptions().families;
   }
 
   private process(result: HandlerResult): void {
