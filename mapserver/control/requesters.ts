@@ -1,7 +1,6 @@
 // Who asked for what: every ITR we answered, with the prefix we gave it, until that answer's
 // TTL runs out. When a binding changes, these are the ITRs that may hold the old one.
 import type { Address, EidPrefix } from '../codec/types.js';
-import { prefixKey } from '../db/prefix.js';
 import { PrefixTable } from '../db/trie.js';
 
 export interface Requester {
@@ -18,27 +17,32 @@ export interface Requester {
 
 type Entry = { -readonly [K in keyof Requester]: Requester[K] };
 
-/** Answered prefixes come from the database already canonical, so their text is a fine key. */
-function requesterKey(itr: string, eid: EidPrefix): string {
-  const a = eid.address;
-  const address = a.afi === 'ipv4' || a.afi === 'ipv6' ? a.ip : a.afi === 'mac' ? a.mac : prefixKey(eid);
-  return `${itr}|${eid.iid}|${address}/${eid.length}`;
+/** The requesters answered one prefix, by ITR-RLOC. */
+interface PrefixSlot {
+  readonly byItr: Map<string, Entry>;
+  /** False once the slot has left the table (an identity-cache hit must not revive it). */
+  live: boolean;
 }
 
 export class RequesterTable {
-  /** Insertion order = age: the first key is the oldest, evicted first when full. */
-  private readonly byKey = new Map<string, Entry>();
-  private readonly byPrefix = new PrefixTable<Map<string, Entry>>();
+  /** Insertion order = age: the first entry is the oldest, evicted first when full. */
+  private readonly byAge = new Map<Entry, PrefixSlot>();
+  private readonly byPrefix = new PrefixTable<PrefixSlot>();
+  /**
+   * Answered prefixes are mostly the database's own stored objects, the same object on every
+   * Map-Request for that EID: finding their slot by identity skips parsing and a trie walk.
+   */
+  private readonly byObject = new WeakMap<EidPrefix, PrefixSlot>();
 
   constructor(private readonly capacity = 100_000) {}
 
   get size(): number {
-    return this.byKey.size;
+    return this.byAge.size;
   }
 
   record(requester: Requester): void {
-    const key = requesterKey(requester.itr, requester.eid);
-    const old = this.byKey.get(key);
+    const slot = this.slotFor(requester.eid);
+    const old = slot.byItr.get(requester.itr);
     if (old) {
       // The same ITR asking again (every Map-Request on the hot path): refresh in place.
       old.expiresAt = requester.expiresAt;
@@ -48,43 +52,50 @@ export class RequesterTable {
       return;
     }
     const kept: Entry = { ...requester };
-    this.byKey.set(key, kept);
-    let atPrefix = this.byPrefix.get(requester.eid);
-    if (!atPrefix) {
-      atPrefix = new Map();
-      this.byPrefix.set(requester.eid, atPrefix);
-    }
-    atPrefix.set(key, kept);
-    while (this.byKey.size > this.capacity) {
-      const [oldestKey, oldest] = this.byKey.entries().next().value as [string, Entry];
-      this.remove(oldestKey, oldest);
+    slot.byItr.set(kept.itr, kept);
+    this.byAge.set(kept, slot);
+    while (this.byAge.size > this.capacity) {
+      const [oldest, oldestSlot] = this.byAge.entries().next().value as [Entry, PrefixSlot];
+      this.remove(oldest, oldestSlot);
     }
   }
 
-  private remove(key: string, requester: Entry): void {
-    this.byKey.delete(key);
-    const atPrefix = this.byPrefix.get(requester.eid);
-    if (!atPrefix) return;
-    atPrefix.delete(key);
-    if (atPrefix.size === 0) this.byPrefix.delete(requester.eid);
+  private slotFor(eid: EidPrefix): PrefixSlot {
+    let slot = this.byObject.get(eid);
+    if (slot?.live) return slot;
+    slot = this.byPrefix.get(eid);
+    if (!slot) {
+      slot = { byItr: new Map(), live: true };
+      this.byPrefix.set(eid, slot);
+    }
+    this.byObject.set(eid, slot);
+    return slot;
+  }
+
+  private remove(requester: Entry, slot: PrefixSlot): void {
+    this.byAge.delete(requester);
+    slot.byItr.delete(requester.itr);
+    if (slot.byItr.size === 0) {
+      slot.live = false;
+      this.byPrefix.delete(requester.eid);
+    }
   }
 
   /** Live requesters whose answered prefix overlaps `eid` (covers it or lies inside it). */
   overlapping(eid: EidPrefix, now: number): Requester[] {
     const out: Requester[] = [];
-    const seen = new Set<Map<string, Entry>>();
-    for (const { value } of [...this.byPrefix.covering(eid), ...this.byPrefix.coveredBy(eid)]) {
-      if (seen.has(value)) continue;
-      seen.add(value);
-      for (const [key, requester] of value) {
+    const seen = new Set<PrefixSlot>();
+    for (const { value: slot } of [...this.byPrefix.covering(eid), ...this.byPrefix.coveredBy(eid)]) {
+      if (seen.has(slot)) continue;
+      seen.add(slot);
+      for (const requester of [...slot.byItr.values()]) {
         if (requester.expiresAt > now) out.push(requester);
-        else this.remove(key, requester);
+        else this.remove(requester, slot);
       }
     }
     return out;
   }
 
-  /** Drops answers whose TTL ran out. */
   /**
    * Drops expired answers among the `limit` oldest entries: called every second, it must not
    * stall the event loop over a full table (expired entries are skipped by `overlapping`
@@ -92,9 +103,9 @@ export class RequesterTable {
    */
   sweep(now: number, limit = 2000): void {
     let seen = 0;
-    for (const [key, requester] of this.byKey) {
+    for (const [requester, slot] of this.byAge) {
       if (++seen > limit) break;
-      if (requester.expiresAt <= now) this.remove(key, requester);
+      if (requester.expiresAt <= now) this.remove(requester, slot);
     }
   }
 }

@@ -31,3 +31,12 @@ t.test('refreshes update in place; capacity evicts the oldest; sweep is bounded'
   big.sweep(T0 + 1, 2000);
   t.equal(big.size, 0, 'successive sweeps finish the job');
 });
+
+t.test('an EID object whose answers were all evicted is tracked again when answered again', async (t) => {
+  const table = new RequesterTable(1);
+  table.record({ itr: '127.0.0.1', sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 60_000 });
+  table.record({ itr: '127.0.0.2', sourceEid: { afi: 'none' }, eid: site, expiresAt: T0 + 60_000 });
+  t.same(table.overlapping(vm, T0).map((r) => r.itr), ['127.0.0.2'], 'the /32 answer was evicted');
+  table.record({ itr: '127.0.0.3', sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 60_000 });
+  t.same(table.overlapping(parseEidPrefix('10.16.10.50/32'), T0).map((r) => r.itr), ['127.0.0.3'], 'found by value, not only by the same object');
+});
