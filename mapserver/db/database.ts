@@ -13,16 +13,30 @@ export type DbChange = StateChange;
 export interface RegisteredPrefix {
   readonly eid: EidPrefix;
   readonly site: string;
+  readonly byEtr: ReadonlyMap<string, Registration>;
+  /**
+   * The binding of a lone registration, reused by every Map-Request until it changes; the
+   * database clears it whenever `byEtr` changes (nothing else may change `byEtr`).
+   */
+  single?: { readonly registration: Registration; readonly binding: Binding } | undefined;
+}
+
+/** The database's own view of a RegisteredPrefix: only `apply` changes `byEtr`. */
+interface OwnRegisteredPrefix extends RegisteredPrefix {
   readonly byEtr: Map<string, Registration>;
-  /** The binding of a lone registration, reused by every Map-Request until it changes. */
-  single?: { readonly registration: Registration; readonly binding: Binding };
+  /**
+   * The answer for every EID whose best match is this prefix, while it holds one registration
+   * and has nothing registered or configured inside it: valid for the `generation` of the
+   * table it was computed in, until `expiresAt`. Cleared with `single`.
+   */
+  answer?: { readonly generation: number; readonly expiresAt: number; readonly resolution: Resolution } | undefined;
 }
 
 /** What one prefix of the table holds; several kinds may share a prefix. */
 interface PrefixEntry {
   sitePrefix?: { readonly site: Site; readonly prefix: SitePrefix };
   mapping?: MappingRecord;
-  registered?: RegisteredPrefix;
+  registered?: OwnRegisteredPrefix;
 }
 
 /** The binding a set of registrations yields (merge rule in `effectiveBinding`). */
@@ -60,6 +74,11 @@ export class MappingDatabase {
   private readonly sitePrefixes = new PrefixTable<{ readonly site: Site; readonly prefix: SitePrefix }>();
   private readonly entries = new PrefixTable<PrefixEntry>();
   private registrationCount = 0;
+  /**
+   * Bumped whenever a prefix enters or leaves the table or a site changes: cached answers
+   * (which depend on what lies inside and above their prefix) from an older generation are stale.
+   */
+  private generation = 0;
   private readonly expiries = new ExpiryQueue();
 
   constructor(private readonly options: DatabaseOptions) {}
@@ -104,17 +123,22 @@ export class MappingDatabase {
     if (!entry) {
       entry = {};
       this.entries.set(eid, entry);
+      this.generation++;
     }
     return entry;
   }
 
   private dropIfEmpty(eid: EidPrefix, entry: PrefixEntry): void {
-    if (!entry.sitePrefix && !entry.mapping && !entry.registered) this.entries.delete(eid);
+    if (!entry.sitePrefix && !entry.mapping && !entry.registered) {
+      this.entries.delete(eid);
+      this.generation++;
+    }
   }
 
   private applyOne(change: DbChange): void {
     switch (change.kind) {
       case 'put-site': {
+        this.generation++;
         this.removeSite(change.site.name);
         this.sites.set(change.site.name, change.site);
         for (const prefix of change.site.prefixes) {
@@ -124,14 +148,17 @@ export class MappingDatabase {
         return;
       }
       case 'delete-site':
+        this.generation++;
         this.removeSite(change.name);
         return;
       case 'put-mapping':
+        this.generation++;
         this.entryFor(change.mapping.eid).mapping = change.mapping;
         return;
       case 'delete-mapping': {
         const entry = this.entries.get(change.eid);
         if (entry?.mapping) {
+          this.generation++;
           delete entry.mapping;
           this.dropIfEmpty(change.eid, entry);
         }
@@ -140,9 +167,14 @@ export class MappingDatabase {
       case 'put-registration': {
         const reg = change.registration;
         const entry = this.entryFor(reg.record.eid);
-        entry.registered ??= { eid: reg.record.eid, site: reg.site, byEtr: new Map(), single: undefined };
+        if (!entry.registered) {
+          entry.registered = { eid: reg.record.eid, site: reg.site, byEtr: new Map(), single: undefined, answer: undefined };
+          this.generation++;
+        }
         if (!entry.registered.byEtr.has(reg.etrId)) this.registrationCount++;
         entry.registered.byEtr.set(reg.etrId, reg);
+        entry.registered.single = undefined;
+        entry.registered.answer = undefined;
         this.expiries.push(reg);
         return;
       }
@@ -150,8 +182,11 @@ export class MappingDatabase {
         const entry = this.entries.get(change.eid);
         if (entry?.registered?.byEtr.delete(change.etrId)) {
           this.registrationCount--;
+          entry.registered.single = undefined;
+          entry.registered.answer = undefined;
           if (entry.registered.byEtr.size === 0) {
             delete entry.registered;
+            this.generation++;
             this.dropIfEmpty(change.eid, entry);
           }
         }
@@ -216,13 +251,23 @@ export class MappingDatabase {
 
   private answerFrom(match: { readonly prefix: EidPrefix; readonly value: PrefixEntry }, eid: EidPrefix, now: number): Resolution | undefined {
     const { prefix, value } = match;
-    if (value.registered) {
+    const registered = value.registered;
+    if (registered) {
+      // The hot path of every Map-Request for a registered EID.
+      const cached = registered.answer;
+      if (cached && cached.generation === this.generation && cached.expiresAt > now) return cached.resolution;
       const isSitePrefix = value.sitePrefix !== undefined;
-      const binding = effectiveBinding(value.registered, isSitePrefix, now);
+      const binding = effectiveBinding(registered, isSitePrefix, now);
       if (binding) {
         const cap = isSitePrefix ? undefined : this.siteFor(prefix)?.prefix.moreSpecificTtl;
         const capped = cap !== undefined && binding.record.ttl > cap ? { ...binding, record: { ...binding.record, ttl: cap } } : binding;
-        return { kind: 'registered', eid: this.excludeMoreSpecifics(prefix, eid, now), binding: capped, site: value.registered.site };
+        const hasInside = this.entries.hasMoreSpecifics(prefix);
+        const resolution: Resolution = { kind: 'registered', eid: hasInside ? this.excludeMoreSpecifics(prefix, eid, now) : prefix, binding: capped, site: registered.site };
+        const single = registered.single;
+        if (!hasInside && single && single.binding === binding) {
+          registered.answer = { generation: this.generation, expiresAt: single.registration.expiresAt, resolution };
+        }
+        return resolution;
       }
     }
     if (value.mapping) return { kind: 'static', record: { ...value.mapping, eid: this.excludeMoreSpecifics(prefix, eid, now) } };
@@ -286,7 +331,7 @@ export function effectiveBinding(registered: RegisteredPrefix, isSitePrefix: boo
   if (registered.byEtr.size === 1) {
     // The common case, on every Map-Request: one ETR, nothing to merge or order.
     let single = registered.single;
-    if (!single || registered.byEtr.get(single.registration.etrId) !== single.registration) {
+    if (!single) {
       const only = registered.byEtr.values().next().value as Registration;
       single = { registration: only, binding: { record: only.record, proxyReply: only.proxyReply, etr: etrOf(only), registrations: [only] } };
       registered.single = single;
