@@ -6,7 +6,7 @@ export { decode, decodeWithLength, encode, encodeInto, encodingLength, signMessa
 export { verifyMessage, computeAuthData, authDataLength, decodeAuth, encodeAuth, AUTH_DATA_OFFSET, AUTH_FIELD_OFFSET, type Secret } from './auth.js';
 export { decodeAddress, encodeAddress, addressLength, addressBits, MAX_LCAF_DEPTH } from './address.js';
 export { decodeEid, encodeEid, eidLength, IID_MASK_LEN } from './eid.js';
-export { decodeRecord, encodeRecord, recordLength, decodeRecords, encodeRecords, recordsLength } from './record.js';
+export { decodeRecord, encodeRecord, immutableRecord, recordLength, decodeRecords, encodeRecords, recordsLength } from './record.js';
 export { decodeMapRequest, encodeMapRequest, mapRequestLength } from './map-request.js';
 export { decodeMapReply, encodeMapReply, mapReplyLength } from './map-reply.js';
 export { decodeMapRegister, encodeMapRegister, mapRegisterLength, MAP_REGISTER_BITS } from './map-register.js';

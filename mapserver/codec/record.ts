@@ -64,7 +64,33 @@ function decodeLocator(r: Reader): Locator {
   };
 }
 
+/**
+ * Records their creator promised never to change (`immutableRecord`), with their encoding once
+ * it has been computed: a record answered many times is encoded once and copied after that.
+ */
+const immutable = new WeakMap<MappingRecord, Buffer | null>();
+
+/** Marks `rec` (its EID and locators included) as never changing again, so its bytes may be cached. */
+export function immutableRecord<R extends MappingRecord>(rec: R): R {
+  if (!immutable.has(rec)) immutable.set(rec, null);
+  return rec;
+}
+
+/** The cached encoding of an immutable record (encoded on first use); undefined for other records. */
+function cachedEncoding(rec: MappingRecord): Buffer | undefined {
+  const cached = immutable.get(rec);
+  if (cached !== null) return cached;
+  const bytes = Buffer.allocUnsafeSlow(computeRecordLength(rec));
+  writeRecord(rec, bytes, 0);
+  immutable.set(rec, bytes);
+  return bytes;
+}
+
 export function recordLength(rec: MappingRecord): number {
+  return cachedEncoding(rec)?.length ?? computeRecordLength(rec);
+}
+
+function computeRecordLength(rec: MappingRecord): number {
   let n = 10 + eidLength(rec.eid);
   for (const loc of rec.locators) n += 6 + addressLength(loc.rloc);
   return n;
@@ -77,6 +103,13 @@ export function recordsLength(records: readonly MappingRecord[]): number {
 }
 
 export function encodeRecord(rec: MappingRecord, buf: Buffer, o: number): number {
+  const cached = cachedEncoding(rec);
+  if (cached === undefined) return writeRecord(rec, buf, o);
+  cached.copy(buf, o);
+  return o + cached.length;
+}
+
+function writeRecord(rec: MappingRecord, buf: Buffer, o: number): number {
   checkUint(rec.ttl, 0xffffffff, o, 'record TTL');
   checkUint(rec.action, 7, o + 6, 'record action');
   checkUint(rec.mapVersion, 0x0fff, o + 8, 'map-version');

@@ -1,5 +1,6 @@
 // Map-Resolver: answers Map-Requests (plain or inside an ECM) from the mapping database,
 // proxy-replies for ETRs that asked for it and forwards the ECM to those that did not.
+import { immutableRecord } from '../codec/record.js';
 import type { Address, EidPrefix, EncapsulatedControl, Locator, MapReply, MapRequest, MappingRecord } from '../codec/types.js';
 import type { MappingDatabase, Resolution } from '../db/database.js';
 import type { Endpoint } from '../db/model.js';
@@ -31,12 +32,12 @@ const proxied = new WeakMap<MappingRecord, MappingRecord>();
 function proxyRecord(record: MappingRecord, eid: EidPrefix): MappingRecord {
   const cached = proxied.get(record);
   if (cached && (cached.eid === eid || samePrefix(cached.eid, eid))) return cached;
-  const built: MappingRecord = {
+  const built: MappingRecord = immutableRecord({
     ...record,
     eid,
     authoritative: false,
     locators: record.locators.map((l): Locator => ({ ...l, local: false, probed: false })),
-  };
+  });
   proxied.set(record, built);
   return built;
 }

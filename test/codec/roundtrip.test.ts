@@ -8,6 +8,7 @@ import {
   encode,
   encodeInto,
   encodingLength,
+  immutableRecord,
   signMessage,
   verifyMessage,
   type LispMessage,
@@ -86,4 +87,23 @@ t.test('signMessage output verifies; any bit flip in it does not', async (t) => 
     { numRuns: RUNS },
   );
   t.pass();
+});
+
+t.test('an immutable record encodes exactly like the same record built fresh, every time', async (t) => {
+  let compared = 0;
+  fc.assert(
+    fc.property(arbMapReply, (reply) => {
+      const expected = encode(reply);
+      // Copies, so the arbitrary's own objects stay out of the cache.
+      const cached = { ...reply, records: reply.records.map((r) => immutableRecord({ ...r })) };
+      for (let i = 0; i < 2; i++) {
+        const bytes = encode(cached);
+        deepStrictEqual(bytes, expected);
+        if (encodingLength(cached) !== expected.length) throw new Error('encodingLength differs');
+        compared++;
+      }
+    }),
+    { numRuns: RUNS },
+  );
+  t.equal(compared, 2 * RUNS, 'first (encoded into the cache) and second (copied from it) encodings compared');
 });
