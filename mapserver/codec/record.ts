@@ -105,7 +105,7 @@ export function recordsLength(records: readonly MappingRecord[]): number {
 export function encodeRecord(rec: MappingRecord, buf: Buffer, o: number): number {
   const cached = cachedEncoding(rec);
   if (cached === undefined) return writeRecord(rec, buf, o);
-  cached.copy(buf, o);
+  buf.set(cached, o);
   return o + cached.length;
 }
 

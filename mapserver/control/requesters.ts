@@ -15,6 +15,15 @@ export interface Requester {
   readonly subscription?: { readonly xtrId: Uint8Array; readonly siteId?: Uint8Array };
 }
 
+/** Equal source EIDs (plain addresses compared by text; an LCAF source EID counts as changed). */
+function sameSourceEid(a: Address, b: Address): boolean {
+  if (a === b) return true;
+  if (a.afi === 'none') return b.afi === 'none';
+  if (a.afi === 'ipv4' || a.afi === 'ipv6') return b.afi === a.afi && b.ip === a.ip;
+  if (a.afi === 'mac') return b.afi === 'mac' && b.mac === a.mac;
+  return false;
+}
+
 type Entry = { -readonly [K in keyof Requester]: Requester[K] };
 
 /** The requesters answered one prefix, by ITR-RLOC. */
@@ -46,7 +55,9 @@ export class RequesterTable {
     if (old) {
       // The same ITR asking again (every Map-Request on the hot path): refresh in place.
       old.expiresAt = requester.expiresAt;
-      old.sourceEid = requester.sourceEid;
+      // Storing this request's (young) address in the old entry would keep it alive past the
+      // next scavenge and promote it: a GC cost per request for an address that rarely changes.
+      if (!sameSourceEid(old.sourceEid, requester.sourceEid)) old.sourceEid = requester.sourceEid;
       // A subscription survives refreshes that do not repeat the N bit.
       if (requester.subscription) old.subscription = requester.subscription;
       return;
