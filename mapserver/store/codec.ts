@@ -9,6 +9,7 @@ import protobuf from 'protobufjs';
 import type { Address, EidPrefix, Locator, MappingRecord } from '../codec/types.js';
 import { formatIpv4, formatIpv6, formatMac, parseIpv4Into, parseIpv6Into, parseMacInto } from '../codec/ip.js';
 import type { KeyAlgorithm, Registration, Site, SiteKey, SitePrefix } from '../db/model.js';
+import { readRegistration, type Interner } from './registration-reader.js';
 
 /** A value cannot be stored, or a stored value cannot be read back. */
 export class StoreCodecError extends Error {
@@ -323,27 +324,16 @@ export function encodeRegistration(r: Registration): Uint8Array {
   return encode(schema().registration, plain);
 }
 
-export function decodeRegistration(bytes: Uint8Array): Registration {
-  const p = decode(schema().registration, bytes) as PbRegistration;
-  if (!p.site || !p.etrId) throw new StoreCodecError('registration without site or ETR id');
-  if (!p.source) throw new StoreCodecError('registration without source endpoint');
-  const base = {
-    site: p.site,
-    etrId: p.etrId,
-    source: { address: p.source.address ?? '', port: p.source.port ?? 0 },
-    proxyReply: p.proxyReply ?? false,
-    merge: p.merge ?? false,
-    record: mappingFromPb(p.record, 'registration'),
-    firstRegistered: p.firstRegistered ?? 0,
-    lastRefreshed: p.lastRefreshed ?? 0,
-    expiresAt: p.expiresAt ?? 0,
-  };
-  // Optional fields appear only when stored, so a round trip keeps `'xtrId' in r` unchanged.
-  return {
-    ...base,
-    ...(p.xtrId !== undefined ? { xtrId: copyBytes(p.xtrId) } : {}),
-    ...(p.siteId !== undefined ? { siteId: copyBytes(p.siteId) } : {}),
-  };
+/**
+ * Decodes a stored registration. Pass one Interner per load so registrations share their
+ * repeated values (site, ETR id, source, locator lists).
+ */
+export function decodeRegistration(bytes: Uint8Array, interner?: Interner): Registration {
+  try {
+    return readRegistration(bytes, interner);
+  } catch (err) {
+    throw new StoreCodecError(`Registration: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 export function encodeMeta(schemaVersion: number): Uint8Array {

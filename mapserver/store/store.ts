@@ -9,6 +9,7 @@ import { Level } from 'level';
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import type { Registration, Site, StateChange } from '../db/model.js';
 import { prefixKey } from '../db/prefix.js';
+import { Interner } from './registration-reader.js';
 import {
   decodeMapping,
   decodeMeta,
@@ -150,12 +151,16 @@ export class Store {
     const corrupt: CorruptEntry[] = [];
     // Entries come in batches per native call: a million one-at-a-time awaits cost seconds at start.
     const iterator = this.db.iterator();
+    const interner = new Interner();
     try {
-      for (let batch = await iterator.nextv(4096); batch.length > 0; batch = await iterator.nextv(4096)) {
+      // The next batch is read (on libuv's thread pool) while this one is decoded.
+      let next = iterator.nextv(4096);
+      for (let batch = await next; batch.length > 0; batch = await next) {
+        next = iterator.nextv(4096);
         for (const [key, value] of batch) {
           try {
             if (key.startsWith('reg/')) {
-              const registration = decodeRegistration(value);
+              const registration = decodeRegistration(value, interner);
               // A cheap check (there may be a million): re-deriving the whole key doubled cold start.
               if (!key.endsWith(`/${registration.etrId}`)) throw new Error(`holds a registration by ${registration.etrId}`);
               registrations.push(registration);

@@ -13,7 +13,11 @@ import {
   encodeRegistration,
   encodeSite,
   findProtoFile,
+  StoreCodecError,
 } from '../../mapserver/store/codec.js';
+import { Interner } from '../../mapserver/store/registration-reader.js';
+import { record as fixtureRecord, registration as fixtureRegistration } from '../helpers/fixtures.js';
+import { deepStrictEqual } from 'node:assert';
 import {
   META_SCHEMA_KEY,
   SCHEMA_VERSION,
@@ -360,4 +364,41 @@ t.test('StoreWriter: an unencodable change fails alone; a failed batch fails its
   t.same(state.sites, [siteA], 'failed batch wrote nothing');
   t.same(state.mappings, []);
   t.same(state.registrations, [registration]);
+});
+
+function sampleRegistration(): Registration {
+  return fixtureRegistration('dc', '127.0.0.2', fixtureRecord('10.1.2.3/32', ['127.0.0.2']), 1_700_000_000_000);
+}
+
+t.test('registration reader: shared values, unknown fields skipped, damage reported as StoreCodecError', async (t) => {
+  let truncations = 0;
+  fc.assert(
+    fc.property(fc.array(arbRegistration, { minLength: 1, maxLength: 8 }), (regs) => {
+      // One interner across the batch, as loadAll uses it: values shared, results unchanged.
+      const interner = new Interner();
+      const encoded = regs.map(encodeRegistration);
+      encoded.forEach((bytes, i) => deepStrictEqual(decodeRegistration(bytes, interner), regs[i]));
+      // A later schema may add fields: field 99 (varint) and 100 (bytes) are skipped.
+      const extended = Uint8Array.of(...encoded[0]!, 0x98, 0x06, 0x2a, 0xa2, 0x06, 0x02, 0x01, 0x02);
+      deepStrictEqual(decodeRegistration(extended, interner), regs[0]);
+      for (let cut = 0; cut < encoded[0]!.length; cut++) {
+        try {
+          decodeRegistration(encoded[0]!.subarray(0, cut), interner);
+        } catch (err) {
+          if (!(err instanceof StoreCodecError)) throw err;
+        }
+        truncations++;
+      }
+      return true;
+    }),
+    { numRuns: 200 },
+  );
+  t.ok(truncations > 1000, `${truncations} truncated values: each decoded or refused with StoreCodecError`);
+  const two = [...Array(2)].map((_, i) => decodeRegistration(encodeRegistration({ ...sampleRegistration(), etrId: `xtr:${i}` }), new Interner()));
+  const shared = new Interner();
+  const [a, b] = [0, 1].map(() => decodeRegistration(encodeRegistration(sampleRegistration()), shared));
+  t.equal(a!.site, b!.site);
+  t.equal(a!.source, b!.source, 'one source endpoint object for both');
+  t.equal(a!.record.locators, b!.record.locators, 'one locator list for both');
+  t.not(two[0]!.record.locators, two[1]!.record.locators, 'separate interners share nothing');
 });

@@ -1,0 +1,273 @@
+// Reads a stored Registration (proto/livmap.proto) straight from protobuf wire format into our
+// types. Cold start decodes a million of these: protobufjs's reflective decode + toObject built
+// two throw-away object trees per registration, and every site name, ETR id and RLOC came back
+// as its own string. Here each field is read once, and values that repeat across registrations
+// (site, ETR id, source endpoint, locator lists) are shared through an Interner: immutable
+// objects, so sharing is safe, and the heap holds one copy instead of a million.
+import protobuf from 'protobufjs';
+import type { Address, EidPrefix, Locator, MappingRecord } from '../codec/types.js';
+import { formatIpv4, formatIpv6, formatMac } from '../codec/ip.js';
+import type { Endpoint, Registration } from '../db/model.js';
+
+/** A stored value that is not a valid Registration; `decodeRegistration` wraps it in StoreCodecError. */
+export class WireError extends Error {}
+
+const VARINT = 0;
+const FIXED64 = 1;
+const LENGTH_DELIMITED = 2;
+
+/** Canonical copies of values seen before, for one load. Bounded: past the limit it stops sharing. */
+export class Interner {
+  private readonly values = new Map<string, unknown>();
+  constructor(private readonly limit = 200_000) {}
+
+  /** The value stored under `key`, or `make()` stored there now. */
+  get<T>(key: string, make: () => T): T {
+    const found = this.values.get(key);
+    if (found !== undefined) return found as T;
+    const made = make();
+    if (this.values.size < this.limit) this.values.set(key, made);
+    return made;
+  }
+
+  string(s: string): string {
+    return this.get(`s${s}`, () => s);
+  }
+}
+
+type Reader = protobuf.Reader;
+
+function expectWire(tag: number, wire: number, what: string): void {
+  if ((tag & 7) !== wire) throw new WireError(`${what}: wire type ${tag & 7}, expected ${wire}`);
+}
+
+/** Reads a length prefix and returns where the sub-message ends. */
+function subEnd(r: Reader, end: number, what: string): number {
+  const length = r.uint32();
+  const subEnd = r.pos + length;
+  if (subEnd > end) throw new WireError(`${what}: length ${length} runs past its container`);
+  return subEnd;
+}
+
+function fixedBytes(b: Uint8Array, size: number, what: string): Uint8Array {
+  if (b.length !== size) throw new WireError(`${what}: ${b.length} address bytes, expected ${size}`);
+  return b;
+}
+
+function readAddress(r: Reader, end: number, what: string, depth = 0): Address {
+  if (depth > 8) throw new WireError(`${what}: addresses nested too deep`);
+  let address: Address | undefined;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1: // none
+        expectWire(tag, LENGTH_DELIMITED, what);
+        r.pos = subEnd(r, end, what);
+        address = { afi: 'none' };
+        break;
+      case 2:
+        expectWire(tag, LENGTH_DELIMITED, what);
+        address = { afi: 'ipv4', ip: formatIpv4(fixedBytes(r.bytes(), 4, what)) };
+        break;
+      case 3:
+        expectWire(tag, LENGTH_DELIMITED, what);
+        address = { afi: 'ipv6', ip: formatIpv6(fixedBytes(r.bytes(), 16, what)) };
+        break;
+      case 4:
+        expectWire(tag, LENGTH_DELIMITED, what);
+        address = { afi: 'mac', mac: formatMac(fixedBytes(r.bytes(), 6, what)) };
+        break;
+      case 5: {
+        expectWire(tag, LENGTH_DELIMITED, what);
+        const e = subEnd(r, end, what);
+        let iid = 0, maskLen = 0, flags = 0;
+        let inner: Address | undefined;
+        while (r.pos < e) {
+          const t = r.uint32();
+          switch (t >>> 3) {
+            case 1: expectWire(t, VARINT, what); iid = r.uint32(); break;
+            case 2: expectWire(t, VARINT, what); maskLen = r.uint32(); break;
+            case 3: expectWire(t, VARINT, what); flags = r.uint32(); break;
+            case 4: expectWire(t, LENGTH_DELIMITED, what); inner = readAddress(r, subEnd(r, e, what), what, depth + 1); break;
+            default: r.skipType(t & 7);
+          }
+        }
+        if (!inner) throw new WireError(`${what}: address missing`);
+        address = { afi: 'lcaf-iid', iid, maskLen, flags, address: inner };
+        break;
+      }
+      case 6: {
+        expectWire(tag, LENGTH_DELIMITED, what);
+        const e = subEnd(r, end, what);
+        let flags = 0;
+        const addresses: Address[] = [];
+        while (r.pos < e) {
+          const t = r.uint32();
+          switch (t >>> 3) {
+            case 1: expectWire(t, VARINT, what); flags = r.uint32(); break;
+            case 2: expectWire(t, LENGTH_DELIMITED, what); addresses.push(readAddress(r, subEnd(r, e, what), what, depth + 1)); break;
+            default: r.skipType(t & 7);
+          }
+        }
+        address = { afi: 'lcaf-afi-list', flags, addresses };
+        break;
+      }
+      case 7: {
+        expectWire(tag, LENGTH_DELIMITED, what);
+        const e = subEnd(r, end, what);
+        let lcafType = 0, rsvd1 = 0, flags = 0, rsvd2 = 0;
+        let payload = new Uint8Array(0);
+        while (r.pos < e) {
+          const t = r.uint32();
+          switch (t >>> 3) {
+            case 1: expectWire(t, VARINT, what); lcafType = r.uint32(); break;
+            case 2: expectWire(t, VARINT, what); rsvd1 = r.uint32(); break;
+            case 3: expectWire(t, VARINT, what); flags = r.uint32(); break;
+            case 4: expectWire(t, VARINT, what); rsvd2 = r.uint32(); break;
+            case 5: expectWire(t, LENGTH_DELIMITED, what); payload = new Uint8Array(r.bytes()); break;
+            default: r.skipType(t & 7);
+          }
+        }
+        address = { afi: 'lcaf', lcafType, rsvd1, flags, rsvd2, payload };
+        break;
+      }
+      default:
+        r.skipType(tag & 7);
+    }
+  }
+  if (!address) throw new WireError(`${what}: address has no known variant`);
+  return address;
+}
+
+function readEid(r: Reader, end: number, what: string): EidPrefix {
+  let iid = 0, length = 0;
+  let address: Address | undefined;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1: expectWire(tag, VARINT, what); iid = r.uint32(); break;
+      case 2: expectWire(tag, LENGTH_DELIMITED, what); address = readAddress(r, subEnd(r, end, what), `${what} EID`); break;
+      case 3: expectWire(tag, VARINT, what); length = r.uint32(); break;
+      default: r.skipType(tag & 7);
+    }
+  }
+  if (!address) throw new WireError(`${what} EID: address missing`);
+  return { iid, address, length };
+}
+
+function readLocator(r: Reader, end: number): Locator {
+  let priority = 0, weight = 0, mPriority = 0, mWeight = 0;
+  let local = false, probed = false, reachable = false;
+  let rloc: Address | undefined;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1: expectWire(tag, VARINT, 'locator'); priority = r.uint32(); break;
+      case 2: expectWire(tag, VARINT, 'locator'); weight = r.uint32(); break;
+      case 3: expectWire(tag, VARINT, 'locator'); mPriority = r.uint32(); break;
+      case 4: expectWire(tag, VARINT, 'locator'); mWeight = r.uint32(); break;
+      case 5: expectWire(tag, VARINT, 'locator'); local = r.bool(); break;
+      case 6: expectWire(tag, VARINT, 'locator'); probed = r.bool(); break;
+      case 7: expectWire(tag, VARINT, 'locator'); reachable = r.bool(); break;
+      case 8: expectWire(tag, LENGTH_DELIMITED, 'locator'); rloc = readAddress(r, subEnd(r, end, 'RLOC'), 'RLOC'); break;
+      default: r.skipType(tag & 7);
+    }
+  }
+  if (!rloc) throw new WireError('RLOC: address missing');
+  return { priority, weight, mPriority, mWeight, local, probed, reachable, rloc };
+}
+
+/** The raw bytes of [start, end) as a string key (latin1: one char per byte). */
+function bytesKey(buf: Uint8Array, start: number, end: number): string {
+  return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', start, end);
+}
+
+function readRecord(r: Reader, end: number, interner: Interner | undefined): MappingRecord {
+  let eid: EidPrefix | undefined;
+  let ttl = 0, action = 0, mapVersion = 0;
+  let authoritative = false;
+  let locators: Locator[] = [];
+  // Locator lists repeat across registrations (one ETR registers many EIDs): share them by bytes.
+  let locatorsStart = -1, locatorsEnd = -1, contiguous = true;
+  while (r.pos < end) {
+    const tagAt = r.pos;
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1: expectWire(tag, LENGTH_DELIMITED, 'record'); eid = readEid(r, subEnd(r, end, 'record EID'), 'registration'); break;
+      case 2: expectWire(tag, VARINT, 'record'); ttl = r.uint32(); break;
+      case 3: expectWire(tag, VARINT, 'record'); action = r.uint32(); break;
+      case 4: expectWire(tag, VARINT, 'record'); authoritative = r.bool(); break;
+      case 5: expectWire(tag, VARINT, 'record'); mapVersion = r.uint32(); break;
+      case 6:
+        expectWire(tag, LENGTH_DELIMITED, 'record');
+        if (locatorsStart < 0) locatorsStart = tagAt;
+        else if (locatorsEnd !== tagAt) contiguous = false;
+        locators.push(readLocator(r, subEnd(r, end, 'locator')));
+        locatorsEnd = r.pos;
+        break;
+      default: r.skipType(tag & 7);
+    }
+  }
+  if (!eid) throw new WireError('registration: EID prefix missing');
+  if (interner && locatorsStart >= 0 && contiguous) {
+    const fresh = locators;
+    locators = interner.get(`l${bytesKey(r.buf, locatorsStart, locatorsEnd)}`, () => fresh);
+  }
+  return { eid, ttl, action, authoritative, mapVersion, locators };
+}
+
+function readEndpoint(r: Reader, end: number, interner: Interner | undefined): Endpoint {
+  const start = r.pos;
+  let address = '';
+  let port = 0;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1: expectWire(tag, LENGTH_DELIMITED, 'source'); address = r.string(); break;
+      case 2: expectWire(tag, VARINT, 'source'); port = r.uint32(); break;
+      default: r.skipType(tag & 7);
+    }
+  }
+  const endpoint = { address, port };
+  return interner ? interner.get(`e${bytesKey(r.buf, start, end)}`, () => endpoint) : endpoint;
+}
+
+/** Decodes one stored Registration; throws WireError (or protobufjs's RangeError on truncation). */
+export function readRegistration(bytes: Uint8Array, interner?: Interner): Registration {
+  const r = protobuf.Reader.create(bytes);
+  const end = bytes.length;
+  let site = '', etrId = '';
+  let source: Endpoint | undefined;
+  let record: MappingRecord | undefined;
+  let xtrId: Uint8Array | undefined, siteId: Uint8Array | undefined;
+  let proxyReply = false, merge = false;
+  let firstRegistered = 0, lastRefreshed = 0, expiresAt = 0;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1: expectWire(tag, LENGTH_DELIMITED, 'site'); site = r.string(); break;
+      case 2: expectWire(tag, LENGTH_DELIMITED, 'ETR id'); etrId = r.string(); break;
+      case 3: expectWire(tag, LENGTH_DELIMITED, 'source'); source = readEndpoint(r, subEnd(r, end, 'source'), interner); break;
+      case 4: expectWire(tag, LENGTH_DELIMITED, 'xTR-ID'); xtrId = new Uint8Array(r.bytes()); break;
+      case 5: expectWire(tag, LENGTH_DELIMITED, 'site-ID'); siteId = new Uint8Array(r.bytes()); break;
+      case 6: expectWire(tag, VARINT, 'proxy_reply'); proxyReply = r.bool(); break;
+      case 7: expectWire(tag, VARINT, 'merge'); merge = r.bool(); break;
+      case 8: expectWire(tag, LENGTH_DELIMITED, 'record'); record = readRecord(r, subEnd(r, end, 'record'), interner); break;
+      case 9: expectWire(tag, FIXED64, 'first_registered'); firstRegistered = r.double(); break;
+      case 10: expectWire(tag, FIXED64, 'last_refreshed'); lastRefreshed = r.double(); break;
+      case 11: expectWire(tag, FIXED64, 'expires_at'); expiresAt = r.double(); break;
+      default: r.skipType(tag & 7);
+    }
+  }
+  if (!site || !etrId) throw new WireError('registration without site or ETR id');
+  if (!source) throw new WireError('registration without source endpoint');
+  if (!record) throw new WireError('registration: mapping record missing');
+  if (interner) {
+    site = interner.string(site);
+    etrId = interner.string(etrId);
+  }
+  const base: Registration = { site, etrId, source, proxyReply, merge, record, firstRegistered, lastRefreshed, expiresAt };
+  // Optional fields appear only when stored, so a round trip keeps `'xtrId' in r` unchanged.
+  if (xtrId === undefined && siteId === undefined) return base;
+  return { ...base, ...(xtrId !== undefined ? { xtrId } : {}), ...(siteId !== undefined ? { siteId } : {}) };
+}
