@@ -119,13 +119,10 @@ export class MappingDatabase {
   }
 
   private entryFor(eid: EidPrefix): PrefixEntry {
-    let entry = this.entries.get(eid);
-    if (!entry) {
-      entry = {};
-      this.entries.set(eid, entry);
+    return this.entries.getOrSet(eid, () => {
       this.generation++;
-    }
-    return entry;
+      return {};
+    });
   }
 
   private dropIfEmpty(eid: EidPrefix, entry: PrefixEntry): void {

@@ -216,6 +216,8 @@ export function normalizePrefix(p: EidPrefix): EidPrefix {
   if (!Number.isInteger(p.length) || p.length < 0 || p.length > max) {
     throw new PrefixError(`${formatEidPrefix(p)}: prefix length ${p.length} is outside 0..${max} for ${FAMILY_LABEL[family]}`);
   }
+  // IPv4 text that parses is canonical (no leading zeros accepted): only host bits can differ.
+  if (family === 'ipv4' && !hostBitsSet(bytes, p.length)) return p;
   const normal = prefixFromBytes(p.iid, family, bytes, p.length);
   return addressEquals(normal.address, p.address) ? p : normal;
 }

@@ -553,6 +553,20 @@ export class PrefixTable<V> {
     trie.set(stored.iid, a, stored.length, stored, value);
   }
 
+  /** The value stored for exactly this prefix, or `make()` stored there now (one walk, not two). */
+  getOrSet(prefix: EidPrefix, make: () => V): V {
+    const stored = normalizePrefix(prefix);
+    const { trie, a } = this.key(stored);
+    const root = trie.roots.get(stored.iid);
+    if (root !== undefined) {
+      const n = trie.find(root.node, a, stored.length);
+      if (n !== NONE && trie.hasValue(n)) return trie.values[n] as V;
+    }
+    const value = make();
+    trie.set(stored.iid, a, stored.length, stored, value);
+    return value;
+  }
+
   /** Value stored for exactly this prefix. */
   get(prefix: EidPrefix): V | undefined {
     const { trie, a } = this.key(prefix);

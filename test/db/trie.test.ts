@@ -322,3 +322,17 @@ t.test('hasMoreSpecifics agrees with coveredBy on random tables', async (t) => {
   }
   t.pass('300 random tables agree');
 });
+
+t.test('getOrSet finds the stored value or stores the made one, once', async (t) => {
+  const table = new PrefixTable<string>();
+  let made = 0;
+  const make = (v: string) => (): string => { made++; return v; };
+  t.equal(table.getOrSet(parseEidPrefix('10.1.0.0/16'), make('a')), 'a');
+  t.equal(table.getOrSet(parseEidPrefix('10.1.0.0/16'), make('b')), 'a', 'existing value returned');
+  t.equal(table.getOrSet({ iid: 0, address: { afi: 'ipv4', ip: '10.1.2.3' }, length: 16 }, make('c')), 'a', 'host bits ignored');
+  t.equal(table.getOrSet(parseEidPrefix('10.1.0.0/17'), make('d')), 'd', 'a longer prefix is another entry');
+  t.equal(table.getOrSet(parseEidPrefix('10.1.0.0/16', 7), make('e')), 'e', 'another instance is another entry');
+  t.equal(made, 3);
+  t.equal(table.size, 3);
+  t.equal(table.lookupBestValue(0, 'ipv4', '10.1.0.9'), 'd');
+});
