@@ -16,22 +16,50 @@ const VARINT = 0;
 const FIXED64 = 1;
 const LENGTH_DELIMITED = 2;
 
-/** Canonical copies of values seen before, for one load. Bounded: past the limit it stops sharing. */
+/** What an interned value was decoded as; equal bytes of different kinds are different values. */
+const enum Kind {
+  site,
+  etrId,
+  source,
+  locators,
+}
+
+interface Interned {
+  readonly kind: Kind;
+  readonly bytes: Uint8Array;
+  readonly value: unknown;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[start + i]) return false;
+  return true;
+}
+
+/**
+ * Canonical values decoded from equal bytes, for one load: looked up by a hash of the raw
+ * protobuf bytes, so a repeated value is neither decoded nor allocated again. Bounded: past
+ * `limit` values it stops sharing (never stops decoding).
+ */
 export class Interner {
-  private readonly values = new Map<string, unknown>();
+  private readonly table = new Map<number, Interned[]>();
+  private count = 0;
   constructor(private readonly limit = 200_000) {}
 
-  /** The value stored under `key`, or `make()` stored there now. */
-  get<T>(key: string, make: () => T): T {
-    const found = this.values.get(key);
-    if (found !== undefined) return found as T;
-    const made = make();
-    if (this.values.size < this.limit) this.values.set(key, made);
-    return made;
-  }
-
-  string(s: string): string {
-    return this.get(`s${s}`, () => s);
+  /** The value decoded from bytes [start, end) of `buf` before, or `decode()` now. */
+  get<T>(kind: Kind, buf: Uint8Array, start: number, end: number, decode: () => T): T {
+    let h = 0x811c9dc5 ^ kind;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const bucket = this.table.get(h);
+    if (bucket) for (const e of bucket) if (e.kind === kind && sameBytes(e.bytes, buf, start, end)) return e.value as T;
+    const value = decode();
+    if (this.count < this.limit) {
+      const entry: Interned = { kind, bytes: buf.slice(start, end), value };
+      if (bucket) bucket.push(entry);
+      else this.table.set(h, [entry]);
+      this.count++;
+    }
+    return value;
   }
 }
 
@@ -177,9 +205,14 @@ function readLocator(r: Reader, end: number): Locator {
   return { priority, weight, mPriority, mWeight, local, probed, reachable, rloc };
 }
 
-/** The raw bytes of [start, end) as a string key (latin1: one char per byte). */
-function bytesKey(buf: Uint8Array, start: number, end: number): string {
-  return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', start, end);
+/** A string field, shared through the interner when there is one. */
+function readString(r: Reader, end: number, kind: Kind, interner: Interner | undefined, what: string): string {
+  if (!interner) return r.string();
+  const length = r.uint32();
+  const start = r.pos;
+  if (start + length > end) throw new WireError(`${what}: length ${length} runs past its container`);
+  r.pos = start + length;
+  return interner.get(kind, r.buf, start, start + length, () => protobuf.util.utf8.read(r.buf, start, start + length));
 }
 
 function readRecord(r: Reader, end: number, interner: Interner | undefined): MappingRecord {
@@ -211,16 +244,24 @@ function readRecord(r: Reader, end: number, interner: Interner | undefined): Map
   if (!eid) throw new WireError('registration: EID prefix missing');
   if (interner && locatorsStart >= 0 && contiguous) {
     const fresh = locators;
-    locators = interner.get(`l${bytesKey(r.buf, locatorsStart, locatorsEnd)}`, () => fresh);
+    locators = interner.get(Kind.locators, r.buf, locatorsStart, locatorsEnd, () => fresh);
   }
   return { eid, ttl, action, authoritative, mapVersion, locators };
 }
 
 function readEndpoint(r: Reader, end: number, interner: Interner | undefined): Endpoint {
+  const stop = subEnd(r, end, 'source');
+  if (!interner) return endpointUntil(r, stop);
   const start = r.pos;
+  const endpoint = interner.get(Kind.source, r.buf, start, stop, () => endpointUntil(r, stop));
+  r.pos = stop;
+  return endpoint;
+}
+
+function endpointUntil(r: Reader, stop: number): Endpoint {
   let address = '';
   let port = 0;
-  while (r.pos < end) {
+  while (r.pos < stop) {
     const tag = r.uint32();
     switch (tag >>> 3) {
       case 1: expectWire(tag, LENGTH_DELIMITED, 'source'); address = r.string(); break;
@@ -228,8 +269,7 @@ function readEndpoint(r: Reader, end: number, interner: Interner | undefined): E
       default: r.skipType(tag & 7);
     }
   }
-  const endpoint = { address, port };
-  return interner ? interner.get(`e${bytesKey(r.buf, start, end)}`, () => endpoint) : endpoint;
+  return { address, port };
 }
 
 /** Decodes one stored Registration; throws WireError (or protobufjs's RangeError on truncation). */
@@ -245,9 +285,9 @@ export function readRegistration(bytes: Uint8Array, interner?: Interner): Regist
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
-      case 1: expectWire(tag, LENGTH_DELIMITED, 'site'); site = r.string(); break;
-      case 2: expectWire(tag, LENGTH_DELIMITED, 'ETR id'); etrId = r.string(); break;
-      case 3: expectWire(tag, LENGTH_DELIMITED, 'source'); source = readEndpoint(r, subEnd(r, end, 'source'), interner); break;
+      case 1: expectWire(tag, LENGTH_DELIMITED, 'site'); site = readString(r, end, Kind.site, interner, 'site'); break;
+      case 2: expectWire(tag, LENGTH_DELIMITED, 'ETR id'); etrId = readString(r, end, Kind.etrId, interner, 'ETR id'); break;
+      case 3: expectWire(tag, LENGTH_DELIMITED, 'source'); source = readEndpoint(r, end, interner); break;
       case 4: expectWire(tag, LENGTH_DELIMITED, 'xTR-ID'); xtrId = new Uint8Array(r.bytes()); break;
       case 5: expectWire(tag, LENGTH_DELIMITED, 'site-ID'); siteId = new Uint8Array(r.bytes()); break;
       case 6: expectWire(tag, VARINT, 'proxy_reply'); proxyReply = r.bool(); break;
@@ -262,10 +302,6 @@ export function readRegistration(bytes: Uint8Array, interner?: Interner): Regist
   if (!site || !etrId) throw new WireError('registration without site or ETR id');
   if (!source) throw new WireError('registration without source endpoint');
   if (!record) throw new WireError('registration: mapping record missing');
-  if (interner) {
-    site = interner.string(site);
-    etrId = interner.string(etrId);
-  }
   const base: Registration = { site, etrId, source, proxyReply, merge, record, firstRegistered, lastRefreshed, expiresAt };
   // Optional fields appear only when stored, so a round trip keeps `'xtrId' in r` unchanged.
   if (xtrId === undefined && siteId === undefined) return base;
