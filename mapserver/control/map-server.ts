@@ -69,11 +69,11 @@ export function handleMapRegister(
   const changes: DbChange[] = [];
   const events: ServerEvent[] = [];
   for (const record of register.records) {
-    const covering = db.siteFor(record.eid);
-    const text = formatEidPrefix(record.eid);
-    if (!covering || covering.site.name !== site.name) return dropped('out-of-site', `${text} is outside site '${site.name}'`, from, true);
+    // OOR sends one record per Map-Register: the first record's site is already known.
+    const covering = record === first ? owner : db.siteFor(record.eid);
+    if (!covering || covering.site.name !== site.name) return dropped('out-of-site', `${formatEidPrefix(record.eid)} is outside site '${site.name}'`, from, true);
     if (!covering.prefix.acceptMoreSpecifics && !samePrefix(record.eid, covering.prefix.eid)) {
-      return dropped('more-specific', `${text} is more specific than ${formatEidPrefix(covering.prefix.eid)} and site '${site.name}' accepts no more-specifics`, from, true);
+      return dropped('more-specific', `${formatEidPrefix(record.eid)} is more specific than ${formatEidPrefix(covering.prefix.eid)} and site '${site.name}' accepts no more-specifics`, from, true);
     }
     const existing = db.registered(record.eid)?.byEtr.get(etrId);
     if (record.ttl === 0) {

@@ -22,9 +22,21 @@ export interface BindingChange {
 
 /** Whether two bindings send traffic to different places. */
 export function bindingMoved(before: Binding | undefined, after: Binding | undefined): boolean {
+  if (before && after && sameLocatorsInOrder(before.record, after.record)) return false; // every refresh
   const rlocs = (b: Binding | undefined): string =>
     b ? b.record.locators.map((l) => JSON.stringify(l.rloc)).sort().join('|') + `|${b.record.action}` : '';
   return rlocs(before) !== rlocs(after);
+}
+
+function sameLocatorsInOrder(a: MappingRecord, b: MappingRecord): boolean {
+  if (a.action !== b.action || a.locators.length !== b.locators.length) return false;
+  for (let i = 0; i < a.locators.length; i++) {
+    const x = a.locators[i]!.rloc;
+    const y = b.locators[i]!.rloc;
+    if (x === y) continue;
+    if (!((x.afi === 'ipv4' && y.afi === 'ipv4') || (x.afi === 'ipv6' && y.afi === 'ipv6')) || x.ip !== y.ip) return false;
+  }
+  return true;
 }
 
 export function randomNonce(): bigint {
