@@ -81,9 +81,9 @@ export class LispServer {
     this.registerOptions = { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000, resumeAfterMs: DEFAULT_RESUME_AFTER_MS };
     this.requesters = new RequesterTable(mobility.requesterCapacity);
     this.mobility = new MobilityNotifier(db, this.requesters, {
-      send: (to, message) => {
+      sendSmr: (to, bytes) => {
         this.metrics.smrsSent.inc();
-        this.send({ kind: 'message', to, message });
+        this.send({ kind: 'raw', to, bytes });
       },
       sendNotify: (to, notify, secret) => {
         if (secret === undefined) this.send({ kind: 'message', to, message: notify });

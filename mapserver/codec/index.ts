@@ -7,7 +7,7 @@ export { verifyMessage, computeAuthData, authDataLength, decodeAuth, encodeAuth,
 export { decodeAddress, encodeAddress, addressLength, addressBits, MAX_LCAF_DEPTH } from './address.js';
 export { decodeEid, encodeEid, eidLength, IID_MASK_LEN } from './eid.js';
 export { decodeRecord, encodeRecord, immutableRecord, recordLength, decodeRecords, encodeRecords, recordsLength } from './record.js';
-export { decodeMapRequest, encodeMapRequest, mapRequestLength } from './map-request.js';
+export { decodeMapRequest, encodeMapRequest, mapRequestLength, singleRecordVariants } from './map-request.js';
 export { decodeMapReply, encodeMapReply, mapReplyLength } from './map-reply.js';
 export { decodeMapRegister, encodeMapRegister, mapRegisterLength, MAP_REGISTER_BITS } from './map-register.js';
 export { decodeMapNotify, encodeMapNotify, mapNotifyLength } from './map-notify.js';

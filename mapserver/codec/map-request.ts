@@ -8,6 +8,7 @@ import { addressLength, decodeAddress, encodeAddress } from './address.js';
 import { readXtrSite, writeNonce, writeXtrSite } from './common.js';
 import { checkEid, decodeEid, eidLength, encodeEid } from './eid.js';
 import { fail } from './errors.js';
+import { parseIpv4Into, parseIpv6Into } from './ip.js';
 import type { Reader } from './reader.js';
 import { decodeRecord, encodeRecord, recordLength } from './record.js';
 import type { Address, EidPrefix, MappingRecord, MapRequest } from './types.js';
@@ -100,4 +101,36 @@ export function encodeMapRequest(m: MapRequest, buf: Buffer, o: number): number 
   if (m.mapReply) p = encodeRecord(m.mapReply, buf, p);
   if (hasXtr) p = writeXtrSite(buf, p, m.xtrId, m.siteId);
   return p;
+}
+
+/**
+ * Encodes Map-Requests that share everything but their one EID record (a move's SMRs: one per
+ * ITR, each naming that ITR's own EID). The record's address bytes end such a message, so once
+ * one record of an IID / family / length has been encoded, the next of the same shape is that
+ * encoding with the address bytes rewritten: a copy instead of a full encode per ITR.
+ */
+export function singleRecordVariants(base: Omit<MapRequest, 'records'>): (record: EidPrefix) => Buffer {
+  const encodeFull = (m: MapRequest): Buffer => {
+    const buf = Buffer.alloc(mapRequestLength(m));
+    encodeMapRequest(m, buf, 0);
+    return buf;
+  };
+  // Anything after the records (a Map-Reply record, an xTR-ID) would move the address bytes.
+  const patchable = base.mapReply === undefined && base.xtrId === undefined;
+  const templates = new Map<string, Buffer>();
+  return (record) => {
+    const address = record.address;
+    if (!patchable || (address.afi !== 'ipv4' && address.afi !== 'ipv6')) return encodeFull({ ...base, records: [record] });
+    const shape = `${record.iid}/${address.afi}/${record.length}`;
+    const template = templates.get(shape);
+    if (!template) {
+      const bytes = encodeFull({ ...base, records: [record] });
+      templates.set(shape, bytes);
+      return Buffer.from(bytes);
+    }
+    const bytes = Buffer.from(template);
+    const ok = address.afi === 'ipv4' ? parseIpv4Into(address.ip, bytes, bytes.length - 4) : parseIpv6Into(address.ip, bytes, bytes.length - 16);
+    if (!ok) return encodeFull({ ...base, records: [record] }); // the full encoder names the problem
+    return bytes;
+  };
 }

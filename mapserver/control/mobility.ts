@@ -10,6 +10,7 @@ import { AUTH_ALG } from '../codec/types.js';
 import type { Binding, MappingDatabase } from '../db/database.js';
 import type { Endpoint, Site } from '../db/model.js';
 import { FAMILY_BITS, containsPrefix, eidFamily, prefixKey, prefixesOverlap } from '../db/prefix.js';
+import { singleRecordVariants } from '../codec/map-request.js';
 import { answerRecord, LISP_CONTROL_PORT } from './map-resolver.js';
 import type { Requester, RequesterTable } from './requesters.js';
 import type { Timers } from './retransmit.js';
@@ -58,9 +59,8 @@ function ownEid(source: Address): EidPrefix | undefined {
   return family ? { ...eid, length: FAMILY_BITS[family] } : undefined;
 }
 
-export function smrFor(changed: EidPrefix, requester: Requester, advertise: Address, nonce: bigint = randomNonce()): MapRequest | undefined {
-  const record = ownEid(requester.sourceEid);
-  if (!record) return undefined;
+/** Everything of an SMR but its record (the ITR's own EID). */
+function smrBase(changed: EidPrefix, advertise: Address, nonce: bigint): Omit<MapRequest, 'records'> {
   return {
     type: 'map-request',
     authoritative: false, mapDataPresent: false, probe: false, smr: true, pitr: false, smrInvoked: false,
@@ -68,7 +68,6 @@ export function smrFor(changed: EidPrefix, requester: Requester, advertise: Addr
     nonce,
     sourceEid: eidAddress(changed),
     itrRlocs: [advertise],
-    records: [record],
   };
 }
 
@@ -87,7 +86,8 @@ export function notifyFor(record: MappingRecord, secretAlg: 'hmac-sha1' | 'hmac-
 }
 
 export interface MobilityCallbacks {
-  send(to: Endpoint, message: MapRequest): void;
+  /** An encoded SMR. */
+  sendSmr(to: Endpoint, bytes: Uint8Array): void;
   sendNotify(to: Endpoint, notify: MapNotify, secret: string | undefined): void;
   /** The address we put as ITR-RLOC in SMRs, per family. */
   advertise(family: 'ipv4' | 'ipv6'): Address;
@@ -106,7 +106,8 @@ interface PendingSmr {
   readonly eid: EidPrefix;
   readonly eidKey: string;
   readonly to: Endpoint;
-  readonly smr: MapRequest;
+  /** The encoded SMR, as sent and retransmitted. */
+  readonly smr: Uint8Array;
   /** Answered by an SMR-invoked request, given up, or replaced by a newer move's SMR. */
   done: boolean;
 }
@@ -142,14 +143,19 @@ export class MobilityNotifier {
     let notifies = 0;
     // One nonce for the move's SMRs: the SMR-invoked requests carry their own, OOR ignores this one.
     const nonce = randomNonce();
-    const advertise = { ipv4: this.callbacks.advertise('ipv4'), ipv6: this.callbacks.advertise('ipv6') };
+    // A move's SMRs differ only in the record (the ITR's own EID): encoded once per family
+    // and shape, then copied with that address rewritten.
+    const encoders: Partial<Record<'ipv4' | 'ipv6', (record: EidPrefix) => Uint8Array>> = {};
+    const encoderFor = (family: 'ipv4' | 'ipv6'): ((record: EidPrefix) => Uint8Array) =>
+      (encoders[family] ??= singleRecordVariants(smrBase(change.eid, this.callbacks.advertise(family), nonce)));
     for (const requester of this.requesters.overlapping(change.eid, now)) {
-      const smr = smrFor(change.eid, requester, requester.itr.includes(':') ? advertise.ipv6 : advertise.ipv4, nonce);
-      if (smr) {
+      const itrEid = ownEid(requester.sourceEid);
+      if (itrEid) {
+        const smr = encoderFor(requester.itr.includes(':') ? 'ipv6' : 'ipv4')(itrEid);
         const entry: PendingSmr = { itr: requester.itr, eid: change.eid, eidKey, to: { address: requester.itr, port: LISP_CONTROL_PORT }, smr, done: false };
         this.track(entry);
         sent.push(entry);
-        this.callbacks.send(entry.to, smr);
+        this.callbacks.sendSmr(entry.to, smr);
       }
       if (requester.subscription) {
         const site = this.siteOf(requester.sourceEid);
@@ -208,7 +214,7 @@ export class MobilityNotifier {
         return;
       }
       // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
-      for (const entry of open) this.callbacks.send(entry.to, entry.smr);
+      for (const entry of open) this.callbacks.sendSmr(entry.to, entry.smr);
       if (open.length) this.scheduleRound(open, round + 1);
     }, SMR_INTERVAL_MS);
     this.rounds.add(handle);
