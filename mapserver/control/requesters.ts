@@ -2,6 +2,7 @@
 // TTL runs out. When a binding changes, these are the ITRs that may hold the old one.
 import type { Address, EidPrefix } from '../codec/types.js';
 import { PrefixTable } from '../db/trie.js';
+import { SmallMap } from '../db/small-map.js';
 
 export interface Requester {
   /** The ITR-RLOC the answer went to. */
@@ -28,7 +29,7 @@ type Entry = { -readonly [K in keyof Requester]: Requester[K] };
 
 /** The requesters answered one prefix, by ITR-RLOC. */
 interface PrefixSlot {
-  readonly byItr: Map<string, Entry>;
+  readonly byItr: SmallMap<string, Entry>;
   /** False once the slot has left the table (an identity-cache hit must not revive it). */
   live: boolean;
 }
@@ -76,7 +77,7 @@ export class RequesterTable {
     if (slot?.live) return slot;
     slot = this.byPrefix.get(eid);
     if (!slot) {
-      slot = { byItr: new Map(), live: true };
+      slot = { byItr: new SmallMap(), live: true };
       this.byPrefix.set(eid, slot);
     }
     this.byObject.set(eid, slot);

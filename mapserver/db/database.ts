@@ -6,6 +6,7 @@ import type { Endpoint, Registration, Site, SitePrefix, StateChange } from './mo
 import { FAMILY_BITS, containsPrefix, normalizePrefix, prefixBytes, requireFamily, samePrefix } from './prefix.js';
 import { ExpiryQueue } from './expiry.js';
 import { PrefixTable } from './trie.js';
+import { SmallMap, type ReadonlySmallMap } from './small-map.js';
 
 export type DbChange = StateChange;
 
@@ -13,7 +14,7 @@ export type DbChange = StateChange;
 export interface RegisteredPrefix {
   readonly eid: EidPrefix;
   readonly site: string;
-  readonly byEtr: ReadonlyEtrRegistrations;
+  readonly byEtr: ReadonlySmallMap<string, Registration>;
   /**
    * The binding of a lone registration, reused by every Map-Request until it changes; the
    * database clears it whenever `byEtr` changes (nothing else may change `byEtr`).
@@ -21,76 +22,9 @@ export interface RegisteredPrefix {
   single?: { readonly registration: Registration; readonly binding: Binding } | undefined;
 }
 
-/** What callers may ask of the registrations of one prefix. */
-export interface ReadonlyEtrRegistrations {
-  readonly size: number;
-  get(etrId: string): Registration | undefined;
-  has(etrId: string): boolean;
-  values(): Iterable<Registration>;
-}
-
-/**
- * The registrations of one prefix by ETR id. Nearly every prefix has one ETR, so the first is
- * held in two fields and a Map exists only once a second ETR registers: a Map per prefix cost
- * about 100 bytes and a GC-traced object each, a million times over at cold start.
- */
-class EtrRegistrations implements ReadonlyEtrRegistrations {
-  private firstId: string | undefined;
-  private first: Registration | undefined;
-  private more: Map<string, Registration> | undefined;
-
-  get size(): number {
-    return (this.first ? 1 : 0) + (this.more?.size ?? 0);
-  }
-
-  /** The registration when there is exactly one. */
-  only(): Registration | undefined {
-    return this.more?.size ? undefined : this.first;
-  }
-
-  get(etrId: string): Registration | undefined {
-    return etrId === this.firstId ? this.first : this.more?.get(etrId);
-  }
-
-  has(etrId: string): boolean {
-    return this.get(etrId) !== undefined;
-  }
-
-  *values(): Iterable<Registration> {
-    if (this.first) yield this.first;
-    if (this.more) yield* this.more.values();
-  }
-
-  set(etrId: string, registration: Registration): void {
-    if (this.first === undefined || etrId === this.firstId) {
-      this.firstId = etrId;
-      this.first = registration;
-    } else {
-      (this.more ??= new Map()).set(etrId, registration);
-    }
-  }
-
-  delete(etrId: string): boolean {
-    if (this.first !== undefined && etrId === this.firstId) {
-      const next = this.more?.entries().next();
-      if (next && !next.done) {
-        const [id, registration] = next.value;
-        this.more!.delete(id);
-        this.firstId = id;
-        this.first = registration;
-      } else {
-        this.firstId = undefined;
-        this.first = undefined;
-      }
-      return true;
-    }
-    return this.more?.delete(etrId) ?? false;
-  }
-}
-
 /** The database's own view of a RegisteredPrefix: only `apply` changes `byEtr`. */
 interface OwnRegisteredPrefix extends RegisteredPrefix {
-  readonly byEtr: EtrRegistrations;
+  readonly byEtr: SmallMap<string, Registration>;
   /**
    * The answer for every EID whose best match is this prefix, while it holds one registration
    * and has nothing registered or configured inside it: valid for the `generation` of the
@@ -232,7 +166,7 @@ export class MappingDatabase {
         const reg = change.registration;
         const entry = this.entryFor(reg.record.eid);
         if (!entry.registered) {
-          entry.registered = { eid: reg.record.eid, site: reg.site, byEtr: new EtrRegistrations(), single: undefined, answer: undefined };
+          entry.registered = { eid: reg.record.eid, site: reg.site, byEtr: new SmallMap(), single: undefined, answer: undefined };
           this.generation++;
         }
         if (!entry.registered.byEtr.has(reg.etrId)) this.registrationCount++;
