@@ -4,9 +4,21 @@ import type { Reader } from './reader.js';
 
 const U64_MAX = 0xffffffffffffffffn;
 
+// 64-bit fields go through one 8-byte DataView: Buffer's BigInt readers and writers build
+// three or four intermediate BigInts per call, on every message.
+const u64Bytes = new Uint8Array(8);
+const u64View = new DataView(u64Bytes.buffer);
+
 export function writeNonce(buf: Buffer, o: number, nonce: bigint): void {
   if (typeof nonce !== 'bigint' || nonce < 0n || nonce > U64_MAX) fail(o, `nonce ${String(nonce)} is not a 64-bit unsigned bigint`);
-  buf.writeBigUInt64BE(nonce, o);
+  u64View.setBigUint64(0, nonce);
+  buf.set(u64Bytes, o);
+}
+
+/** The big-endian unsigned 64-bit value at `o` (the caller checked the 8 bytes are there). */
+export function readU64(buf: Uint8Array, o: number): bigint {
+  for (let i = 0; i < 8; i++) u64Bytes[i] = buf[o + i]!;
+  return u64View.getBigUint64(0);
 }
 
 /** RFC 9437 / NAT-traversal xTR-ID (16 bytes) + site-ID (8 bytes) after the records. */

@@ -1,6 +1,7 @@
 // Bounds-checked cursor over the input. Every read checks the remaining bytes first and throws
 // LispCodecError, so nothing below it can index past the end or hit a Buffer RangeError.
 import { LispCodecError } from './errors.js';
+import { readU64 } from './common.js';
 
 export class Reader {
   readonly buf: Buffer;
@@ -53,7 +54,7 @@ export class Reader {
 
   u64(what: string): bigint {
     this.need(8, what);
-    const v = this.buf.readBigUInt64BE(this.pos);
+    const v = readU64(this.buf, this.pos);
     this.pos += 8;
     return v;
   }
