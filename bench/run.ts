@@ -5,7 +5,7 @@
 // bench/results.json and bench/RESULTS.md (bench/results-quick.* for --quick runs).
 // Absolute numbers on a shared 2-core machine are noise; the ratios are the result.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -251,28 +251,23 @@ async function main(): Promise<void> {
     }
 
     if (runs('mobility')) {
-      const mobilityFile = join(root, 'mapserver/control/mobility.ts');
-      if (!existsSync(mobilityFile)) {
-        // PLACEHOLDER: mobility fan-out is measured once mapserver/control/mobility.ts exists.
-        log('mobility fan-out: not measured yet (mobility not implemented)');
-        rows.push({ figure: 'mobility fan-out', value: 'not measured yet (mobility not implemented)', baseline: '', ratio: '', goal: '' });
+      log(`mobility fan-out: ${count(S.itrs)} ITRs`);
+      const dir = join(work, 'mobility');
+      mkdirSync(dir, { recursive: true });
+      const r: MobilityResult = await measureMobility({ dir, itrs: S.itrs, secret: SECRET, sites: siteJson('hmac-sha256') });
+      raw['mobility'] = r;
+      if ('skipped' in r) {
+        rows.push({ figure: `mobility fan-out, ${count(S.itrs)} ITRs`, value: `not measured: ${r.skipped}`, baseline: '', ratio: '', goal: '' });
       } else {
-        log(`mobility fan-out: ${count(S.itrs)} ITRs`);
-        const dir = join(work, 'mobility');
-        mkdirSync(dir, { recursive: true });
-        const r: MobilityResult = await measureMobility({ dir, itrs: S.itrs, secret: SECRET, sites: siteJson('hmac-sha256') });
-        raw['mobility'] = r;
-        if ('skipped' in r) {
-          rows.push({ figure: `mobility fan-out, ${count(S.itrs)} ITRs`, value: `not measured: ${r.skipped}`, baseline: '', ratio: '', goal: '' });
-        } else {
-          rows.push({
-            figure: `mobility: Map-Register of the move → last of ${count(r.itrs)} SMRs received`,
-            value: `${r.lastSmrMs.toFixed(1)} ms (${r.smrsReceived} SMRs; server fan-out ${r.serverFanoutMs.toFixed(1)} ms)`,
-            baseline: `Map-Register→Map-Notify ${r.baselineMs.toFixed(2)} ms`,
-            ratio: times(r.lastSmrMs / Math.max(0.001, r.baselineMs)),
-            goal: '',
-          });
-        }
+        rows.push({
+          figure: `mobility: Map-Register of the move → last of ${count(r.itrs)} SMRs received`,
+          value: `${r.lastSmrMs.toFixed(1)} ms (${r.smrsReceived} SMRs; server fan-out ${r.serverFanoutMs.toFixed(1)} ms)`,
+          baseline: `Map-Register→Map-Notify ${r.baselineMs.toFixed(2)} ms`,
+          ratio: times(r.lastSmrMs / Math.max(0.001, r.baselineMs)),
+          // The goal counts to the last SMR sent; received (what this measures) is stricter.
+          goal: r.itrs >= 10_000 ? '≤ 50 ms' : '',
+          ...(r.itrs >= 10_000 ? { pass: r.lastSmrMs <= 50 } : {}),
+        });
       }
     }
   } finally {
