@@ -63,11 +63,11 @@ async function lab(t: Test, mobility = true, base = '127.0.1'): Promise<Lab> {
   return { server, ms, timers, local, cloud, corr, events };
 }
 
-async function nextOfType<T>(peer: UdpPeer, type: string, timeoutMs = 2000): Promise<{ message: T; from: Endpoint }> {
+async function nextOfType<T>(peer: UdpPeer, type: string, timeoutMs = 2000): Promise<{ message: T; from: Endpoint; bytes: Uint8Array }> {
   for (;;) {
     const d = await peer.receive(timeoutMs);
     const message = decode(d.bytes);
-    if (message.type === type) return { message: message as T, from: d.from };
+    if (message.type === type) return { message: message as T, from: d.from, bytes: d.bytes };
   }
 }
 
@@ -78,6 +78,7 @@ t.test('a VM move: SMR to the ITR that cached it, Map-Notify to the old ETR, no 
 
   const smr = await nextOfType<MapRequest>(corr, 'map-request');
   t.ok(smr.message.smr, 'S bit set');
+  t.equal(smr.bytes[0], 0x11, 'first byte 0x11: type 1 with only the S bit (the mobility bench counts SMRs by it)');
   t.notOk(smr.message.smrInvoked);
   t.same(smr.message.sourceEid, { afi: 'ipv4', ip: VM }, 'source EID = the moved EID');
   t.equal(formatEidPrefix(smr.message.records[0]!), '172.16.30.10/32', "record = the ITR's own EID");
