@@ -207,6 +207,15 @@ export function prefixKey(p: EidPrefix): string {
   return `${n.iid}:${family}:${keyText(n.address)}/${n.length}`;
 }
 
+/**
+ * normalizePrefix for a caller that has already parsed `p`'s address into `bytes`: an IPv4
+ * prefix without host bits is canonical as it is, so it needs no second parse.
+ */
+export function normalizeParsed(p: EidPrefix, bytes: Uint8Array): EidPrefix {
+  if (p.address.afi === 'ipv4' && Number.isInteger(p.length) && p.length >= 0 && p.length <= 32 && !hostBitsSet(bytes, p.length)) return p;
+  return normalizePrefix(p);
+}
+
 /** The prefix with host bits zeroed and canonical address text. Unmatchable prefixes are returned as-is. */
 export function normalizePrefix(p: EidPrefix): EidPrefix {
   const family = eidFamily(p);

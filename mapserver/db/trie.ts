@@ -4,7 +4,7 @@
 // touches only numbers: no strings, no allocation on the byte fast path.
 import type { Address, EidFamily, EidPrefix } from '../codec/types.js';
 import { parseIpv4Into, parseIpv6Into, parseMacInto } from '../codec/ip.js';
-import { FAMILY_BITS, PrefixError, normalizePrefix, prefixBytes, prefixFromBytes, requireFamily } from './prefix.js';
+import { FAMILY_BITS, PrefixError, normalizeParsed, normalizePrefix, prefixBytes, prefixFromBytes, requireFamily } from './prefix.js';
 
 /** An address to look up: raw bytes (fast path), IP/MAC text, or an Address of the family. */
 export type LookupAddress = Uint8Array | string | Address;
@@ -555,15 +555,22 @@ export class PrefixTable<V> {
 
   /** The value stored for exactly this prefix, or `make()` stored there now (one walk, not two). */
   getOrSet(prefix: EidPrefix, make: () => V): V {
-    const stored = normalizePrefix(prefix);
-    const { trie, a } = this.key(stored);
-    const root = trie.roots.get(stored.iid);
+    const family = requireFamily(prefix);
+    const trie = this.tries[family];
+    const { length } = prefix;
+    if (!Number.isInteger(length) || length < 0 || length > trie.maxLen) {
+      throw new PrefixError(`prefix length ${length} is outside 0..${trie.maxLen} for ${family}`);
+    }
+    // One parse serves the lookup, the insert and the normalisation (a million times at start).
+    const bytes = prefixBytes(prefix);
+    const a = trie.load(bytes);
+    const root = trie.roots.get(prefix.iid);
     if (root !== undefined) {
-      const n = trie.find(root.node, a, stored.length);
+      const n = trie.find(root.node, a, length);
       if (n !== NONE && trie.hasValue(n)) return trie.values[n] as V;
     }
     const value = make();
-    trie.set(stored.iid, a, stored.length, stored, value);
+    trie.set(prefix.iid, a, length, normalizeParsed(prefix, bytes), value);
     return value;
   }
 
