@@ -330,7 +330,7 @@ export function effectiveBinding(registered: RegisteredPrefix, isSitePrefix: boo
     // The common case, on every Map-Request: one ETR, nothing to merge or order.
     let single = registered.single;
     if (!single) {
-      const only = [...registered.byEtr.values()][0]!;
+      const only = registered.byEtr.any()!;
       single = { registration: only, binding: { record: only.record, proxyReply: only.proxyReply, etr: etrOf(only), registrations: [only] } };
       registered.single = single;
     }

@@ -6,6 +6,7 @@
 export interface ReadonlySmallMap<K, V> {
   readonly size: number;
   get(key: K): V | undefined;
+  any(): V | undefined;
   has(key: K): boolean;
   values(): Iterable<V>;
 }
@@ -21,6 +22,11 @@ export class SmallMap<K, V> implements ReadonlySmallMap<K, V> {
 
   get(key: K): V | undefined {
     return this.first !== undefined && key === this.firstKey ? this.first : this.more?.get(key);
+  }
+
+  /** Some entry (the oldest that remains), without iterating. */
+  any(): V | undefined {
+    return this.first;
   }
 
   has(key: K): boolean {

@@ -522,6 +522,15 @@ const FAMILIES: readonly EidFamily[] = ['ipv4', 'ipv6', 'mac'];
  */
 export class PrefixTable<V> {
   private readonly tries: Record<EidFamily, FamilyTrie<V>>;
+  /** Bumped by every change; the exact-match cache below is valid for one version. */
+  private version = 0;
+  /**
+   * The last exact-match lookup, by prefix object: handling one Map-Register asks about the
+   * same decoded EID object four or five times with no change in between.
+   */
+  private lastGetPrefix: EidPrefix | undefined;
+  private lastGetVersion = -1;
+  private lastGetValue: V | undefined;
 
   constructor(options: TrieOptions = {}) {
     this.tries = {
@@ -548,6 +557,7 @@ export class PrefixTable<V> {
 
   /** Inserts or replaces. Host bits of `prefix` are ignored. */
   set(prefix: EidPrefix, value: V): void {
+    this.version++;
     const stored = normalizePrefix(prefix);
     const { trie, a } = this.key(stored);
     trie.set(stored.iid, a, stored.length, stored, value);
@@ -570,17 +580,22 @@ export class PrefixTable<V> {
       if (n !== NONE && trie.hasValue(n)) return trie.values[n] as V;
     }
     const value = make();
+    this.version++;
     trie.set(prefix.iid, a, length, normalizeParsed(prefix, bytes), value);
     return value;
   }
 
   /** Value stored for exactly this prefix. */
   get(prefix: EidPrefix): V | undefined {
+    if (prefix === this.lastGetPrefix && this.lastGetVersion === this.version) return this.lastGetValue;
     const { trie, a } = this.key(prefix);
     const root = trie.roots.get(prefix.iid);
-    if (root === undefined) return undefined;
-    const n = trie.find(root.node, a, prefix.length);
-    return n !== NONE && trie.hasValue(n) ? trie.values[n] : undefined;
+    const n = root === undefined ? NONE : trie.find(root.node, a, prefix.length);
+    const value = n !== NONE && trie.hasValue(n) ? trie.values[n] : undefined;
+    this.lastGetPrefix = prefix;
+    this.lastGetVersion = this.version;
+    this.lastGetValue = value;
+    return value;
   }
 
   has(prefix: EidPrefix): boolean {
@@ -592,11 +607,13 @@ export class PrefixTable<V> {
   }
 
   delete(prefix: EidPrefix): boolean {
+    this.version++;
     const { trie, a } = this.key(prefix);
     return trie.delete(prefix.iid, a, prefix.length);
   }
 
   clear(): void {
+    this.version++;
     for (const family of FAMILIES) this.tries[family].clear();
   }
 

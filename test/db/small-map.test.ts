@@ -19,6 +19,8 @@ t.test('SmallMap behaves like a Map under any sequence of sets and deletes', asy
           deepStrictEqual(small.has(k), model.has(k));
         }
         deepStrictEqual([...small.values()].sort(), [...model.values()].sort());
+        deepStrictEqual(small.any() !== undefined, model.size > 0);
+        if (model.size > 0) deepStrictEqual([...model.values()].includes(small.any()!), true);
         steps++;
       }
     }),

@@ -336,3 +336,20 @@ t.test('getOrSet finds the stored value or stores the made one, once', async (t)
   t.equal(table.size, 3);
   t.equal(table.lookupBestValue(0, 'ipv4', '10.1.0.9'), 'd');
 });
+
+t.test('exact-match lookups of the same prefix object see every change in between', async (t) => {
+  const table = new PrefixTable<string>();
+  const p = parseEidPrefix('10.9.0.0/16');
+  t.equal(table.get(p), undefined);
+  table.set(p, 'a');
+  t.equal(table.get(p), 'a', 'after set');
+  t.equal(table.get(p), 'a', 'asked again');
+  table.set(parseEidPrefix('10.9.0.0/16'), 'b');
+  t.equal(table.get(p), 'b', 'after a set through another object');
+  table.delete(parseEidPrefix('10.9.0.0/16'));
+  t.equal(table.get(p), undefined, 'after delete');
+  t.equal(table.getOrSet(parseEidPrefix('10.9.0.0/16'), () => 'c'), 'c');
+  t.equal(table.get(p), 'c', 'after getOrSet inserted');
+  table.clear();
+  t.equal(table.get(p), undefined, 'after clear');
+});
