@@ -171,14 +171,9 @@ export class LispServer {
    * Applies changes to the database and the store; once durable, every binding they changed
    * goes to the mobility notifier. Resolves when the changes are durable.
    */
-  private commit(changes: readonly DbChange[]): Promise<void> {
+  private commit(changes: readonly DbChange[]): Promise<void> | undefined {
     const now = this.now();
-    const affected = new Map<string, EidPrefix>();
-    for (const change of changes) {
-      if (change.kind === 'put-registration') affected.set(prefixKey(change.registration.record.eid), change.registration.record.eid);
-      else if (change.kind === 'delete-registration') affected.set(prefixKey(change.eid), change.eid);
-    }
-    const before = [...affected.values()].map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
+    const before = registrationEids(changes).map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
     const toStore = changes.filter((change) => !this.quietRefresh(change, now));
     this.db.apply(changes);
     const moved: BindingChange[] = [];
@@ -186,6 +181,8 @@ export class LispServer {
       const after = this.db.bindingAt(eid, now);
       if (bindingMoved(binding, after)) moved.push({ eid, before: binding, after });
     }
+    // Nothing to write and nothing moved (a quiet refresh, most Map-Registers): done now.
+    if (toStore.length === 0 && moved.length === 0) return undefined;
     const durable = toStore.length ? this.persist(toStore) : Promise.resolve();
     if (moved.length === 0) return durable;
     return durable.then(() => this.announceMoves(moved));
@@ -314,7 +311,12 @@ export class LispServer {
       return;
     }
     // A Map-Notify promises the registration is stored: send it only once it is durable.
-    this.commit(result.changes).then(
+    const durable = this.commit(result.changes);
+    if (!durable) {
+      for (const out of result.outbound) this.send(out);
+      return;
+    }
+    durable.then(
       () => { for (const out of result.outbound) this.send(out); },
       (err: unknown) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'store write failed; reply withheld'),
     );
@@ -422,4 +424,20 @@ function sameRecord(a: MappingRecord, b: MappingRecord): boolean {
 
 function notifyKey(to: Endpoint, nonce: bigint): string {
   return `${to.address}|${nonce.toString(16)}`;
+}
+
+/** The EID prefixes whose registrations `changes` touch, each once (usually there is one). */
+function registrationEids(changes: readonly DbChange[]): EidPrefix[] {
+  const eidOf = (change: DbChange): EidPrefix | undefined =>
+    change.kind === 'put-registration' ? change.registration.record.eid : change.kind === 'delete-registration' ? change.eid : undefined;
+  if (changes.length === 1) {
+    const eid = eidOf(changes[0]!);
+    return eid ? [eid] : [];
+  }
+  const byKey = new Map<string, EidPrefix>();
+  for (const change of changes) {
+    const eid = eidOf(change);
+    if (eid) byKey.set(prefixKey(eid), eid);
+  }
+  return [...byKey.values()];
 }
