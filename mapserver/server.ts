@@ -17,7 +17,7 @@ import type { Endpoint, Registration } from './db/model.js';
 import { formatEidPrefix, prefixKey } from './db/prefix.js';
 import { formatAddress } from './codec/text.js';
 import { ServerMetrics } from './metrics.js';
-import { Store } from './store/store.js';
+import { Store, type StoredState } from './store/store.js';
 import { StoreWriter } from './store/writer.js';
 import { UdpTransport } from './transport/udp.js';
 
@@ -103,11 +103,11 @@ export class LispServer {
   /** Opens the store, loads state, applies the config's sites and mappings, binds the sockets. */
   static async start(config: ServerConfig, options: ServerOptions = {}): Promise<LispServer> {
     await mkdir(config.dataDir, { recursive: true });
-    const store = await Store.open(config.dataDir);
+    const { store, state, loadedBy } = await Store.openAndLoad(config.dataDir);
     try {
       const db = new MappingDatabase(config.lisp);
       const server = new LispServer(config, db, store, options);
-      await server.load();
+      await server.load(state, loadedBy);
       server.transport = await UdpTransport.open(config.lisp.listen, (bytes, from) => server.onDatagram(bytes, from), (err, to) => {
         // Spoofed ITR-RLOCs can make sends fail by the thousand: count them, log only at debug.
         server.metrics.countDropped('send-error');
@@ -124,8 +124,7 @@ export class LispServer {
     }
   }
 
-  private async load(): Promise<void> {
-    const state = await this.store.loadAll();
+  private async load(state: StoredState, loadedBy: 'worker' | 'main'): Promise<void> {
     for (const bad of state.corrupt) this.log.error({ key: bad.key, reason: bad.reason }, 'skipped a corrupt store entry');
     const now = this.now();
     this.db.apply(state.sites.map((site): DbChange => ({ kind: 'put-site', site })));
@@ -147,7 +146,7 @@ export class LispServer {
     this.db.apply(seeded);
     await this.store.apply([...seeded, ...expired]);
     this.log.info(
-      { sites: this.db.sites.size, registrations: this.db.liveRegistrations, expiredOnLoad: expired.length },
+      { sites: this.db.sites.size, registrations: this.db.liveRegistrations, expiredOnLoad: expired.length, readOn: loadedBy === 'worker' ? 'worker thread' : 'main thread' },
       'mapping database loaded',
     );
   }

@@ -5,11 +5,15 @@
 //        site/<name>                        Site
 //        map/<prefixKey>                    MappingRecord
 //        reg/<prefixKey>/<etrId>            Registration
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { Level } from 'level';
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import type { Registration, Site, StateChange } from '../db/model.js';
 import { prefixKey } from '../db/prefix.js';
 import { Interner } from './registration-reader.js';
+import type { LoadWorkerData, LoadWorkerMessage } from './load-worker.js';
 import {
   decodeMapping,
   decodeMeta,
@@ -52,6 +56,83 @@ export interface StoreOptions {
    * (kill -9), and skipping the fsync keeps it off every Map-Register's and every move's path.
    */
   readonly syncRegistrations?: boolean;
+}
+
+/** Sorts stored entries into a StoredState, decoding each; shared by both ways of loading. */
+class StateCollector {
+  private readonly sites: Site[] = [];
+  private readonly mappings: MappingRecord[] = [];
+  private readonly registrations: Registration[] = [];
+  private readonly corrupt: CorruptEntry[] = [];
+  private readonly interner = new Interner();
+
+  add(key: string, value: Uint8Array): void {
+    try {
+      if (key.startsWith('reg/')) {
+        const registration = decodeRegistration(value, this.interner);
+        // A cheap check (there may be a million): re-deriving the whole key doubled cold start.
+        if (!key.endsWith(`/${registration.etrId}`)) throw new Error(`holds a registration by ${registration.etrId}`);
+        this.registrations.push(registration);
+      } else if (key.startsWith('site/')) {
+        const site = decodeSite(value);
+        if (siteStoreKey(site.name) !== key) throw new Error(`holds site '${site.name}'`);
+        this.sites.push(site);
+      } else if (key.startsWith('map/')) {
+        const mapping = decodeMapping(value);
+        if (mappingStoreKey(mapping.eid) !== key) throw new Error(`holds the mapping of ${prefixKey(mapping.eid)}`);
+        this.mappings.push(mapping);
+      } else if (!key.startsWith('meta/')) {
+        throw new Error('unknown key kind');
+      }
+    } catch (err) {
+      this.corrupt.push({ key, reason: reasonOf(err) });
+    }
+  }
+
+  state(): StoredState {
+    return { sites: this.sites, mappings: this.mappings, registrations: this.registrations, corrupt: this.corrupt };
+  }
+}
+
+/** The worker module next to this one (TypeScript sources under the test runner, else dist/). */
+function loadWorkerUrl(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './load-worker.ts' : './load-worker.js', import.meta.url);
+}
+
+/**
+ * Streams every entry of the (closed) store in `dir` from a worker thread to `onEntry`.
+ * Resolves once the worker has exited, so its LevelDB lock is released.
+ */
+function streamFromWorker(dir: string, onEntry: (key: string, value: Uint8Array) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(loadWorkerUrl(), { workerData: { dir } satisfies LoadWorkerData });
+    const decoder = new TextDecoder();
+    let done = false;
+    let failure: unknown;
+    worker.on('message', (message: LoadWorkerMessage) => {
+      if (failure !== undefined) return;
+      if (message.kind === 'done') done = true;
+      else if (message.kind === 'error') failure = new StoreError(`${dir}: ${message.message}`);
+      else {
+        try {
+          const { bytes, length } = message;
+          const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+          for (let at = 0; at < length; ) {
+            const keyLength = view.getUint32(at);
+            const key = decoder.decode(bytes.subarray(at + 4, at + 4 + keyLength));
+            at += 4 + keyLength;
+            const valueLength = view.getUint32(at);
+            onEntry(key, bytes.subarray(at + 4, at + 4 + valueLength));
+            at += 4 + valueLength;
+          }
+        } catch (err) {
+          failure = err;
+        }
+      }
+    });
+    worker.on('error', (err) => (failure ??= err));
+    worker.on('exit', () => (done && failure === undefined ? resolve() : reject(failure ?? new StoreError(`${dir}: load worker stopped early`))));
+  });
 }
 
 export class StoreError extends Error {
@@ -133,6 +214,29 @@ export class Store {
     return new Store(db, options.sync ?? true, options.syncRegistrations ?? false);
   }
 
+  /**
+   * Opens the store in `dir` and loads everything in it. An existing store is read on a worker
+   * thread while this thread decodes (about a third faster with a million registrations); if
+   * that fails for any reason, it is read here instead. `loadedBy` says which happened.
+   */
+  static async openAndLoad(dir: string, options: StoreOptions = {}): Promise<{ store: Store; state: StoredState; loadedBy: 'worker' | 'main' }> {
+    if (existsSync(join(dir, 'CURRENT'))) {
+      const collector = new StateCollector();
+      let streamed = false;
+      try {
+        await streamFromWorker(dir, (key, value) => collector.add(key, value));
+        streamed = true;
+      } catch {
+        // Fall back to reading on this thread (below), which reports real problems properly.
+      }
+      const store = await Store.open(dir, options);
+      if (streamed) return { store, state: collector.state(), loadedBy: 'worker' };
+      return { store, state: await store.loadAll(), loadedBy: 'main' };
+    }
+    const store = await Store.open(dir, options);
+    return { store, state: await store.loadAll(), loadedBy: 'main' };
+  }
+
   get location(): string {
     return this.db.location;
   }
@@ -143,47 +247,22 @@ export class Store {
     return raw === undefined ? 0 : decodeMeta(raw);
   }
 
-  /** Everything stored. Values that do not decode are listed in `corrupt` and skipped. */
+  /** Everything stored; entries that cannot be decoded are reported in `corrupt` and skipped. */
   async loadAll(): Promise<StoredState> {
-    const sites: Site[] = [];
-    const mappings: MappingRecord[] = [];
-    const registrations: Registration[] = [];
-    const corrupt: CorruptEntry[] = [];
+    const collector = new StateCollector();
     // Entries come in batches per native call: a million one-at-a-time awaits cost seconds at start.
     const iterator = this.db.iterator();
-    const interner = new Interner();
     try {
       // The next batch is read (on libuv's thread pool) while this one is decoded.
       let next = iterator.nextv(4096);
       for (let batch = await next; batch.length > 0; batch = await next) {
         next = iterator.nextv(4096);
-        for (const [key, value] of batch) {
-          try {
-            if (key.startsWith('reg/')) {
-              const registration = decodeRegistration(value, interner);
-              // A cheap check (there may be a million): re-deriving the whole key doubled cold start.
-              if (!key.endsWith(`/${registration.etrId}`)) throw new Error(`holds a registration by ${registration.etrId}`);
-              registrations.push(registration);
-            } else if (key.startsWith('site/')) {
-              const site = decodeSite(value);
-              if (siteStoreKey(site.name) !== key) throw new Error(`holds site '${site.name}'`);
-              sites.push(site);
-            } else if (key.startsWith('map/')) {
-              const mapping = decodeMapping(value);
-              if (mappingStoreKey(mapping.eid) !== key) throw new Error(`holds the mapping of ${prefixKey(mapping.eid)}`);
-              mappings.push(mapping);
-            } else if (!key.startsWith('meta/')) {
-              throw new Error('unknown key kind');
-            }
-          } catch (err) {
-            corrupt.push({ key, reason: reasonOf(err) });
-          }
-        }
+        for (const [key, value] of batch) collector.add(key, value);
       }
     } finally {
       await iterator.close();
     }
-    return { sites, mappings, registrations, corrupt };
+    return collector.state();
   }
 
   /** Encodes changes into a batch; throws (StoreCodecError) for a value that cannot be stored. */

@@ -286,11 +286,39 @@ t.test('corrupt values are reported, the rest still loads', async (t) => {
   store = await Store.open(dir);
   const state = await store.loadAll();
   await store.close();
-  t.same(state.sites, [siteA]);
-  t.same(state.mappings, [mapping]);
-  t.same(state.corrupt.map((c) => c.key).sort(), ['junk/1', 'map/0:ipv4:10.0.0.0/8', 'reg/0:ipv4:10.1.0.0/16/rloc:1.2.3.4', 'site/other']);
-  for (const c of state.corrupt) t.type(c.reason, 'string');
-  t.match(state.corrupt.find((c) => c.key === 'site/other')?.reason, /holds site 'dc-a'/);
+  // The same store read the start-up way: on a worker thread.
+  const opened = await Store.openAndLoad(dir);
+  await opened.store.close();
+  t.equal(opened.loadedBy, 'worker');
+  for (const [how, s] of [['on this thread', state], ['on a worker thread', opened.state]] as const) {
+    t.same(s.sites, [siteA], how);
+    t.same(s.mappings, [mapping], how);
+    t.same(s.corrupt.map((c) => c.key).sort(), ['junk/1', 'map/0:ipv4:10.0.0.0/8', 'reg/0:ipv4:10.1.0.0/16/rloc:1.2.3.4', 'site/other'], how);
+    for (const c of s.corrupt) t.type(c.reason, 'string');
+    t.match(s.corrupt.find((c) => c.key === 'site/other')?.reason, /holds site 'dc-a'/, how);
+  }
+});
+
+t.test('openAndLoad: a worker thread reads exactly what loadAll reads; a new store is created on this thread', async (t) => {
+  const fresh = await Store.openAndLoad(t.testdir());
+  t.equal(fresh.loadedBy, 'main', 'nothing to read yet');
+  t.same(fresh.state, { sites: [], mappings: [], registrations: [], corrupt: [] });
+  await fresh.store.close();
+  const dir = t.testdir();
+  let store = await Store.open(dir);
+  // Enough registrations for several 1 MiB chunks, plus a site and a mapping.
+  const regs = [...Array(30_000)].map((_, i) => fixtureRegistration('dc', '127.0.0.2', fixtureRecord(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`, ['127.0.0.2', '127.0.0.3']), 1_700_000_000_000 + i));
+  await store.apply([{ kind: 'put-site', site: siteA }, { kind: 'put-mapping', mapping }, ...regs.map((registration): StoreChange => ({ kind: 'put-registration', registration }))]);
+  const direct = await store.loadAll();
+  await store.close();
+  const opened = await Store.openAndLoad(dir);
+  t.equal(opened.loadedBy, 'worker');
+  t.equal(opened.state.registrations.length, 30_000);
+  deepStrictEqual(opened.state, direct);
+  // The worker has let go of the store: this handle can write.
+  await opened.store.apply([{ kind: 'delete-mapping', eid: mapping.eid }]);
+  t.same((await opened.store.loadAll()).mappings, []);
+  await opened.store.close();
 });
 
 t.test('a store written by a newer schema is refused', async (t) => {
