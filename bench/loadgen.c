@@ -8,13 +8,16 @@
  *
  * Usage: loadgen --target HOST:PORT --payloads FILE [--window N] [--duration-ms D] [--count C]
  *        [--warmup-ms W] [--rate R] [--req-nonce-offset A] [--reply-nonce-offset B]
- *        [--timeout-ms T] [--port-offset P [--csum-offset S]]
+ *        [--timeout-ms T] [--port-offset P [--csum-offset S]] [--spin]
  *
  * --port-offset writes the generator's own UDP port (big-endian) into every payload at P: an ECM
  * Map-Request names the port the reply must go to (inner UDP source port), and the generator
  * only knows it after binding. --csum-offset then fixes that inner UDP checksum (RFC 1624).
  * --rate R paces sends at R/s (still capped by the window); 0 = closed loop, as fast as replies
- * come back. Loopback targets only; every run is bounded by --duration-ms and a SIGALRM backstop.
+ * come back. --spin (closed loop): while the window is full, poll the socket without sleeping,
+ * so no reply has to wake the generator; on a VM that wake-up is an inter-processor interrupt
+ * charged to the server's send call, which a server answering remote ITRs never pays.
+ * Loopback targets only; every run is bounded by --duration-ms and a SIGALRM backstop.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -123,8 +126,10 @@ int main(int argc, char **argv) {
   const char *target = NULL, *file = NULL;
   long window = 32, duration_ms = 2000, warmup_ms = 0, count = 0, rate = 0, timeout_ms = 500;
   long req_off = 4, reply_off = 4, port_off = -1, csum_off = -1;
+  int spin = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
+    if (!strcmp(a, "--spin")) { spin = 1; continue; }
     if (i + 1 >= argc) { fprintf(stderr, "loadgen: %s needs a value\n", a); return 2; }
     const char *v = argv[++i];
     if (!strcmp(a, "--target")) target = v;
@@ -382,7 +387,7 @@ int main(int argc, char **argv) {
     }
     /* Nothing to read: wait for a reply, the next paced send or the end. */
     int wait_ms = 1;
-    if (!rate && inflight < window && !stop_sending) wait_ms = 0;
+    if (!rate && (spin || (inflight < window && !stop_sending))) wait_ms = 0;
     struct pollfd pfd = {fd, POLLIN, 0};
     if (wait_ms) poll(&pfd, 1, wait_ms);
   }

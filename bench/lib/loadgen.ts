@@ -29,6 +29,8 @@ export interface LoadOptions {
   readonly portOffset?: number;
   /** The inner UDP checksum to fix after writing the port. */
   readonly checksumOffset?: number;
+  /** Closed loop: busy-poll for replies instead of sleeping while the window is full (C generator only). */
+  readonly spin?: boolean;
 }
 
 export interface LoadResult {
@@ -106,6 +108,7 @@ function loadgenArgs(o: LoadOptions): string[] {
   ];
   if (o.portOffset !== undefined) args.push('--port-offset', String(o.portOffset));
   if (o.checksumOffset !== undefined) args.push('--csum-offset', String(o.checksumOffset));
+  if (o.spin) args.push('--spin');
   return args;
 }
 

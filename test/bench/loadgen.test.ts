@@ -42,6 +42,8 @@ t.test('C generator against echo: counts replies, ratio', { skip }, async (t) =>
   t.equal(a.unmatched, 0, 'every reply matched a request by nonce');
   t.ok(a.latency_us.p50 > 0 && a.latency_us.p50 <= a.latency_us.p99 && a.latency_us.p99 <= a.latency_us.max + 1, 'percentiles ordered');
   t.ok(b.received > 0, 'paced run gets replies too');
+  const c = await runLoad(binary(), { ...shape, target: { host: '127.0.0.1', port: echo.port }, spin: true });
+  t.ok(c.received > 0 && c.unmatched === 0, `spinning generator: ${c.received} replies, all matched`);
   const r = ratio(b, a);
   t.ok(Number.isFinite(r) && r > 0, `ratio ${r.toFixed(3)}`);
   t.equal(ratio(a, { ...a, rps: 0 }), 0, 'no baseline replies: ratio 0, not Infinity');
