@@ -66,6 +66,26 @@ class StateCollector {
   private readonly corrupt: CorruptEntry[] = [];
   private readonly interner = new Interner();
 
+  /**
+   * Like `add` for a key still in UTF-8 bytes: a registration's key is checked on its bytes and
+   * turned into a string only to report a problem (a million key strings less at start-up).
+   */
+  addRaw(key: Uint8Array, value: Uint8Array): void {
+    if (!startsWithReg(key)) {
+      this.add(utf8.decode(key), value);
+      return;
+    }
+    try {
+      const registration = decodeRegistration(value, this.interner);
+      if (!endsWithEtrId(key, registration.etrId) && !utf8.decode(key).endsWith(`/${registration.etrId}`)) {
+        throw new Error(`holds a registration by ${registration.etrId}`);
+      }
+      this.registrations.push(registration);
+    } catch (err) {
+      this.corrupt.push({ key: utf8.decode(key), reason: reasonOf(err) });
+    }
+  }
+
   add(key: string, value: Uint8Array): void {
     try {
       if (key.startsWith('reg/')) {
@@ -94,6 +114,21 @@ class StateCollector {
   }
 }
 
+const utf8 = new TextDecoder();
+
+function startsWithReg(key: Uint8Array): boolean {
+  // 'r' 'e' 'g' '/'
+  return key.length > 4 && key[0] === 0x72 && key[1] === 0x65 && key[2] === 0x67 && key[3] === 0x2f;
+}
+
+/** Whether `key` ends with '/' + etrId, compared byte by byte (ASCII ids; others fall back to text). */
+function endsWithEtrId(key: Uint8Array, etrId: string): boolean {
+  const start = key.length - etrId.length;
+  if (start < 1 || key[start - 1] !== 0x2f) return false;
+  for (let i = 0; i < etrId.length; i++) if (key[start + i] !== etrId.charCodeAt(i)) return false;
+  return true;
+}
+
 /** The worker module next to this one (TypeScript sources under the test runner, else dist/). */
 function loadWorkerUrl(): URL {
   return new URL(import.meta.url.endsWith('.ts') ? './load-worker.ts' : './load-worker.js', import.meta.url);
@@ -103,10 +138,9 @@ function loadWorkerUrl(): URL {
  * Streams every entry of the (closed) store in `dir` from a worker thread to `onEntry`.
  * Resolves once the worker has exited, so its LevelDB lock is released.
  */
-function streamFromWorker(dir: string, onEntry: (key: string, value: Uint8Array) => void): Promise<void> {
+function streamFromWorker(dir: string, onEntry: (key: Uint8Array, value: Uint8Array) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(loadWorkerUrl(), { workerData: { dir } satisfies LoadWorkerData });
-    const decoder = new TextDecoder();
     let done = false;
     let failure: unknown;
     worker.on('message', (message: LoadWorkerMessage) => {
@@ -119,7 +153,7 @@ function streamFromWorker(dir: string, onEntry: (key: string, value: Uint8Array)
           const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
           for (let at = 0; at < length; ) {
             const keyLength = view.getUint32(at);
-            const key = decoder.decode(bytes.subarray(at + 4, at + 4 + keyLength));
+            const key = bytes.subarray(at + 4, at + 4 + keyLength);
             at += 4 + keyLength;
             const valueLength = view.getUint32(at);
             onEntry(key, bytes.subarray(at + 4, at + 4 + valueLength));
@@ -224,7 +258,7 @@ export class Store {
       const collector = new StateCollector();
       let streamed = false;
       try {
-        await streamFromWorker(dir, (key, value) => collector.add(key, value));
+        await streamFromWorker(dir, (key, value) => collector.addRaw(key, value));
         streamed = true;
       } catch {
         // Fall back to reading on this thread (below), which reports real problems properly.

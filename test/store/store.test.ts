@@ -282,6 +282,8 @@ t.test('corrupt values are reported, the rest still loads', async (t) => {
   await raw.put('site/other', encodeSite({ ...siteA })); // holds site dc-a under the wrong key
   await raw.put('reg/0:ipv4:10.1.0.0/16/rloc:1.2.3.4', encodeMapping(mapping)); // wrong message type
   await raw.put('junk/1', Uint8Array.of(1));
+  // A valid registration by one ETR under another ETR's key.
+  await raw.put('reg/0:ipv4:10.2.0.0/16/rloc:9.9.9.9', encodeRegistration(fixtureRegistration('dc-a', '1.1.1.1', fixtureRecord('10.2.0.0/16', ['1.1.1.1']), 1_700_000_000_000)));
   await raw.close();
   store = await Store.open(dir);
   const state = await store.loadAll();
@@ -293,9 +295,11 @@ t.test('corrupt values are reported, the rest still loads', async (t) => {
   for (const [how, s] of [['on this thread', state], ['on a worker thread', opened.state]] as const) {
     t.same(s.sites, [siteA], how);
     t.same(s.mappings, [mapping], how);
-    t.same(s.corrupt.map((c) => c.key).sort(), ['junk/1', 'map/0:ipv4:10.0.0.0/8', 'reg/0:ipv4:10.1.0.0/16/rloc:1.2.3.4', 'site/other'], how);
+    t.same(s.corrupt.map((c) => c.key).sort(), ['junk/1', 'map/0:ipv4:10.0.0.0/8', 'reg/0:ipv4:10.1.0.0/16/rloc:1.2.3.4', 'reg/0:ipv4:10.2.0.0/16/rloc:9.9.9.9', 'site/other'], how);
     for (const c of s.corrupt) t.type(c.reason, 'string');
     t.match(s.corrupt.find((c) => c.key === 'site/other')?.reason, /holds site 'dc-a'/, how);
+    t.match(s.corrupt.find((c) => c.key.endsWith('rloc:9.9.9.9'))?.reason, /holds a registration by rloc:1\.1\.1\.1/, how);
+    t.same(s.registrations, [], how);
   }
 });
 
