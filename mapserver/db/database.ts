@@ -33,6 +33,23 @@ interface OwnRegisteredPrefix extends RegisteredPrefix {
   answer?: { readonly generation: number; readonly expiresAt: number; readonly resolution: Resolution } | undefined;
 }
 
+/** An OwnRegisteredPrefix that is its own `byEtr` map: one object per prefix, not two. */
+class RegisteredPrefixEntry extends SmallMap<string, Registration> implements OwnRegisteredPrefix {
+  single: OwnRegisteredPrefix['single'] = undefined;
+  answer: OwnRegisteredPrefix['answer'] = undefined;
+
+  constructor(
+    readonly eid: EidPrefix,
+    readonly site: string,
+  ) {
+    super();
+  }
+
+  get byEtr(): this {
+    return this;
+  }
+}
+
 /** What one prefix of the table holds; several kinds may share a prefix. */
 interface PrefixEntry {
   sitePrefix?: { readonly site: Site; readonly prefix: SitePrefix };
@@ -166,7 +183,7 @@ export class MappingDatabase {
         const reg = change.registration;
         const entry = this.entryFor(reg.record.eid);
         if (!entry.registered) {
-          entry.registered = { eid: reg.record.eid, site: reg.site, byEtr: new SmallMap(), single: undefined, answer: undefined };
+          entry.registered = new RegisteredPrefixEntry(reg.record.eid, reg.site);
           this.generation++;
         }
         if (!entry.registered.byEtr.has(reg.etrId)) this.registrationCount++;
