@@ -103,11 +103,13 @@ export class LispServer {
   /** Opens the store, loads state, applies the config's sites and mappings, binds the sockets. */
   static async start(config: ServerConfig, options: ServerOptions = {}): Promise<LispServer> {
     await mkdir(config.dataDir, { recursive: true });
-    const { store, state, loadedBy } = await Store.openAndLoad(config.dataDir);
+    const loaded = await Store.openAndLoad(config.dataDir);
+    const { store } = loaded;
     try {
       const db = new MappingDatabase(config.lisp);
       const server = new LispServer(config, db, store, options);
-      await server.load(state, loadedBy);
+      if (loaded.workerError) server.log.warn({ reason: loaded.workerError }, 'store read on the main thread: the load worker failed');
+      await server.load(loaded.state, loaded.loadedBy);
       server.transport = await UdpTransport.open(config.lisp.listen, (bytes, from) => server.onDatagram(bytes, from), (err, to) => {
         // Spoofed ITR-RLOCs can make sends fail by the thousand: count them, log only at debug.
         server.metrics.countDropped('send-error');

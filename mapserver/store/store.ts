@@ -169,6 +169,13 @@ function streamFromWorker(dir: string, onEntry: (key: Uint8Array, value: Uint8Ar
   });
 }
 
+export interface LoadedStore {
+  readonly store: Store;
+  readonly state: StoredState;
+  readonly loadedBy: 'worker' | 'main';
+  readonly workerError?: string;
+}
+
 export class StoreError extends Error {
   override readonly name = 'StoreError';
 }
@@ -251,21 +258,22 @@ export class Store {
   /**
    * Opens the store in `dir` and loads everything in it. An existing store is read on a worker
    * thread while this thread decodes (about a third faster with a million registrations); if
-   * that fails for any reason, it is read here instead. `loadedBy` says which happened.
+   * that fails for any reason, it is read here instead. `loadedBy` says which happened, and
+   * `workerError` why the worker could not.
    */
-  static async openAndLoad(dir: string, options: StoreOptions = {}): Promise<{ store: Store; state: StoredState; loadedBy: 'worker' | 'main' }> {
+  static async openAndLoad(dir: string, options: StoreOptions = {}): Promise<LoadedStore> {
     if (existsSync(join(dir, 'CURRENT'))) {
       const collector = new StateCollector();
-      let streamed = false;
+      let workerError: string | undefined;
       try {
         await streamFromWorker(dir, (key, value) => collector.addRaw(key, value));
-        streamed = true;
-      } catch {
-        // Fall back to reading on this thread (below), which reports real problems properly.
+      } catch (err) {
+        // Read on this thread instead (below), which reports real problems (a locked store...) itself.
+        workerError = reasonOf(err);
       }
       const store = await Store.open(dir, options);
-      if (streamed) return { store, state: collector.state(), loadedBy: 'worker' };
-      return { store, state: await store.loadAll(), loadedBy: 'main' };
+      if (workerError === undefined) return { store, state: collector.state(), loadedBy: 'worker' };
+      return { store, state: await store.loadAll(), loadedBy: 'main', workerError };
     }
     const store = await Store.open(dir, options);
     return { store, state: await store.loadAll(), loadedBy: 'main' };
