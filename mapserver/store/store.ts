@@ -1,5 +1,7 @@
 // Persistent state in LevelDB: sites, static mappings and registrations, one protobuf value per
-// key. Knows nothing of UDP or HTTP: callers hand it changes, it writes them atomically.
+// key. Knows nothing of UDP or HTTP: callers hand it changes, it writes them atomically. At
+// start-up an existing store is read on a worker thread (load-worker.ts) while the caller's
+// thread decodes.
 //
 // Keys:  meta/schema                        StoreMeta
 //        site/<name>                        Site
