@@ -33,28 +33,31 @@ interface OwnRegisteredPrefix extends RegisteredPrefix {
   answer?: { readonly generation: number; readonly expiresAt: number; readonly resolution: Resolution } | undefined;
 }
 
-/** An OwnRegisteredPrefix that is its own `byEtr` map: one object per prefix, not two. */
-class RegisteredPrefixEntry extends SmallMap<string, Registration> implements OwnRegisteredPrefix {
+/**
+ * What one prefix of the table holds; several kinds may share a prefix. The entry is also the
+ * prefix's registrations, by ETR (`registered` while it holds any): with a million registered
+ * prefixes, one object each instead of three (entry, registered prefix, ETR map).
+ */
+class PrefixEntry extends SmallMap<string, Registration> implements OwnRegisteredPrefix {
+  sitePrefix: { readonly site: Site; readonly prefix: SitePrefix } | undefined = undefined;
+  mapping: MappingRecord | undefined = undefined;
+  /** The site of the registrations ('' while there are none). */
+  site = '';
   single: OwnRegisteredPrefix['single'] = undefined;
   answer: OwnRegisteredPrefix['answer'] = undefined;
 
-  constructor(
-    readonly eid: EidPrefix,
-    readonly site: string,
-  ) {
+  constructor(readonly eid: EidPrefix) {
     super();
   }
 
   get byEtr(): this {
     return this;
   }
-}
 
-/** What one prefix of the table holds; several kinds may share a prefix. */
-interface PrefixEntry {
-  sitePrefix?: { readonly site: Site; readonly prefix: SitePrefix };
-  mapping?: MappingRecord;
-  registered?: OwnRegisteredPrefix;
+  /** This entry as a registered prefix, while it holds registrations. */
+  get registered(): this | undefined {
+    return this.size > 0 ? this : undefined;
+  }
 }
 
 /** The binding a set of registrations yields (merge rule in `effectiveBinding`). */
@@ -139,12 +142,12 @@ export class MappingDatabase {
   private entryFor(eid: EidPrefix): PrefixEntry {
     return this.entries.getOrSet(eid, () => {
       this.generation++;
-      return {};
+      return new PrefixEntry(eid);
     });
   }
 
   private dropIfEmpty(eid: EidPrefix, entry: PrefixEntry): void {
-    if (!entry.sitePrefix && !entry.mapping && !entry.registered) {
+    if (!entry.sitePrefix && !entry.mapping && entry.size === 0) {
       this.entries.delete(eid);
       this.generation++;
     }
@@ -174,7 +177,7 @@ export class MappingDatabase {
         const entry = this.entries.get(change.eid);
         if (entry?.mapping) {
           this.generation++;
-          delete entry.mapping;
+          entry.mapping = undefined;
           this.dropIfEmpty(change.eid, entry);
         }
         return;
@@ -182,25 +185,25 @@ export class MappingDatabase {
       case 'put-registration': {
         const reg = change.registration;
         const entry = this.entryFor(reg.record.eid);
-        if (!entry.registered) {
-          entry.registered = new RegisteredPrefixEntry(reg.record.eid, reg.site);
+        if (entry.size === 0) {
+          entry.site = reg.site;
           this.generation++;
         }
-        if (!entry.registered.byEtr.has(reg.etrId)) this.registrationCount++;
-        entry.registered.byEtr.set(reg.etrId, reg);
-        entry.registered.single = undefined;
-        entry.registered.answer = undefined;
+        if (!entry.has(reg.etrId)) this.registrationCount++;
+        entry.set(reg.etrId, reg);
+        entry.single = undefined;
+        entry.answer = undefined;
         this.expiries.push(reg);
         return;
       }
       case 'delete-registration': {
         const entry = this.entries.get(change.eid);
-        if (entry?.registered?.byEtr.delete(change.etrId)) {
+        if (entry?.delete(change.etrId)) {
           this.registrationCount--;
-          entry.registered.single = undefined;
-          entry.registered.answer = undefined;
-          if (entry.registered.byEtr.size === 0) {
-            delete entry.registered;
+          entry.single = undefined;
+          entry.answer = undefined;
+          if (entry.size === 0) {
+            entry.site = '';
             this.generation++;
             this.dropIfEmpty(change.eid, entry);
           }
@@ -218,7 +221,7 @@ export class MappingDatabase {
       this.sitePrefixes.delete(prefix.eid);
       const entry = this.entries.get(prefix.eid);
       if (entry) {
-        delete entry.sitePrefix;
+        entry.sitePrefix = undefined;
         this.dropIfEmpty(prefix.eid, entry);
       }
     }
