@@ -40,3 +40,14 @@ t.test('an EID object whose answers were all evicted is tracked again when answe
   table.record({ itr: '127.0.0.3', sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 60_000 });
   t.same(table.overlapping(parseEidPrefix('10.16.10.50/32'), T0).map((r) => r.itr), ['127.0.0.3'], 'found by value, not only by the same object');
 });
+
+t.test('expiries are kept to the second, rounded up, and follow every refresh', async (t) => {
+  const table = new RequesterTable(10);
+  table.record({ itr: '127.0.0.1', sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 60_400 });
+  t.equal(table.overlapping(vm, T0 + 60_900)[0]?.expiresAt, T0 + 61_000, 'rounded up to the whole second');
+  t.same(table.overlapping(vm, T0 + 61_000), [], 'gone at that second');
+  table.record({ itr: '127.0.0.1', sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 120_000 });
+  t.equal(table.overlapping(vm, T0)[0]?.expiresAt, T0 + 120_000, 'a refresh extends it');
+  table.record({ itr: '127.0.0.1', sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 30_000 });
+  t.equal(table.overlapping(vm, T0)[0]?.expiresAt, T0 + 30_000, 'and a shorter answer shortens it (the ITR replaced its entry)');
+});
