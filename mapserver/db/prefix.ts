@@ -207,20 +207,14 @@ export function prefixKey(p: EidPrefix): string {
   return `${n.iid}:${family}:${keyText(n.address)}/${n.length}`;
 }
 
-/**
- * normalizePrefix for a caller that has already parsed `p`'s address into `bytes`: an IPv4
- * prefix without host bits is canonical as it is, so it needs no second parse.
- */
-export function normalizeParsed(p: EidPrefix, bytes: Uint8Array): EidPrefix {
-  if (p.address.afi === 'ipv4' && Number.isInteger(p.length) && p.length >= 0 && p.length <= 32 && !hostBitsSet(bytes, p.length)) return p;
-  return normalizePrefix(p);
-}
-
 /** The prefix with host bits zeroed and canonical address text. Unmatchable prefixes are returned as-is. */
 export function normalizePrefix(p: EidPrefix): EidPrefix {
-  const family = eidFamily(p);
-  if (!family) return p;
-  const bytes = prefixBytes(p);
+  return eidFamily(p) ? normalizeParsed(p, prefixBytes(p)) : p;
+}
+
+/** normalizePrefix for a matchable prefix whose address the caller has already parsed into `bytes`. */
+export function normalizeParsed(p: EidPrefix, bytes: Uint8Array): EidPrefix {
+  const family = requireFamily(p);
   const max = FAMILY_BITS[family];
   if (!Number.isInteger(p.length) || p.length < 0 || p.length > max) {
     throw new PrefixError(`${formatEidPrefix(p)}: prefix length ${p.length} is outside 0..${max} for ${FAMILY_LABEL[family]}`);

@@ -545,14 +545,15 @@ export class PrefixTable<V> {
   }
 
   /** Loads a prefix's masked key into its trie's scratch; throws PrefixError for bad prefixes. */
-  private key(prefix: EidPrefix): { trie: FamilyTrie<V>; a: Int32Array } {
+  private key(prefix: EidPrefix): { trie: FamilyTrie<V>; a: Int32Array; bytes: Uint8Array } {
     const family = requireFamily(prefix);
     const trie = this.tries[family];
     const { length } = prefix;
     if (!Number.isInteger(length) || length < 0 || length > trie.maxLen) {
       throw new PrefixError(`prefix length ${length} is outside 0..${trie.maxLen} for ${family}`);
     }
-    return { trie, a: trie.load(prefixBytes(prefix)) };
+    const bytes = prefixBytes(prefix);
+    return { trie, a: trie.load(bytes), bytes };
   }
 
   /** Inserts or replaces. Host bits of `prefix` are ignored. */
@@ -565,23 +566,16 @@ export class PrefixTable<V> {
 
   /** The value stored for exactly this prefix, or `make()` stored there now (one walk, not two). */
   getOrSet(prefix: EidPrefix, make: () => V): V {
-    const family = requireFamily(prefix);
-    const trie = this.tries[family];
-    const { length } = prefix;
-    if (!Number.isInteger(length) || length < 0 || length > trie.maxLen) {
-      throw new PrefixError(`prefix length ${length} is outside 0..${trie.maxLen} for ${family}`);
-    }
     // One parse serves the lookup, the insert and the normalisation (a million times at start).
-    const bytes = prefixBytes(prefix);
-    const a = trie.load(bytes);
+    const { trie, a, bytes } = this.key(prefix);
     const root = trie.roots.get(prefix.iid);
     if (root !== undefined) {
-      const n = trie.find(root.node, a, length);
+      const n = trie.find(root.node, a, prefix.length);
       if (n !== NONE && trie.hasValue(n)) return trie.values[n] as V;
     }
     const value = make();
     this.version++;
-    trie.set(prefix.iid, a, length, normalizeParsed(prefix, bytes), value);
+    trie.set(prefix.iid, a, prefix.length, normalizeParsed(prefix, bytes), value);
     return value;
   }
 
