@@ -6,6 +6,7 @@
 // Chunk layout: repeated [u32 key length][key UTF-8][u32 value length][value].
 import { parentPort, workerData } from 'node:worker_threads';
 import { Level } from 'level';
+import { forEachEntry } from './entries.js';
 
 export interface LoadWorkerData {
   readonly dir: string;
@@ -32,32 +33,26 @@ async function run(port: NonNullable<typeof parentPort>, { dir }: LoadWorkerData
     view = new DataView(bytes.buffer);
     length = 0;
   };
-  const iterator = db.iterator();
   try {
-    let next = iterator.nextv(4096);
-    for (let batch = await next; batch.length > 0; batch = await next) {
-      next = iterator.nextv(4096);
-      for (const [key, value] of batch) {
-        // UTF-8 takes at most 3 bytes per UTF-16 unit.
-        const need = 8 + 3 * key.length + value.length;
-        if (length + need > bytes.length) {
-          if (length > 0) flush();
-          if (need > bytes.length) {
-            bytes = new Uint8Array(need);
-            view = new DataView(bytes.buffer);
-          }
+    await forEachEntry(db, (key, value) => {
+      // UTF-8 takes at most 3 bytes per UTF-16 unit.
+      const need = 8 + 3 * key.length + value.length;
+      if (length + need > bytes.length) {
+        if (length > 0) flush();
+        if (need > bytes.length) {
+          bytes = new Uint8Array(need);
+          view = new DataView(bytes.buffer);
         }
-        const keyLength = encoder.encodeInto(key, bytes.subarray(length + 4)).written;
-        view.setUint32(length, keyLength);
-        length += 4 + keyLength;
-        view.setUint32(length, value.length);
-        bytes.set(value, length + 4);
-        length += 4 + value.length;
       }
-    }
+      const keyLength = encoder.encodeInto(key, bytes.subarray(length + 4)).written;
+      view.setUint32(length, keyLength);
+      length += 4 + keyLength;
+      view.setUint32(length, value.length);
+      bytes.set(value, length + 4);
+      length += 4 + value.length;
+    });
     if (length > 0) flush();
   } finally {
-    await iterator.close();
     await db.close();
   }
   port.postMessage({ kind: 'done' } satisfies LoadWorkerMessage);
