@@ -16,6 +16,7 @@ import type { Registration, Site, StateChange } from '../db/model.js';
 import { prefixKey } from '../db/prefix.js';
 import { Interner } from './registration-reader.js';
 import type { LoadWorkerData, LoadWorkerMessage } from './load-worker.js';
+import { forEachEntry } from './entries.js';
 import {
   decodeMapping,
   decodeMeta,
@@ -78,11 +79,7 @@ class StateCollector {
       return;
     }
     try {
-      const registration = decodeRegistration(value, this.interner);
-      if (!endsWithEtrId(key, registration.etrId) && !utf8.decode(key).endsWith(`/${registration.etrId}`)) {
-        throw new Error(`holds a registration by ${registration.etrId}`);
-      }
-      this.registrations.push(registration);
+      this.addRegistration(value, (etrId) => endsWithEtrId(key, etrId) || utf8.decode(key).endsWith(`/${etrId}`));
     } catch (err) {
       this.corrupt.push({ key: utf8.decode(key), reason: reasonOf(err) });
     }
@@ -91,10 +88,7 @@ class StateCollector {
   add(key: string, value: Uint8Array): void {
     try {
       if (key.startsWith('reg/')) {
-        const registration = decodeRegistration(value, this.interner);
-        // A cheap check (there may be a million): re-deriving the whole key doubled cold start.
-        if (!key.endsWith(`/${registration.etrId}`)) throw new Error(`holds a registration by ${registration.etrId}`);
-        this.registrations.push(registration);
+        this.addRegistration(value, (etrId) => key.endsWith(`/${etrId}`));
       } else if (key.startsWith('site/')) {
         const site = decodeSite(value);
         if (siteStoreKey(site.name) !== key) throw new Error(`holds site '${site.name}'`);
@@ -109,6 +103,14 @@ class StateCollector {
     } catch (err) {
       this.corrupt.push({ key, reason: reasonOf(err) });
     }
+  }
+
+  /** Decodes a registration stored under a key for which `keyEndsWith('/' + etrId)` holds; throws otherwise. */
+  private addRegistration(value: Uint8Array, keyEndsWith: (etrId: string) => boolean): void {
+    const registration = decodeRegistration(value, this.interner);
+    // A cheap check (there may be a million): re-deriving the whole key doubled cold start.
+    if (!keyEndsWith(registration.etrId)) throw new Error(`holds a registration by ${registration.etrId}`);
+    this.registrations.push(registration);
   }
 
   state(): StoredState {
@@ -294,18 +296,7 @@ export class Store {
   /** Everything stored; entries that cannot be decoded are reported in `corrupt` and skipped. */
   async loadAll(): Promise<StoredState> {
     const collector = new StateCollector();
-    // Entries come in batches per native call: a million one-at-a-time awaits cost seconds at start.
-    const iterator = this.db.iterator();
-    try {
-      // The next batch is read (on libuv's thread pool) while this one is decoded.
-      let next = iterator.nextv(4096);
-      for (let batch = await next; batch.length > 0; batch = await next) {
-        next = iterator.nextv(4096);
-        for (const [key, value] of batch) collector.add(key, value);
-      }
-    } finally {
-      await iterator.close();
-    }
+    await forEachEntry(this.db, (key, value) => collector.add(key, value));
     return collector.state();
   }
 
