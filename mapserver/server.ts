@@ -16,6 +16,7 @@ import { MappingDatabase, type DbChange } from './db/database.js';
 import type { Endpoint, Registration } from './db/model.js';
 import { formatEidPrefix, prefixKey } from './db/prefix.js';
 import { formatAddress } from './codec/text.js';
+import { sameAddress } from './codec/address.js';
 import { ServerMetrics } from './metrics.js';
 import { Store, type StoredState } from './store/store.js';
 import { StoreWriter } from './store/writer.js';
@@ -405,12 +406,6 @@ export class LispServer {
 
 /** Stored registrations are rewritten at the latest when their stored expiry is this close. */
 const REFRESH_WRITE_MARGIN_MS = 120_000;
-
-function sameAddress(a: Address, b: Address): boolean {
-  if (a.afi !== b.afi) return false;
-  if ((a.afi === 'ipv4' || a.afi === 'ipv6') && (b.afi === 'ipv4' || b.afi === 'ipv6')) return a.ip === b.ip;
-  return JSON.stringify(a) === JSON.stringify(b);
-}
 
 function sameRecord(a: MappingRecord, b: MappingRecord): boolean {
   if (a.ttl !== b.ttl || a.action !== b.action || a.authoritative !== b.authoritative || a.mapVersion !== b.mapVersion) return false;

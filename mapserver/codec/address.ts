@@ -10,6 +10,15 @@ export const MAX_LCAF_DEPTH = 8;
 
 const NONE: Address = Object.freeze({ afi: 'none' });
 
+/** Equal addresses: plain ones compared by text, LCAFs and the rest by value. */
+export function sameAddress(a: Address, b: Address): boolean {
+  if (a === b) return true;
+  if (a.afi !== b.afi) return false;
+  if ((a.afi === 'ipv4' || a.afi === 'ipv6') && (b.afi === 'ipv4' || b.afi === 'ipv6')) return a.ip === b.ip;
+  if (a.afi === 'mac' && b.afi === 'mac') return a.mac === b.mac;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 /** Bit length of an address family, for mask-len checks; -1 when it has none. */
 export function addressBits(addr: Address): number {
   switch (addr.afi) {

@@ -11,6 +11,7 @@ import type { Binding, MappingDatabase } from '../db/database.js';
 import type { Endpoint, Site } from '../db/model.js';
 import { FAMILY_BITS, containsPrefix, eidFamily, prefixKey, prefixesOverlap } from '../db/prefix.js';
 import { singleRecordVariants } from '../codec/map-request.js';
+import { sameAddress } from '../codec/address.js';
 import { answerRecord, LISP_CONTROL_PORT } from './map-resolver.js';
 import type { Requester, RequesterTable } from './requesters.js';
 import type { Timers } from './retransmit.js';
@@ -31,12 +32,7 @@ export function bindingMoved(before: Binding | undefined, after: Binding | undef
 
 function sameLocatorsInOrder(a: MappingRecord, b: MappingRecord): boolean {
   if (a.action !== b.action || a.locators.length !== b.locators.length) return false;
-  for (let i = 0; i < a.locators.length; i++) {
-    const x = a.locators[i]!.rloc;
-    const y = b.locators[i]!.rloc;
-    if (x === y) continue;
-    if (!((x.afi === 'ipv4' && y.afi === 'ipv4') || (x.afi === 'ipv6' && y.afi === 'ipv6')) || x.ip !== y.ip) return false;
-  }
+  for (let i = 0; i < a.locators.length; i++) if (!sameAddress(a.locators[i]!.rloc, b.locators[i]!.rloc)) return false;
   return true;
 }
 

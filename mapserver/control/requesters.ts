@@ -1,6 +1,7 @@
 // Who asked for what: every ITR we answered, with the prefix we gave it, until that answer's
 // TTL runs out. When a binding changes, these are the ITRs that may hold the old one.
 import type { Address, EidPrefix } from '../codec/types.js';
+import { sameAddress } from '../codec/address.js';
 import { PrefixTable } from '../db/trie.js';
 import { SmallMap } from '../db/small-map.js';
 
@@ -14,15 +15,6 @@ export interface Requester {
   readonly expiresAt: number;
   /** RFC 9437: the ITR asked to be notified of changes (N bit with an xTR-ID). */
   readonly subscription?: { readonly xtrId: Uint8Array; readonly siteId?: Uint8Array };
-}
-
-/** Equal source EIDs (plain addresses compared by text; an LCAF source EID counts as changed). */
-function sameSourceEid(a: Address, b: Address): boolean {
-  if (a === b) return true;
-  if (a.afi === 'none') return b.afi === 'none';
-  if (a.afi === 'ipv4' || a.afi === 'ipv6') return b.afi === a.afi && b.ip === a.ip;
-  if (a.afi === 'mac') return b.afi === 'mac' && b.mac === a.mac;
-  return false;
 }
 
 /**
@@ -91,7 +83,7 @@ export class RequesterTable {
       old.expireAt(requester.expiresAt);
       // Storing this request's (young) address in the old entry would keep it alive past the
       // next scavenge and promote it: a GC cost per request for an address that rarely changes.
-      if (!sameSourceEid(old.sourceEid, requester.sourceEid)) old.sourceEid = requester.sourceEid;
+      if (!sameAddress(old.sourceEid, requester.sourceEid)) old.sourceEid = requester.sourceEid;
       // A subscription survives refreshes that do not repeat the N bit.
       if (requester.subscription) old.subscription = requester.subscription;
       return;

@@ -3,6 +3,7 @@
 // `2001:db8::/32` are the same prefix.
 import type { Address, EidFamily, EidPrefix } from '../codec/types.js';
 import { formatIpv4, formatIpv6, formatMac, parseIpv4Into, parseIpv6Into, parseMacInto } from '../codec/ip.js';
+import { sameAddress } from '../codec/address.js';
 
 /** A prefix text or value a person gave us is not acceptable; the message says why. */
 export class PrefixError extends Error {
@@ -222,13 +223,7 @@ export function normalizeParsed(p: EidPrefix, bytes: Uint8Array): EidPrefix {
   // IPv4 text that parses is canonical (no leading zeros accepted): only host bits can differ.
   if (family === 'ipv4' && !hostBitsSet(bytes, p.length)) return p;
   const normal = prefixFromBytes(p.iid, family, bytes, p.length);
-  return addressEquals(normal.address, p.address) ? p : normal;
-}
-
-function addressEquals(a: Address, b: Address): boolean {
-  if (a.afi === 'mac' && b.afi === 'mac') return a.mac === b.mac;
-  if ((a.afi === 'ipv4' && b.afi === 'ipv4') || (a.afi === 'ipv6' && b.afi === 'ipv6')) return a.ip === b.ip;
-  return false;
+  return sameAddress(normal.address, p.address) ? p : normal;
 }
 
 /** Same IID, family and length, and the same address bits within the length. */
