@@ -75,30 +75,28 @@ async function compare(file: string, shape: Shape, echoPort: number, livmapPort:
   // Echo sends the request back: its nonce is where the request has it.
   const echoBase = { ...base, replyNonceOffset: shape.requestNonceOffset };
   const at = (port: number): LoadOptions['target'] => ({ host: '127.0.0.1', port });
-  const echoRuns: LoadResult[] = [];
-  const livmapRuns: LoadResult[] = [];
-  for (let r = 0; r < S.repeats; r++) {
-    echoRuns.push(await runLoad(binary, { ...echoBase, target: at(echoPort) }));
-    livmapRuns.push(await runLoad(binary, { ...base, target: at(livmapPort) }));
-  }
+  // Best of S.repeats closed-loop runs each, echo and livmap alternating.
+  const closedLoop = async (spin: boolean): Promise<{ echo: LoadResult[]; livmap: LoadResult[] }> => {
+    const runs = { echo: [] as LoadResult[], livmap: [] as LoadResult[] };
+    for (let r = 0; r < S.repeats; r++) {
+      runs.echo.push(await runLoad(binary, { ...echoBase, spin, target: at(echoPort) }));
+      runs.livmap.push(await runLoad(binary, { ...base, spin, target: at(livmapPort) }));
+    }
+    return runs;
+  };
   const best = (list: LoadResult[]): LoadResult => list.reduce((a, b) => (b.rps > a.rps ? b : a));
-  const echo = best(echoRuns);
-  const livmap = best(livmapRuns);
+  const sleeping = await closedLoop(false);
+  const echo = best(sleeping.echo);
+  const livmap = best(sleeping.livmap);
   const halfRate = Math.max(100, Math.round(livmap.rps / 2));
   const echoAtHalf = await runLoad(binary, { ...echoBase, rate: halfRate, target: at(echoPort) });
   const livmapAtHalf = await runLoad(binary, { ...base, rate: halfRate, target: at(livmapPort) });
-  const result = { echo, livmap, ratio: ratio(livmap, echo), halfRate, echoAtHalf, livmapAtHalf, all: { echo: echoRuns, livmap: livmapRuns } };
+  const result = { echo, livmap, ratio: ratio(livmap, echo), halfRate, echoAtHalf, livmapAtHalf, all: sleeping };
   if (binary === undefined) return result;
   // A sleeping generator must be woken by every reply once its window is full; that wake-up is
   // charged to the server's send call, the more the slower the server. Measured apart here.
-  const echoSpin: LoadResult[] = [];
-  const livmapSpin: LoadResult[] = [];
-  for (let r = 0; r < S.repeats; r++) {
-    echoSpin.push(await runLoad(binary, { ...echoBase, spin: true, target: at(echoPort) }));
-    livmapSpin.push(await runLoad(binary, { ...base, spin: true, target: at(livmapPort) }));
-  }
-  const spinning = { echo: best(echoSpin), livmap: best(livmapSpin), ratio: ratio(best(livmapSpin), best(echoSpin)) };
-  return { ...result, spinning };
+  const spin = await closedLoop(true);
+  return { ...result, spinning: { echo: best(spin.echo), livmap: best(spin.livmap), ratio: ratio(best(spin.livmap), best(spin.echo)) } };
 }
 
 function lossNote(r: LoadResult): string {
