@@ -9,7 +9,7 @@ import type { Address, EidPrefix, MapNotify, MapRequest, MappingRecord } from '.
 import { AUTH_ALG } from '../codec/types.js';
 import type { Binding, MappingDatabase } from '../db/database.js';
 import type { Endpoint, Site } from '../db/model.js';
-import { FAMILY_BITS, containsPrefix, eidFamily, prefixKey, prefixesOverlap } from '../db/prefix.js';
+import { FAMILY_BITS, containsPrefix, prefixKey, prefixesOverlap } from '../db/prefix.js';
 import { singleRecordVariants } from '../codec/map-request.js';
 import { sameAddress } from '../codec/address.js';
 import { answerRecord, LISP_CONTROL_PORT } from './map-resolver.js';
@@ -50,9 +50,7 @@ function ownEid(source: Address): EidPrefix | undefined {
   const iid = source.afi === 'lcaf-iid' ? source.iid : 0;
   const address = source.afi === 'lcaf-iid' ? source.address : source;
   if (address.afi !== 'ipv4' && address.afi !== 'ipv6') return undefined;
-  const eid: EidPrefix = { iid, address, length: 0 };
-  const family = eidFamily(eid);
-  return family ? { ...eid, length: FAMILY_BITS[family] } : undefined;
+  return { iid, address, length: FAMILY_BITS[address.afi] };
 }
 
 /** Everything of an SMR but its record (the ITR's own EID). */
@@ -144,21 +142,23 @@ export class MobilityNotifier {
     const encoders: Partial<Record<'ipv4' | 'ipv6', (record: EidPrefix) => Uint8Array>> = {};
     const encoderFor = (family: 'ipv4' | 'ipv6'): ((record: EidPrefix) => Uint8Array) =>
       (encoders[family] ??= singleRecordVariants(smrBase(change.eid, this.callbacks.advertise(family), nonce)));
-    for (const requester of this.requesters.overlapping(change.eid, now)) {
+    const requesters = this.requesters.overlapping(change.eid, now);
+    // SMRs first, bookkeeping after: until its SMR leaves, an ITR keeps sending to the old RLOC.
+    for (const requester of requesters) {
       const itrEid = ownEid(requester.sourceEid);
-      if (itrEid) {
-        const smr = encoderFor(requester.itr.includes(':') ? 'ipv6' : 'ipv4')(itrEid);
-        const entry: PendingSmr = { itr: requester.itr, eid: change.eid, eidKey, to: { address: requester.itr, port: LISP_CONTROL_PORT }, smr, done: false };
-        this.track(entry);
-        sent.push(entry);
-        this.callbacks.sendSmr(entry.to, smr);
-      }
-      if (requester.subscription) {
-        const site = this.siteOf(requester.sourceEid);
-        const key = site?.keys[0];
-        this.callbacks.sendNotify({ address: requester.itr, port: LISP_CONTROL_PORT }, notifyFor(record, key?.alg, requester.subscription), key?.secret);
-        notifies++;
-      }
+      if (!itrEid) continue;
+      const smr = encoderFor(requester.itr.includes(':') ? 'ipv6' : 'ipv4')(itrEid);
+      const to = { address: requester.itr, port: LISP_CONTROL_PORT };
+      this.callbacks.sendSmr(to, smr);
+      sent.push({ itr: requester.itr, eid: change.eid, eidKey, to, smr, done: false });
+    }
+    for (const entry of sent) this.track(entry);
+    for (const requester of requesters) {
+      if (!requester.subscription) continue;
+      const site = this.siteOf(requester.sourceEid);
+      const key = site?.keys[0];
+      this.callbacks.sendNotify({ address: requester.itr, port: LISP_CONTROL_PORT }, notifyFor(record, key?.alg, requester.subscription), key?.secret);
+      notifies++;
     }
     // One retransmission timer per move, not one per SMR: a move may SMR ten thousand ITRs.
     if (sent.length) this.scheduleRound(sent, 1);
