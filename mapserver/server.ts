@@ -175,8 +175,10 @@ export class LispServer {
    */
   private commit(changes: readonly DbChange[]): Promise<void> | undefined {
     const now = this.now();
-    const before = registrationEids(changes).map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
     const toStore = changes.filter((change) => !this.quietRefresh(change, now));
+    // A quiet refresh keeps a live registration exactly as it was, so it cannot move a binding:
+    // only the other changes' EIDs are checked (most Map-Registers are quiet refreshes).
+    const before = registrationEids(toStore).map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
     this.db.apply(changes);
     const moved: BindingChange[] = [];
     for (const { eid, binding } of before) {
