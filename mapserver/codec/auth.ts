@@ -5,7 +5,7 @@
 // With Key ID 0 (what OOR sends: 0x0001) both readings agree, so livmap splits the field the RFC
 // way. The HMAC is the full digest (OOR sends all 20 SHA-1 bytes, not the 96-bit truncation),
 // computed over the whole LISP message with the authentication data bytes zeroed.
-import { createHmac, createSecretKey, timingSafeEqual, KeyObject } from 'node:crypto';
+import crypto, { timingSafeEqual, KeyObject } from 'node:crypto';
 import { fail } from './errors.js';
 import type { Reader } from './reader.js';
 import { AUTH_ALG, type Auth, type MapNotify, type MapRegister } from './types.js';
@@ -62,40 +62,77 @@ export function encodeAuth(auth: Auth, buf: Buffer, o: number): number {
 
 export type Secret = string | Uint8Array | KeyObject;
 
-// HMAC key objects for string secrets, so the per-packet path does not re-import the key.
-const keyCache = new Map<string, KeyObject>();
-const KEY_CACHE_MAX = 256;
+/** SHA-1 and SHA-256 both hash 64-byte blocks. */
+const BLOCK = 64;
 
-function keyObject(secret: Secret): KeyObject {
-  if (secret instanceof KeyObject) return secret;
-  if (typeof secret === 'string') {
-    let key = keyCache.get(secret);
-    if (!key) {
-      if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
-      key = createSecretKey(Buffer.from(secret, 'utf8'));
-      keyCache.set(secret, key);
-    }
-    return key;
-  }
-  return createSecretKey(secret);
+/** A secret's HMAC pads (RFC 2104): the key XOR 0x36 and XOR 0x5c, one pair per hash. */
+interface Pads {
+  readonly inner: Buffer;
+  readonly outer: Buffer;
 }
 
-/** Where a message is copied with its auth field zeroed: one HMAC update costs less than three. */
-let scratch = Buffer.alloc(1500);
+// Pads of recent secrets, so the per-packet path neither re-imports nor re-pads a key.
+const padCache = { sha1: new Map<string, Pads>(), sha256: new Map<string, Pads>() };
+const PAD_CACHE_MAX = 512;
+
+function keyBytes(secret: Secret): Buffer {
+  if (typeof secret === 'string') return Buffer.from(secret, 'utf8');
+  if (secret instanceof KeyObject) return secret.export();
+  return Buffer.from(secret);
+}
+
+function padsFor(secret: Secret, hashName: 'sha1' | 'sha256'): Pads {
+  const cache = padCache[hashName];
+  const cached = typeof secret === 'string' ? cache.get(secret) : undefined;
+  if (cached) return cached;
+  let key = keyBytes(secret);
+  if (key.length > BLOCK) key = digestOf(hashName, key);
+  const inner = Buffer.alloc(BLOCK, 0x36);
+  const outer = Buffer.alloc(BLOCK, 0x5c);
+  for (let i = 0; i < key.length; i++) {
+    inner[i] = inner[i]! ^ key[i]!;
+    outer[i] = outer[i]! ^ key[i]!;
+  }
+  const pads = { inner, outer };
+  if (typeof secret === 'string') {
+    if (cache.size >= PAD_CACHE_MAX) cache.clear();
+    cache.set(secret, pads);
+  }
+  return pads;
+}
+
+// One-shot hashing (Node >= 20.12) over precomputed pads costs less than an Hmac object per
+// packet: no key import, no native object for the collector to track.
+const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
+function digestOf(hashName: 'sha1' | 'sha256', data: Uint8Array): Buffer {
+  return oneShot ? oneShot(hashName, data, 'buffer') : crypto.createHash(hashName).update(data).digest();
+}
+
+/** Where a message is hashed: its inner pad, then its bytes (auth field zeroed). */
+let scratch = Buffer.alloc(BLOCK + 1500);
+const outerScratch = Buffer.alloc(BLOCK + 32);
 
 /** HMAC of `bytes` with the `authLength` bytes at `authOffset` taken as zero. */
 export function computeAuthData(bytes: Uint8Array, algId: number, secret: Secret, authOffset = AUTH_DATA_OFFSET): Buffer {
   const authLength = authDataLength(algId);
   if (authLength <= 0) fail(AUTH_FIELD_OFFSET + 1, `algorithm ${algId} has no HMAC`);
   if (bytes.length < authOffset + authLength) fail(bytes.length, 'truncated: message ends inside the authentication data');
-  if (scratch.length < bytes.length) scratch = Buffer.alloc(bytes.length);
-  scratch.set(bytes);
-  scratch.fill(0, authOffset, authOffset + authLength);
-  return hmac(scratch.subarray(0, bytes.length), algId, secret);
+  return hmac(bytes, algId, secret, authOffset, authLength);
 }
 
-function hmac(bytes: Uint8Array, algId: number, secret: Secret): Buffer {
-  return createHmac(algId === AUTH_ALG.hmacSha1 ? 'sha1' : 'sha256', keyObject(secret)).update(bytes).digest();
+/** HMAC (RFC 2104) of `bytes`, with `zeroLength` bytes at `zeroAt` taken as zero. */
+function hmac(bytes: Uint8Array, algId: number, secret: Secret, zeroAt = 0, zeroLength = 0): Buffer {
+  const hashName = algId === AUTH_ALG.hmacSha1 ? 'sha1' : 'sha256';
+  const pads = padsFor(secret, hashName);
+  if (scratch.length < BLOCK + bytes.length) scratch = Buffer.alloc(BLOCK + bytes.length);
+  scratch.set(pads.inner, 0);
+  scratch.set(bytes, BLOCK);
+  if (zeroLength) scratch.fill(0, BLOCK + zeroAt, BLOCK + zeroAt + zeroLength);
+  const innerDigest = digestOf(hashName, scratch.subarray(0, BLOCK + bytes.length));
+  outerScratch.set(pads.outer, 0);
+  outerScratch.set(innerDigest, BLOCK);
+  return digestOf(hashName, outerScratch.subarray(0, BLOCK + innerDigest.length));
 }
 
 /**
