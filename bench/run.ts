@@ -282,8 +282,9 @@ async function main(): Promise<void> {
         rows.push({
           figure: `mobility: Map-Register of the move → last of ${count(r.itrs)} SMRs received`,
           value: `${r.lastSmrMs.toFixed(1)} ms (${r.smrsReceived} SMRs; server fan-out ${r.serverFanoutMs.toFixed(1)} ms)`,
-          baseline: `Map-Register→Map-Notify ${r.baselineMs.toFixed(2)} ms`,
-          ratio: times(r.lastSmrMs / Math.max(0.001, r.baselineMs)),
+          // The floor: a bare Node process sending as many prebuilt datagrams to the same receivers.
+          baseline: `bare Node sender ${r.floorMs.toFixed(1)} ms (runs ${r.bareFanoutMs.map((ms) => ms.toFixed(1)).join(', ')}); Map-Register→Map-Notify ${r.baselineMs.toFixed(2)} ms`,
+          ratio: times(r.lastSmrMs / Math.max(0.001, r.floorMs)),
           // The goal counts to the last SMR sent; received (what this measures) is stricter.
           goal: r.itrs >= 10_000 ? '≤ 50 ms' : '',
           ...(r.itrs >= 10_000 ? { pass: r.lastSmrMs <= 50 } : {}),

@@ -3,12 +3,15 @@
 // Then a new ETR registers the VM's EID with another RLOC (the VM moved), and we time from
 // sending that Map-Register to the arrival of the last ITR's first SMR. Baseline: the same ETR's
 // Map-Register→Map-Notify round trip for an EID nobody asked about (a registration, no fan-out).
+import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { decode, encode, signMessage } from '../../mapserver/codec/index.js';
 import type { EncapsulatedControl, MapRegister } from '../../mapserver/codec/types.js';
 import type { ConfigJson } from '../../mapserver/config/schema.js';
 import { Store } from '../../mapserver/store/store.js';
+import type { BareSenderReady, BareSenderSetup } from './bare-sender.js';
 import { hostRecord } from './payloads.js';
 import { freeUdpPort, startLivmap, stop } from './server.js';
 
@@ -27,6 +30,10 @@ export type MobilityResult =
       readonly serverFanoutMs: number;
       /** Map-Register→Map-Notify of a registration without fan-out. */
       readonly baselineMs: number;
+      /** The floor: trigger datagram → last of as many SMR-sized datagrams from a bare Node sender, per run. */
+      readonly bareFanoutMs: readonly number[];
+      /** Median of bareFanoutMs. */
+      readonly floorMs: number;
     };
 
 const VM = '10.200.0.1';
@@ -61,6 +68,56 @@ function register(eid: string, nonce: bigint, secret: string): Buffer {
 
 /** Type 1 (Map-Request) with the S bit and no other flag. */
 const SMR_FIRST_BYTE = 0x11;
+
+/** A datagram the size and first byte of livmap's SMRs for this bench (IPv4 ITR, IPv4 EIDs). */
+function smrShaped(): Buffer {
+  const bytes = encode({
+    type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: true, pitr: false, smrInvoked: false,
+    notifyRequested: false, localXtr: false, dontMapReply: false, nonce: 1n,
+    sourceEid: { afi: 'ipv4', ip: VM },
+    itrRlocs: [{ afi: 'ipv4', ip: '127.0.0.1' }],
+    records: [{ iid: 0, address: { afi: 'ipv4', ip: '10.201.0.1' }, length: 32 }],
+  });
+  if (bytes[0] !== SMR_FIRST_BYTE) throw new Error(`an SMR starts with 0x${bytes[0]?.toString(16)}, the receivers expect 0x${SMR_FIRST_BYTE.toString(16)}`);
+  return bytes;
+}
+
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * The fan-out floor: a bare Node sender (bare-sender.ts, its own process like livmap) sends one
+ * SMR-sized datagram to every ITR on a trigger datagram; timed from the trigger to the last
+ * arrival, with the same receivers as livmap's SMRs.
+ */
+async function bareFanout(targets: readonly string[], arrivals: Array<bigint | undefined>, runs: number): Promise<number[]> {
+  const child = fork(fileURLToPath(new URL('./bare-sender.js', import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const trigger = dgram.createSocket('udp4');
+  try {
+    const ready = new Promise<BareSenderReady>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as BareSenderReady));
+      child.once('exit', (code) => reject(new Error(`bare sender exited with ${code}`)));
+    });
+    const setup: BareSenderSetup = { targets, port: 4342, datagram: smrShaped().toString('base64') };
+    child.send(setup);
+    const { triggerPort } = await ready;
+    const times: number[] = [];
+    for (let run = 0; run < runs; run++) {
+      arrivals.fill(undefined);
+      const sent = process.hrtime.bigint();
+      trigger.send(Buffer.from([0]), triggerPort, '127.0.0.1');
+      const deadline = Date.now() + 5000;
+      while (arrivals.some((t) => t === undefined) && Date.now() < deadline) await sleep(5);
+      const got = arrivals.filter((t): t is bigint => t !== undefined);
+      times.push(got.length === targets.length ? Number(got.reduce((a, b) => (b > a ? b : a)) - sent) / 1e6 : NaN);
+      await sleep(200);
+    }
+    arrivals.fill(undefined);
+    return times;
+  } finally {
+    trigger.close();
+    child.kill();
+  }
+}
 
 export async function measureMobility(o: { dir: string; itrs: number; secret: string; sites: NonNullable<ConfigJson['sites']> }): Promise<MobilityResult> {
   // The VM's current binding: registered by the old ETR (loopback, so Map-Notifies to it stay here).
@@ -131,6 +188,9 @@ export async function measureMobility(o: { dir: string; itrs: number; secret: st
     }
     const requestersAnswered = answered.reduce((a, b) => a + b, 0);
 
+    // The floor first, while livmap is idle (after the move it retransmits SMRs every second).
+    const bareFanoutMs = await bareFanout(Array.from({ length: o.itrs }, (_, i) => itrAddress(i)), smrAt, 3);
+
     // The new ETR: first a registration nobody asked about (baseline), then the move.
     const etr = dgram.createSocket('udp4');
     await bind(etr, 0, NEW_ETR);
@@ -175,6 +235,8 @@ export async function measureMobility(o: { dir: string; itrs: number; secret: st
       moveNotifyMs: move.ms,
       serverFanoutMs,
       baselineMs: baselines[2]!,
+      bareFanoutMs,
+      floorMs: median(bareFanoutMs),
     };
   } finally {
     await stop(server);
