@@ -3,7 +3,7 @@
 import type { EidPrefix, Locator, MappingRecord } from '../codec/types.js';
 import { ACTION } from '../codec/types.js';
 import type { Endpoint, Registration, Site, SitePrefix, StateChange } from './model.js';
-import { FAMILY_BITS, containsPrefix, normalizePrefix, prefixBytes, requireFamily, samePrefix } from './prefix.js';
+import { FAMILY_BITS, containsPrefix, normalizePrefix, requireFamily, samePrefix } from './prefix.js';
 import { ExpiryQueue } from './expiry.js';
 import { PrefixTable } from './trie.js';
 import { SmallMap, type ReadonlySmallMap } from './small-map.js';
@@ -110,8 +110,9 @@ export class MappingDatabase {
 
   /** The site whose configured prefix covers `eid` (site prefixes never overlap). */
   siteFor(eid: EidPrefix): { readonly site: Site; readonly prefix: SitePrefix } | undefined {
-    // Fast path (every registration, every answer about a VM): longest match on the address.
-    const best = this.sitePrefixes.lookupBest(eid.iid, requireFamily(eid), prefixBytes(eid));
+    // Fast path (every registration, every answer about a VM): longest match on the address,
+    // parsed into the table's scratch bytes (no allocation per lookup).
+    const best = this.sitePrefixes.lookupBest(eid.iid, requireFamily(eid), eid.address);
     if (!best || best.prefix.length <= eid.length) return best?.value;
     const covering = this.sitePrefixes.covering(eid);
     return covering[covering.length - 1]?.value;
@@ -252,7 +253,7 @@ export class MappingDatabase {
     return {
       kind: 'negative',
       // Undefined only when the covering entries hold nothing live (expired registrations).
-      eid: this.entries.lookupWidestNegative(eid.iid, requireFamily(eid), prefixBytes(eid)) ?? hostPrefixOf(eid),
+      eid: this.entries.lookupWidestNegative(eid.iid, requireFamily(eid), eid.address) ?? hostPrefixOf(eid),
       ttl: this.options.negativeTtlMinutes,
       action: eid.iid === 0 ? ACTION.nativelyForward : IID_NEGATIVE_ACTION,
       reason: 'no-site',
@@ -261,7 +262,7 @@ export class MappingDatabase {
 
   /** The longest stored prefix that contains all of `eid`. */
   private bestCovering(eid: EidPrefix): { readonly prefix: EidPrefix; readonly value: PrefixEntry } | undefined {
-    const best = this.entries.lookupBest(eid.iid, requireFamily(eid), prefixBytes(eid));
+    const best = this.entries.lookupBest(eid.iid, requireFamily(eid), eid.address);
     if (!best || best.prefix.length <= eid.length) return best;
     const chain = this.entries.covering(eid);
     return chain[chain.length - 1];
