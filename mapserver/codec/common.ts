@@ -21,6 +21,17 @@ export function readU64(buf: Uint8Array, o: number): bigint {
   return u64View.getBigUint64(0);
 }
 
+/**
+ * `count` items read in order. A list pushed to from empty reserves 17 slots, and decoded lists
+ * mostly hold one item (one ITR-RLOC, one EID record, one locator): that one gets an exact list.
+ */
+export function readList<T>(r: Reader, count: number, read: (r: Reader) => T): T[] {
+  if (count === 1) return [read(r)];
+  const list: T[] = [];
+  for (let i = 0; i < count; i++) list.push(read(r));
+  return list;
+}
+
 /** RFC 9437 / NAT-traversal xTR-ID (16 bytes) + site-ID (8 bytes) after the records. */
 export function readXtrSite(r: Reader): { xtrId: Uint8Array; siteId: Uint8Array } {
   r.need(24, 'xTR-ID and site-ID');

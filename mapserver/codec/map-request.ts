@@ -5,7 +5,7 @@
 //   records: Reserved(8) | mask-len(8) | EID-AFI + prefix
 //   [Map-Reply record when M] [xTR-ID(128) + site-ID(64) when I]
 import { addressLength, decodeAddress, encodeAddress } from './address.js';
-import { readXtrSite, writeNonce, writeXtrSite } from './common.js';
+import { readList, readXtrSite, writeNonce, writeXtrSite } from './common.js';
 import { checkEid, decodeEid, eidLength, encodeEid } from './eid.js';
 import { fail } from './errors.js';
 import { parseIpv4Into, parseIpv6Into } from './ip.js';
@@ -15,6 +15,17 @@ import type { Address, EidPrefix, MappingRecord, MapRequest } from './types.js';
 
 /** Smallest EID record of a Map-Request: reserved, mask-len and a 2-byte AFI. */
 const MIN_REQUEST_RECORD = 4;
+
+const decodeItrRloc = (r: Reader): Address => decodeAddress(r);
+
+/** Reserved(8) | mask-len(8) | EID-AFI + prefix. */
+function decodeRequestRecord(r: Reader): EidPrefix {
+  r.need(2, 'Map-Request record header');
+  const maskAt = r.pos + 1;
+  const maskLen = r.buf[maskAt]!;
+  r.pos += 2;
+  return decodeEid(r, maskLen, maskAt);
+}
 
 export function decodeMapRequest(r: Reader): MapRequest {
   const at = r.pos;
@@ -29,17 +40,9 @@ export function decodeMapRequest(r: Reader): MapRequest {
   const sourceEid = decodeAddress(r);
   const itrCount = (b2 & 0x1f) + 1;
   if (itrCount * 2 > r.end - r.pos) fail(at + 2, `ITR-RLOC count ${itrCount} exceeds the data (${r.end - r.pos} bytes left)`);
-  const itrRlocs: Address[] = [];
-  for (let i = 0; i < itrCount; i++) itrRlocs.push(decodeAddress(r));
+  const itrRlocs = readList(r, itrCount, decodeItrRloc);
   if (count * MIN_REQUEST_RECORD > r.end - r.pos) fail(at + 3, `record count ${count} exceeds the data (${r.end - r.pos} bytes left)`);
-  const records: EidPrefix[] = [];
-  for (let i = 0; i < count; i++) {
-    r.need(2, 'Map-Request record header');
-    const maskAt = r.pos + 1;
-    const maskLen = b[maskAt]!;
-    r.pos += 2;
-    records.push(decodeEid(r, maskLen, maskAt));
-  }
+  const records = readList(r, count, decodeRequestRecord);
   const mapDataPresent = (b0 & 0x04) !== 0;
   let mapReply: MappingRecord | undefined;
   if (mapDataPresent) mapReply = decodeRecord(r);

@@ -5,6 +5,7 @@
 //   Rsvd(4)|Map-Version(12) | EID-AFI + EID | locators...
 //   locator: Priority | Weight | M Priority | M Weight | Unused(13)|L|p|R | Loc-AFI + Locator
 import { addressLength, decodeAddress, encodeAddress, writeU16, writeU32 } from './address.js';
+import { readList } from './common.js';
 import { decodeEid, eidLength, checkEid, encodeEid } from './eid.js';
 import { checkUint, fail } from './errors.js';
 import type { Reader } from './reader.js';
@@ -33,8 +34,7 @@ export function decodeRecord(r: Reader): MappingRecord {
   if (locatorCount * MIN_LOCATOR_LENGTH > r.end - r.pos) {
     fail(at + 4, `locator count ${locatorCount} exceeds the data (${r.end - r.pos} bytes left)`);
   }
-  const locators: Locator[] = [];
-  for (let i = 0; i < locatorCount; i++) locators.push(decodeLocator(r));
+  const locators = readList(r, locatorCount, decodeLocator);
   return {
     eid,
     ttl,
@@ -141,9 +141,7 @@ function writeRecord(rec: MappingRecord, buf: Buffer, o: number): number {
 /** Reads `count` records whose count byte sat at `countAt`, refusing counts the data cannot hold. */
 export function decodeRecords(r: Reader, count: number, countAt: number): MappingRecord[] {
   if (count * MIN_RECORD_LENGTH > r.end - r.pos) fail(countAt, `record count ${count} exceeds the data (${r.end - r.pos} bytes left)`);
-  const records: MappingRecord[] = [];
-  for (let i = 0; i < count; i++) records.push(decodeRecord(r));
-  return records;
+  return readList(r, count, decodeRecord);
 }
 
 export function encodeRecords(records: readonly MappingRecord[], buf: Buffer, o: number): number {
