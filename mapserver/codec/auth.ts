@@ -86,7 +86,7 @@ function padsFor(secret: Secret, hashName: 'sha1' | 'sha256'): Pads {
   const cached = typeof secret === 'string' ? cache.get(secret) : undefined;
   if (cached) return cached;
   let key = keyBytes(secret);
-  if (key.length > BLOCK) key = digestOf(hashName, key);
+  if (key.length > BLOCK) key = Buffer.from(digestOf(hashName, key), 'latin1');
   const inner = Buffer.alloc(BLOCK, 0x36);
   const outer = Buffer.alloc(BLOCK, 0x5c);
   for (let i = 0; i < key.length; i++) {
@@ -105,24 +105,30 @@ function padsFor(secret: Secret, hashName: 'sha1' | 'sha256'): Pads {
 // packet: no key import, no native object for the collector to track.
 const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
 
-function digestOf(hashName: 'sha1' | 'sha256', data: Uint8Array): Buffer {
-  return oneShot ? oneShot(hashName, data, 'buffer') : crypto.createHash(hashName).update(data).digest();
+/**
+ * A digest as a latin1 ('binary') string, one char per byte: half the cost of a Buffer result here, which
+ * needs a fresh ArrayBuffer per call.
+ */
+function digestOf(hashName: 'sha1' | 'sha256', data: Uint8Array): string {
+  return oneShot ? oneShot(hashName, data, 'binary') : crypto.createHash(hashName).update(data).digest('binary');
 }
 
 /** Where a message is hashed: its inner pad, then its bytes (auth field zeroed). */
 let scratch = Buffer.alloc(BLOCK + 1500);
 const outerScratch = Buffer.alloc(BLOCK + 32);
+/** Where verifyMessage puts the HMAC it compares. */
+const macScratch = Buffer.alloc(32);
 
 /** HMAC of `bytes` with the `authLength` bytes at `authOffset` taken as zero. */
 export function computeAuthData(bytes: Uint8Array, algId: number, secret: Secret, authOffset = AUTH_DATA_OFFSET): Buffer {
   const authLength = authDataLength(algId);
   if (authLength <= 0) fail(AUTH_FIELD_OFFSET + 1, `algorithm ${algId} has no HMAC`);
   if (bytes.length < authOffset + authLength) fail(bytes.length, 'truncated: message ends inside the authentication data');
-  return hmac(bytes, algId, secret, authOffset, authLength);
+  return Buffer.from(hmac(bytes, algId, secret, authOffset, authLength), 'latin1');
 }
 
-/** HMAC (RFC 2104) of `bytes`, with `zeroLength` bytes at `zeroAt` taken as zero. */
-function hmac(bytes: Uint8Array, algId: number, secret: Secret, zeroAt = 0, zeroLength = 0): Buffer {
+/** HMAC (RFC 2104) of `bytes`, with `zeroLength` bytes at `zeroAt` taken as zero; latin1. */
+function hmac(bytes: Uint8Array, algId: number, secret: Secret, zeroAt = 0, zeroLength = 0): string {
   const hashName = algId === AUTH_ALG.hmacSha1 ? 'sha1' : 'sha256';
   const pads = padsFor(secret, hashName);
   if (scratch.length < BLOCK + bytes.length) scratch = Buffer.alloc(BLOCK + bytes.length);
@@ -131,7 +137,7 @@ function hmac(bytes: Uint8Array, algId: number, secret: Secret, zeroAt = 0, zero
   if (zeroLength) scratch.fill(0, BLOCK + zeroAt, BLOCK + zeroAt + zeroLength);
   const innerDigest = digestOf(hashName, scratch.subarray(0, BLOCK + bytes.length));
   outerScratch.set(pads.outer, 0);
-  outerScratch.set(innerDigest, BLOCK);
+  outerScratch.write(innerDigest, BLOCK, 'latin1');
   return digestOf(hashName, outerScratch.subarray(0, BLOCK + innerDigest.length));
 }
 
@@ -145,7 +151,7 @@ export function signWith(msg: MapRegister | MapNotify, secret: Secret, encode: (
   const zeroed: MapRegister | MapNotify = { ...msg, auth: { keyId: msg.auth.keyId, algId: msg.auth.algId, authData: new Uint8Array(length) } };
   const buf = encode(zeroed);
   // Encoded with zero auth data already: hash it as it is.
-  buf.set(hmac(buf, msg.auth.algId, secret), AUTH_DATA_OFFSET);
+  buf.write(hmac(buf, msg.auth.algId, secret), AUTH_DATA_OFFSET, 'latin1');
   return buf;
 }
 
@@ -166,7 +172,7 @@ export function verifyMessage(bytes: Uint8Array, secret: Secret): boolean {
   if (authLength !== expected) fail(AUTH_FIELD_OFFSET + 2, `authentication data length ${authLength} does not match algorithm ${algId} (needs ${expected})`);
   if (expected === 0) return false;
   if (bytes.length < AUTH_DATA_OFFSET + expected) fail(bytes.length, 'truncated: message ends inside the authentication data');
-  const mac = computeAuthData(bytes, algId, secret);
-  return timingSafeEqual(mac, bytes.subarray(AUTH_DATA_OFFSET, AUTH_DATA_OFFSET + expected));
+  macScratch.write(hmac(bytes, algId, secret, AUTH_DATA_OFFSET, expected), 0, 'latin1');
+  return timingSafeEqual(macScratch.subarray(0, expected), bytes.subarray(AUTH_DATA_OFFSET, AUTH_DATA_OFFSET + expected));
 }
 
