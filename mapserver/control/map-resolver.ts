@@ -6,7 +6,7 @@ import type { MappingDatabase, Resolution } from '../db/database.js';
 import type { Endpoint } from '../db/model.js';
 import { eidFamily, formatEidPrefix, samePrefix } from '../db/prefix.js';
 import type { Requester } from './requesters.js';
-import { dropped, NOTHING, type HandlerResult, type Outbound, type ReplyKind } from './types.js';
+import { append, dropped, NOTHING, type HandlerResult, type Outbound, type ReplyKind } from './types.js';
 
 export const LISP_CONTROL_PORT = 4342;
 
@@ -52,12 +52,6 @@ export function answerRecord(resolution: Resolution): MappingRecord {
   return resolution.kind === 'registered' ? proxyRecord(resolution.binding.record, resolution.eid) : recordFor(resolution);
 }
 
-function append<T>(list: T[] | undefined, item: T): T[] {
-  if (list === undefined) return [item];
-  list.push(item);
-  return list;
-}
-
 /** Outer IP family of an address, for building the ECM around a plain Map-Request we forward. */
 function ipOf(address: Address): string | undefined {
   if (address.afi === 'ipv4' || address.afi === 'ipv6') return address.ip;
@@ -94,8 +88,7 @@ export function handleMapRequest(
   if (request.probe) return dropped('unexpected', 'RLOC-probe sent to the Map-Resolver', from);
   if (request.records.length === 0) return dropped('malformed', 'Map-Request without EID records', from);
 
-  // Created on first use, sized for the one EID most requests carry (a pushed-to empty array
-  // reserves 17 slots: four such lists were a third of a request's garbage).
+  // Created on first use, sized for the one EID most requests carry (see append).
   let records: MappingRecord[] | undefined;
   let replies: ReplyKind[] | undefined;
   let answered: Requester[] | undefined;

@@ -5,7 +5,7 @@ import type { DbChange, MappingDatabase } from '../db/database.js';
 import type { Endpoint, KeyAlgorithm, Registration, Site } from '../db/model.js';
 import { eidFamily, formatEidPrefix, samePrefix } from '../db/prefix.js';
 import { formatAddress } from '../codec/text.js';
-import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './types.js';
+import { append, dropped, NOTHING, type HandlerResult, type Outbound, type ServerEvent } from './types.js';
 
 export interface MapServerOptions {
   /** Registration lifetime without refresh, in milliseconds. */
@@ -38,6 +38,18 @@ function authenticate(site: Site, register: MapRegister, raw: Uint8Array): strin
   return undefined;
 }
 
+/**
+ * `target` with the Map-Register's xTR-ID and site-ID when it carries them. Assigned rather than
+ * spread into the literal: the spread form costs an extra object copy on every Map-Register.
+ */
+function withXtrSite<T extends { xtrId?: Uint8Array; siteId?: Uint8Array }>(register: MapRegister, target: T): T {
+  if (!register.xtrIdPresent) return target;
+  const extended: { xtrId?: Uint8Array; siteId?: Uint8Array } = target;
+  if (register.xtrId) extended.xtrId = register.xtrId;
+  if (register.siteId) extended.siteId = register.siteId;
+  return target;
+}
+
 /** OOR's Map-Notify clears the L bit: the locators are not local to the Map-Server. */
 function notifyRecord(record: MappingRecord): MappingRecord {
   return { ...record, locators: record.locators.map((l): Locator => ({ ...l, local: false })) };
@@ -66,8 +78,8 @@ export function handleMapRegister(
   }
 
   const etrId = etrIdOf(register, from);
-  const changes: DbChange[] = [];
-  const events: ServerEvent[] = [];
+  let changes: DbChange[] | undefined;
+  let events: ServerEvent[] | undefined;
   for (const record of register.records) {
     // OOR sends one record per Map-Register: the first record's site is already known.
     const covering = record === first ? owner : db.siteFor(record.eid);
@@ -79,26 +91,24 @@ export function handleMapRegister(
     if (record.ttl === 0) {
       // RFC 9301 §8.2: a Map-Register with TTL 0 withdraws the registration.
       if (existing) {
-        changes.push({ kind: 'delete-registration', eid: record.eid, etrId });
-        events.push({ type: 'withdrawn', site: site.name, eid: record.eid, etrId });
+        changes = append<DbChange>(changes, { kind: 'delete-registration', eid: record.eid, etrId });
+        events = append<ServerEvent>(events, { type: 'withdrawn', site: site.name, eid: record.eid, etrId });
       }
       continue;
     }
-    const registration: Registration = {
+    const registration = withXtrSite<Registration>(register, {
       site: site.name,
       etrId,
       source: from,
-      ...(register.xtrIdPresent && register.xtrId ? { xtrId: register.xtrId } : {}),
-      ...(register.xtrIdPresent && register.siteId ? { siteId: register.siteId } : {}),
       proxyReply: register.proxyReply,
       merge: register.merge,
       record,
       firstRegistered: existing && now - existing.lastRefreshed <= options.resumeAfterMs ? existing.firstRegistered : now,
       lastRefreshed: now,
       expiresAt: now + options.registrationTtlMs,
-    };
-    changes.push({ kind: 'put-registration', registration });
-    events.push({
+    });
+    changes = append<DbChange>(changes, { kind: 'put-registration', registration });
+    events = append<ServerEvent>(events, {
       type: 'registered',
       site: site.name,
       eid: record.eid,
@@ -108,21 +118,19 @@ export function handleMapRegister(
     });
   }
 
-  const outbound: Outbound[] = [];
+  let outbound: Outbound[] | undefined;
   if (register.wantMapNotify) {
-    const notify: MapNotify = {
+    const notify = withXtrSite<MapNotify>(register, {
       type: 'map-notify',
       xtrIdPresent: register.xtrIdPresent,
       rtr: false,
       nonce: register.nonce,
       auth: { keyId: register.auth.keyId, algId: register.auth.algId, authData: new Uint8Array(register.auth.authData.length) },
       records: register.records.map(notifyRecord),
-      ...(register.xtrIdPresent && register.xtrId ? { xtrId: register.xtrId } : {}),
-      ...(register.xtrIdPresent && register.siteId ? { siteId: register.siteId } : {}),
-    };
-    outbound.push({ kind: 'message', to: from, message: notify, secret });
+    });
+    outbound = [{ kind: 'message', to: from, message: notify, secret }];
   }
-  return { outbound, changes, events };
+  return { outbound: outbound ?? NOTHING.outbound, changes: changes ?? NOTHING.changes, events: events ?? NOTHING.events };
 }
 
 /** Registrations whose lifetime ran out become delete changes and `expired` events. */

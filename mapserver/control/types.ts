@@ -49,6 +49,16 @@ export interface HandlerResult {
   readonly answered?: readonly Requester[];
 }
 
+/**
+ * Adds to a list created on first use with room for exactly one item: an empty array literal
+ * reserves 17 slots on its first push, and most messages carry one record.
+ */
+export function append<T>(list: T[] | undefined, item: T): T[] {
+  if (list === undefined) return [item];
+  list.push(item);
+  return list;
+}
+
 export const NOTHING: HandlerResult = { outbound: [], changes: [], events: [] };
 
 /** A drop; `announce` puts it on the event stream (refused registrations, not every bad packet). */
