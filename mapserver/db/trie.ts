@@ -546,14 +546,25 @@ export class PrefixTable<V> {
 
   /** Loads a prefix's masked key into its trie's scratch; throws PrefixError for bad prefixes. */
   private key(prefix: EidPrefix): { trie: FamilyTrie<V>; a: Int32Array; bytes: Uint8Array } {
+    const trie = this.checkedTrie(prefix);
+    const bytes = prefixBytes(prefix);
+    return { trie, a: trie.load(bytes), bytes };
+  }
+
+  /** Like key() for lookups that keep nothing: the address is parsed into the trie's scratch bytes. */
+  private lookupKey(prefix: EidPrefix): { trie: FamilyTrie<V>; a: Int32Array } {
+    this.checkedTrie(prefix);
+    return this.address(requireFamily(prefix), prefix.address);
+  }
+
+  private checkedTrie(prefix: EidPrefix): FamilyTrie<V> {
     const family = requireFamily(prefix);
     const trie = this.tries[family];
     const { length } = prefix;
     if (!Number.isInteger(length) || length < 0 || length > trie.maxLen) {
       throw new PrefixError(`prefix length ${length} is outside 0..${trie.maxLen} for ${family}`);
     }
-    const bytes = prefixBytes(prefix);
-    return { trie, a: trie.load(bytes), bytes };
+    return trie;
   }
 
   /** Inserts or replaces. Host bits of `prefix` are ignored. */
@@ -582,7 +593,7 @@ export class PrefixTable<V> {
   /** Value stored for exactly this prefix. */
   get(prefix: EidPrefix): V | undefined {
     if (prefix === this.lastGetPrefix && this.lastGetVersion === this.version) return this.lastGetValue;
-    const { trie, a } = this.key(prefix);
+    const { trie, a } = this.lookupKey(prefix);
     const root = trie.roots.get(prefix.iid);
     const n = root === undefined ? NONE : trie.find(root.node, a, prefix.length);
     const value = n !== NONE && trie.hasValue(n) ? trie.values[n] : undefined;
@@ -593,7 +604,7 @@ export class PrefixTable<V> {
   }
 
   has(prefix: EidPrefix): boolean {
-    const { trie, a } = this.key(prefix);
+    const { trie, a } = this.lookupKey(prefix);
     const root = trie.roots.get(prefix.iid);
     if (root === undefined) return false;
     const n = trie.find(root.node, a, prefix.length);
