@@ -22,10 +22,11 @@ export class ServerMetrics {
   /** Map-Request lookups are timed one in LOOKUP_SAMPLE (timing each costs two clock reads). */
   static readonly LOOKUP_SAMPLE = 16;
   private lookupsUntilSample = 0;
+  /** A move sends an SMR to every ITR that asked: counted in the fan-out loop, plainly too. */
+  private smrsSent = 0;
   readonly notifiesSent: Counter;
   readonly lookupSeconds: Histogram;
   readonly moves: Counter;
-  readonly smrsSent: Counter;
   readonly smrInvokedReceived: Counter;
   readonly moveFanoutSeconds: Histogram;
 
@@ -50,7 +51,14 @@ export class ServerMetrics {
       registers,
     });
     this.moves = new Counter({ name: 'livmap_moves_total', help: 'Binding changes that moved an EID (registration, API move, expiry)', registers });
-    this.smrsSent = new Counter({ name: 'livmap_smrs_sent_total', help: 'SMRs sent, retransmissions included', registers });
+    const smrsSent = (): number => this.smrsSent;
+    new Counter({
+      name: 'livmap_smrs_sent_total', help: 'SMRs sent, retransmissions included', registers,
+      collect() {
+        this.reset();
+        this.inc(smrsSent());
+      },
+    });
     this.smrInvokedReceived = new Counter({ name: 'livmap_smr_invoked_requests_total', help: 'SMR-invoked Map-Requests received', registers });
     this.moveFanoutSeconds = new Histogram({
       name: 'livmap_move_fanout_seconds',
@@ -60,6 +68,10 @@ export class ServerMetrics {
     });
     new Gauge({ name: 'livmap_registrations_live', help: 'Live registrations', registers, collect() { this.set(liveRegistrations()); } });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'livmap_' });
+  }
+
+  countSmrSent(): void {
+    this.smrsSent++;
   }
 
   countReceived(type: MessageTypeLabel): void {

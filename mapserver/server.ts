@@ -83,7 +83,7 @@ export class LispServer {
     this.requesters = new RequesterTable(mobility.requesterCapacity);
     this.mobility = new MobilityNotifier(db, this.requesters, {
       sendSmr: (to, bytes) => {
-        this.metrics.smrsSent.inc();
+        this.metrics.countSmrSent();
         this.send({ kind: 'raw', to, bytes });
       },
       sendNotify: (to, notify, secret) => {

@@ -112,6 +112,8 @@ export function encodeMapRequest(m: MapRequest, buf: Buffer, o: number): number 
  * one record of an IID / family / length has been encoded, the next of the same shape is that
  * encoding with the address bytes rewritten: a copy instead of a full encode per ITR.
  */
+const MAX_SHAPES = 8;
+
 export function singleRecordVariants(base: Omit<MapRequest, 'records'>): (record: EidPrefix) => Buffer {
   const encodeFull = (m: MapRequest): Buffer => {
     const buf = Buffer.alloc(mapRequestLength(m));
@@ -120,15 +122,22 @@ export function singleRecordVariants(base: Omit<MapRequest, 'records'>): (record
   };
   // Anything after the records (a Map-Reply record, an xTR-ID) would move the address bytes.
   const patchable = base.mapReply === undefined && base.xtrId === undefined;
-  const templates = new Map<string, Buffer>();
+  // One template per IID / family / length, found by a scan: a fan-out has one or two shapes
+  // (no key string built per ITR). Past MAX_SHAPES, records are encoded in full.
+  const shapes: Array<{ readonly iid: number; readonly afi: 'ipv4' | 'ipv6'; readonly length: number; readonly template: Buffer }> = [];
   return (record) => {
     const address = record.address;
     if (!patchable || (address.afi !== 'ipv4' && address.afi !== 'ipv6')) return encodeFull({ ...base, records: [record] });
-    const shape = `${record.iid}/${address.afi}/${record.length}`;
-    const template = templates.get(shape);
+    let template: Buffer | undefined;
+    for (const shape of shapes) {
+      if (shape.iid === record.iid && shape.afi === address.afi && shape.length === record.length) {
+        template = shape.template;
+        break;
+      }
+    }
     if (!template) {
       const bytes = encodeFull({ ...base, records: [record] });
-      templates.set(shape, bytes);
+      if (shapes.length < MAX_SHAPES) shapes.push({ iid: record.iid, afi: address.afi, length: record.length, template: bytes });
       return Buffer.from(bytes);
     }
     const bytes = Buffer.from(template);
