@@ -185,12 +185,23 @@ export class LispServer {
       const after = this.db.bindingAt(eid, now);
       if (bindingMoved(binding, after)) moved.push({ eid, before: binding, after });
     }
-    // Nothing to write and nothing moved (a quiet refresh, most Map-Registers): done now.
-    if (toStore.length === 0 && moved.length === 0) return undefined;
+    // Nothing to write and nothing moved (a quiet refresh, most Map-Registers): done now, unless
+    // an earlier commit is still in flight: it may hold the very registration this refreshes,
+    // and a Map-Notify promises that registration is stored. Waiting on that commit also keeps
+    // the answers in order.
+    if (toStore.length === 0 && moved.length === 0) return this.inFlight;
     const durable = toStore.length ? this.persist(toStore) : Promise.resolve();
-    if (moved.length === 0) return durable;
-    return durable.then(() => this.announceMoves(moved));
+    const done = moved.length === 0 ? durable : durable.then(() => this.announceMoves(moved));
+    this.inFlight = done;
+    const settle = (): void => {
+      if (this.inFlight === done) this.inFlight = undefined;
+    };
+    done.then(settle, settle);
+    return done;
   }
+
+  /** The latest commit not yet durable (commits are written in order: it is durable last). */
+  private inFlight: Promise<void> | undefined;
 
   /**
    * A refresh that changes nothing but the lifetime need not be written every minute: the stored

@@ -1,6 +1,7 @@
 // Refreshes that change nothing but the lifetime are written to the store only when the stored
 // expiry gets close, and a changed registration is always written.
 import t from 'tap';
+import { decode } from '../../mapserver/codec/index.js';
 import { LispServer } from '../../mapserver/server.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { Store } from '../../mapserver/store/store.js';
@@ -80,4 +81,21 @@ t.test('a registration that is not refreshed expires after 3 minutes: removed, s
   t.same(events, ['registered', 'expired']);
   const r = server.db.resolve({ iid: 0, address: { afi: 'ipv4', ip: '192.168.20.10' }, length: 32 }, clock);
   t.equal(r.kind === 'negative' && r.ttl, 1, 'the site answers negative with the short TTL again');
+});
+
+t.test('a refresh that arrives while the first registration is being written is notified after it is stored', async (t) => {
+  const dir = t.testdir();
+  const server = await LispServer.start(labConfig(dir));
+  t.teardown(() => server.close());
+  const [ms] = server.addresses() as [Endpoint];
+  const etr = await UdpPeer.bind('127.0.9.12');
+  t.teardown(() => etr.close());
+  // Back to back: the second is a quiet refresh of the first, which is still being written.
+  await etr.send(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: ['10.99.0.4'], nonce: 1n }), ms);
+  await etr.send(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: ['10.99.0.4'], nonce: 2n }), ms);
+  const first = decode((await etr.receive()).bytes);
+  const second = decode((await etr.receive()).bytes);
+  t.same([first.type, second.type], ['map-notify', 'map-notify']);
+  t.same([first.type === 'map-notify' && first.nonce, second.type === 'map-notify' && second.nonce], [1n, 2n],
+    'the refresh is not acknowledged before the registration it refreshes is durable');
 });
