@@ -142,9 +142,9 @@ function loadWorkerUrl(): URL {
  * Streams every entry of the (closed) store in `dir` from a worker thread to `onEntry`.
  * Resolves once the worker has exited, so its LevelDB lock is released.
  */
-function streamFromWorker(dir: string, onEntry: (key: Uint8Array, value: Uint8Array) => void): Promise<void> {
+function streamFromWorker(dir: string, workerUrl: URL, onEntry: (key: Uint8Array, value: Uint8Array) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(loadWorkerUrl(), { workerData: { dir } satisfies LoadWorkerData });
+    const worker = new Worker(workerUrl, { workerData: { dir } satisfies LoadWorkerData });
     let done = false;
     let failure: unknown;
     worker.on('message', (message: LoadWorkerMessage) => {
@@ -263,14 +263,15 @@ export class Store {
    * Opens the store in `dir` and loads everything in it. An existing store is read on a worker
    * thread while this thread decodes (about a third faster with a million registrations); if
    * that fails for any reason, it is read here instead. `loadedBy` says which happened, and
-   * `workerError` why the worker could not.
+   * `workerError` why the worker could not. `workerUrl` names the worker module (tests pass one
+   * that fails, to exercise the fallback).
    */
-  static async openAndLoad(dir: string, options: StoreOptions = {}): Promise<LoadedStore> {
+  static async openAndLoad(dir: string, options: StoreOptions = {}, workerUrl: URL = loadWorkerUrl()): Promise<LoadedStore> {
     if (existsSync(join(dir, 'CURRENT'))) {
       const collector = new StateCollector();
       let workerError: string | undefined;
       try {
-        await streamFromWorker(dir, (key, value) => collector.addRaw(key, value));
+        await streamFromWorker(dir, workerUrl, (key, value) => collector.addRaw(key, value));
       } catch (err) {
         // Read on this thread instead (below), which reports real problems (a locked store...) itself.
         workerError = reasonOf(err);

@@ -325,6 +325,22 @@ t.test('openAndLoad: a worker thread reads exactly what loadAll reads; a new sto
   await opened.store.close();
 });
 
+t.test('openAndLoad: a worker that dies mid-stream is replaced by a read on this thread, and nothing it sent is kept', async (t) => {
+  const dir = t.testdir();
+  const store = await Store.open(dir);
+  const regs = [...Array(50)].map((_, i) => fixtureRegistration('dc', '127.0.0.2', fixtureRecord(`10.9.0.${i}/32`, ['127.0.0.2']), 1_700_000_000_000 + i));
+  await store.apply([{ kind: 'put-site', site: siteA }, { kind: 'put-mapping', mapping }, ...regs.map((registration): StoreChange => ({ kind: 'put-registration', registration }))]);
+  const direct = await store.loadAll();
+  await store.close();
+  const opened = await Store.openAndLoad(dir, {}, new URL('./fixtures/failing-load-worker.ts', import.meta.url));
+  t.equal(opened.loadedBy, 'main');
+  t.match(opened.workerError, /load worker failed on purpose/);
+  deepStrictEqual(opened.state, direct);
+  t.equal(opened.state.registrations.length, 50, 'the entry the worker sent before dying is not counted twice');
+  await opened.store.apply([{ kind: 'delete-mapping', eid: mapping.eid }]);
+  await opened.store.close();
+});
+
 t.test('a store written by a newer schema is refused', async (t) => {
   const dir = t.testdir();
   const raw = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
