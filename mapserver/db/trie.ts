@@ -553,8 +553,8 @@ export class PrefixTable<V> {
 
   /** Like key() for lookups that keep nothing: the address is parsed into the trie's scratch bytes. */
   private lookupKey(prefix: EidPrefix): { trie: FamilyTrie<V>; a: Int32Array } {
-    this.checkedTrie(prefix);
-    return this.address(requireFamily(prefix), prefix.address);
+    const trie = this.checkedTrie(prefix);
+    return { trie, a: this.address(requireFamily(prefix), prefix.address) };
   }
 
   private checkedTrie(prefix: EidPrefix): FamilyTrie<V> {
@@ -622,10 +622,13 @@ export class PrefixTable<V> {
     for (const family of FAMILIES) this.tries[family].clear();
   }
 
-  /** Loads an address (bytes, IP/MAC text or Address of `family`) into the trie's scratch key. */
-  private address(family: EidFamily, address: LookupAddress): { trie: FamilyTrie<V>; a: Int32Array } {
+  /**
+   * Loads an address (bytes, IP/MAC text or Address of `family`) into its family trie's scratch
+   * key. Returns only the key: the caller looks the trie up, so no pair object per lookup.
+   */
+  private address(family: EidFamily, address: LookupAddress): Int32Array {
     const trie = this.tries[family];
-    if (address instanceof Uint8Array) return { trie, a: trie.load(address) };
+    if (address instanceof Uint8Array) return trie.load(address);
     if (typeof address !== 'string') {
       if (address.afi !== family) throw new PrefixError(`address family ${address.afi} does not match lookup family ${family}`);
       address = address.afi === 'mac' ? address.mac : address.ip;
@@ -634,19 +637,21 @@ export class PrefixTable<V> {
     const ok =
       family === 'ipv4' ? parseIpv4Into(address, bytes) : family === 'ipv6' ? parseIpv6Into(address, bytes) : parseMacInto(address, bytes);
     if (!ok) throw new PrefixError(`'${address}' is not a ${family} address`);
-    return { trie, a: trie.load(bytes) };
+    return trie.load(bytes);
   }
 
   /** Longest stored prefix covering the address. Pass raw bytes on hot paths. */
   lookupBest(iid: number, family: EidFamily, address: LookupAddress): PrefixMatch<V> | undefined {
-    const { trie, a } = this.address(family, address);
+    const trie = this.tries[family];
+    const a = this.address(family, address);
     const n = trie.best(iid, a);
     return n === NONE ? undefined : { prefix: trie.prefixes[n]!, value: trie.values[n] as V };
   }
 
   /** Like lookupBest but returns only the value and allocates nothing for byte input. */
   lookupBestValue(iid: number, family: EidFamily, address: LookupAddress): V | undefined {
-    const { trie, a } = this.address(family, address);
+    const trie = this.tries[family];
+    const a = this.address(family, address);
     const n = trie.best(iid, a);
     return n === NONE ? undefined : trie.values[n];
   }
@@ -656,7 +661,8 @@ export class PrefixTable<V> {
    * negative Map-Reply should cover), or undefined when a stored prefix covers the address.
    */
   lookupWidestNegative(iid: number, family: EidFamily, address: LookupAddress): EidPrefix | undefined {
-    const { trie, a } = this.address(family, address);
+    const trie = this.tries[family];
+    const a = this.address(family, address);
     const len = trie.widestNegative(iid, a);
     if (len < 0) return undefined;
     return prefixFromBytes(iid, family, trie.keyBytes(a), len);
