@@ -280,8 +280,8 @@ async function main(): Promise<void> {
         rows.push({ figure: `mobility fan-out, ${count(S.itrs)} ITRs`, value: `not measured: ${r.skipped}`, baseline: '', ratio: '', goal: '' });
       } else {
         rows.push({
-          figure: `mobility: Map-Register of the move → last of ${count(r.itrs)} SMRs received`,
-          value: `${r.lastSmrMs.toFixed(1)} ms (${r.smrsReceived} SMRs; server fan-out ${r.serverFanoutMs.toFixed(1)} ms)`,
+          figure: `mobility: Map-Register of the move → last of ${count(r.itrs)} SMRs received (median of ${r.moves.length} moves)`,
+          value: `${r.lastSmrMs.toFixed(1)} ms (${r.smrsReceived} SMRs; server fan-out ${r.serverFanoutMs.toFixed(1)} ms; moves in order, the first cold: ${r.moves.map((m) => m.lastSmrMs.toFixed(1)).join(', ')} ms)`,
           // The floor: a bare Node process sending as many prebuilt datagrams to the same receivers.
           baseline: `bare Node sender ${r.floorMs.toFixed(1)} ms (runs ${r.bareFanoutMs.map((ms) => ms.toFixed(1)).join(', ')}); Map-Register→Map-Notify ${r.baselineMs.toFixed(2)} ms`,
           ratio: times(r.lastSmrMs / Math.max(0.001, r.floorMs)),

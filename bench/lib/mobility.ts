@@ -1,8 +1,9 @@
 // Mobility fan-out: N ITRs (UDP sockets on distinct loopback addresses 127.1.x.y, port 4342,
 // where livmap sends SMRs) each resolve the VM's EID, so livmap remembers them as requesters.
 // Then a new ETR registers the VM's EID with another RLOC (the VM moved), and we time from
-// sending that Map-Register to the arrival of the last ITR's first SMR. Baseline: the same ETR's
-// Map-Register→Map-Notify round trip for an EID nobody asked about (a registration, no fan-out).
+// sending that Map-Register to the arrival of the last ITR's first SMR; three moves, each to a
+// new ETR, the first on cold code. Baselines: a bare Node sender's fan-out to the same receivers
+// (the floor), and a Map-Register→Map-Notify round trip for an EID nobody asked about.
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
 import { join } from 'node:path';
@@ -15,30 +16,40 @@ import type { BareSenderReady, BareSenderSetup } from './bare-sender.js';
 import { hostRecord } from './payloads.js';
 import { freeUdpPort, startLivmap, stop } from './server.js';
 
+/** One move: the VM's EID registered by a new ETR, its SMRs to every ITR that asked. */
+export interface MoveTiming {
+  readonly smrsReceived: number;
+  /** Move Map-Register sent → last ITR's first SMR received. */
+  readonly lastSmrMs: number;
+  readonly firstSmrMs: number;
+  /** Move Map-Register sent → its Map-Notify received (sent after the fan-out). */
+  readonly moveNotifyMs: number;
+  /** What the server reports (livmap_move_fanout_seconds / the 'binding moved' log line). */
+  readonly serverFanoutMs: number;
+}
+
 export type MobilityResult =
   | { readonly skipped: string }
-  | {
+  | (MoveTiming & {
       readonly itrs: number;
       readonly requestersAnswered: number;
-      readonly smrsReceived: number;
-      /** Move Map-Register sent → last ITR's first SMR received. */
-      readonly lastSmrMs: number;
-      readonly firstSmrMs: number;
-      /** Move Map-Register sent → its Map-Notify received (sent after the fan-out). */
-      readonly moveNotifyMs: number;
-      /** What the server reports (livmap_move_fanout_seconds / the 'binding moved' log line). */
-      readonly serverFanoutMs: number;
+      /** Every move in order (the first runs on cold code); the top-level figures are the median move's. */
+      readonly moves: readonly MoveTiming[];
       /** Map-Register→Map-Notify of a registration without fan-out. */
       readonly baselineMs: number;
       /** The floor: trigger datagram → last of as many SMR-sized datagrams from a bare Node sender, per run. */
       readonly bareFanoutMs: readonly number[];
       /** Median of bareFanoutMs. */
       readonly floorMs: number;
-    };
+    });
 
 const VM = '10.200.0.1';
 const OLD_ETR = '127.0.0.2';
-const NEW_ETR = '127.0.0.3';
+/** The VM moves MOVES times, each time to a new ETR (the newest registration owns the EID). */
+const MOVES = 3;
+const newEtr = (k: number): string => `127.0.0.${3 + k}`;
+/** Less than the 1 s SMR retransmission interval: a move's retransmissions are replaced by the next move's SMRs. */
+const MOVE_SPACING_MS = 300;
 
 function itrAddress(i: number): string {
   return `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`;
@@ -57,8 +68,8 @@ function bind(socket: dgram.Socket, port: number, address: string): Promise<void
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function register(eid: string, nonce: bigint, secret: string): Buffer {
-  const record = { ...hostRecord(eid), locators: [{ ...hostRecord(eid).locators[0]!, rloc: { afi: 'ipv4' as const, ip: NEW_ETR } }] };
+function register(eid: string, nonce: bigint, secret: string, rloc: string): Buffer {
+  const record = { ...hostRecord(eid), locators: [{ ...hostRecord(eid).locators[0]!, rloc: { afi: 'ipv4' as const, ip: rloc } }] };
   const msg: MapRegister = {
     type: 'map-register', proxyReply: true, security: false, xtrIdPresent: false, rtr: false, wantMapNotify: true, merge: false,
     nonce, auth: { keyId: 0, algId: 2, authData: new Uint8Array(32) }, records: [record],
@@ -191,21 +202,25 @@ export async function measureMobility(o: { dir: string; itrs: number; secret: st
     // The floor first, while livmap is idle (after the move it retransmits SMRs every second).
     const bareFanoutMs = await bareFanout(Array.from({ length: o.itrs }, (_, i) => itrAddress(i)), smrAt, 3);
 
-    // The new ETR: first a registration nobody asked about (baseline), then the move.
-    const etr = dgram.createSocket('udp4');
-    await bind(etr, 0, NEW_ETR);
-    sockets.push(etr);
+    // The new ETRs: first registrations nobody asked about (baseline), then the moves.
     const notified = new Map<bigint, bigint>();
-    etr.on('message', (msg) => {
-      const at = process.hrtime.bigint();
-      try {
-        const m = decode(msg);
-        if (m.type === 'map-notify') notified.set(m.nonce, at);
-      } catch {
-        // ignore
-      }
-    });
-    const roundTrip = async (bytes: Buffer, nonce: bigint): Promise<{ sent: bigint; ms: number }> => {
+    const etrs: dgram.Socket[] = [];
+    for (let k = 0; k < MOVES; k++) {
+      const etr = dgram.createSocket('udp4');
+      await bind(etr, 0, newEtr(k));
+      sockets.push(etr);
+      etrs.push(etr);
+      etr.on('message', (msg) => {
+        const at = process.hrtime.bigint();
+        try {
+          const m = decode(msg);
+          if (m.type === 'map-notify') notified.set(m.nonce, at);
+        } catch {
+          // ignore
+        }
+      });
+    }
+    const roundTrip = async (etr: dgram.Socket, bytes: Buffer, nonce: bigint): Promise<{ sent: bigint; ms: number }> => {
       const sent = process.hrtime.bigint();
       etr.send(bytes, server.port, '127.0.0.1');
       const deadline = Date.now() + 5000;
@@ -214,26 +229,39 @@ export async function measureMobility(o: { dir: string; itrs: number; secret: st
       return { sent, ms: at === undefined ? NaN : Number(at - sent) / 1e6 };
     };
     const baselines: number[] = [];
-    for (let k = 0; k < 5; k++) baselines.push((await roundTrip(register(`10.202.0.${k + 1}`, 1000n + BigInt(k), o.secret), 1000n + BigInt(k))).ms);
+    for (let k = 0; k < 5; k++) {
+      baselines.push((await roundTrip(etrs[0]!, register(`10.202.0.${k + 1}`, 1000n + BigInt(k), o.secret, newEtr(0)), 1000n + BigInt(k))).ms);
+    }
     baselines.sort((a, b) => a - b);
 
-    const move = await roundTrip(register(VM, 2000n, o.secret), 2000n);
-    const deadline = Date.now() + 5000;
-    while (smrAt.some((t) => t === undefined) && Date.now() < deadline) await sleep(5);
-    const got = smrAt.filter((t): t is bigint => t !== undefined);
-    const last = got.reduce((a, b) => (b > a ? b : a), 0n);
-    const first = got.reduce((a, b) => (b < a ? b : a), last);
-    await sleep(100);
-    const line = server.logLines().find((l) => l.includes('binding moved'));
-    const serverFanoutMs = line ? Number((JSON.parse(line) as { fanoutMs?: number }).fanoutMs ?? NaN) : NaN;
+    const moves: MoveTiming[] = [];
+    for (let k = 0; k < MOVES; k++) {
+      smrAt.fill(undefined);
+      const nonce = 2000n + BigInt(k);
+      const move = await roundTrip(etrs[k]!, register(VM, nonce, o.secret, newEtr(k)), nonce);
+      const deadline = Date.now() + 5000;
+      while (smrAt.some((t) => t === undefined) && Date.now() < deadline) await sleep(5);
+      const got = smrAt.filter((t): t is bigint => t !== undefined);
+      const last = got.reduce((a, b) => (b > a ? b : a), 0n);
+      const first = got.reduce((a, b) => (b < a ? b : a), last);
+      moves.push({
+        smrsReceived: got.length,
+        lastSmrMs: got.length ? Number(last - move.sent) / 1e6 : NaN,
+        firstSmrMs: got.length ? Number(first - move.sent) / 1e6 : NaN,
+        moveNotifyMs: move.ms,
+        serverFanoutMs: NaN,
+      });
+      await sleep(MOVE_SPACING_MS);
+    }
+    // What the server reports for each move, in order.
+    const reported = server.logLines().filter((l) => l.includes('binding moved')).map((l) => Number((JSON.parse(l) as { fanoutMs?: number }).fanoutMs ?? NaN));
+    const timed = moves.map((m, k) => ({ ...m, serverFanoutMs: reported[k] ?? NaN }));
+    const typical = [...timed].sort((a, b) => a.lastSmrMs - b.lastSmrMs)[Math.floor(timed.length / 2)]!;
     return {
       itrs: o.itrs,
       requestersAnswered,
-      smrsReceived: got.length,
-      lastSmrMs: got.length ? Number(last - move.sent) / 1e6 : NaN,
-      firstSmrMs: got.length ? Number(first - move.sent) / 1e6 : NaN,
-      moveNotifyMs: move.ms,
-      serverFanoutMs,
+      ...typical,
+      moves: timed,
       baselineMs: baselines[2]!,
       bareFanoutMs,
       floorMs: median(bareFanoutMs),
