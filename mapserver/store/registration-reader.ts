@@ -215,13 +215,36 @@ function readString(r: Reader, end: number, kind: Kind, interner: Interner | und
   return interner.get(kind, r.buf, start, start + length, () => protobuf.util.utf8.read(r.buf, start, start + length));
 }
 
+/** Where the run of consecutive locator fields (tag 6) starting at r.pos ends; checks only their lengths. */
+function locatorRunEnd(r: Reader, end: number): number {
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.uint32();
+    if (tag !== ((6 << 3) | LENGTH_DELIMITED)) {
+      r.pos = at;
+      break;
+    }
+    r.pos = subEnd(r, end, 'locator');
+  }
+  return r.pos;
+}
+
+/** The locator fields in [r.pos, runEnd), decoded. */
+function readLocatorRun(r: Reader, runEnd: number): Locator[] {
+  const locators: Locator[] = [];
+  while (r.pos < runEnd) {
+    r.uint32(); // the tag, checked by locatorRunEnd
+    locators.push(readLocator(r, subEnd(r, runEnd, 'locator')));
+  }
+  return locators;
+}
+
 function readRecord(r: Reader, end: number, interner: Interner | undefined): MappingRecord {
   let eid: EidPrefix | undefined;
   let ttl = 0, action = 0, mapVersion = 0;
   let authoritative = false;
   let locators: Locator[] = [];
-  // Locator lists repeat across registrations (one ETR registers many EIDs): share them by bytes.
-  let locatorsStart = -1, locatorsEnd = -1, contiguous = true;
+  let locatorsSeen = false;
   while (r.pos < end) {
     const tagAt = r.pos;
     const tag = r.uint32();
@@ -233,19 +256,25 @@ function readRecord(r: Reader, end: number, interner: Interner | undefined): Map
       case 5: expectWire(tag, VARINT, 'record'); mapVersion = r.uint32(); break;
       case 6:
         expectWire(tag, LENGTH_DELIMITED, 'record');
-        if (locatorsStart < 0) locatorsStart = tagAt;
-        else if (locatorsEnd !== tagAt) contiguous = false;
-        locators.push(readLocator(r, subEnd(r, end, 'locator')));
-        locatorsEnd = r.pos;
+        if (!locatorsSeen) {
+          locatorsSeen = true;
+          // Locator lists repeat across registrations (one ETR registers many EIDs): the run of
+          // locator fields is looked up by its bytes first, and decoded only when new.
+          r.pos = tagAt;
+          const runEnd = locatorRunEnd(r, end);
+          r.pos = tagAt;
+          locators = interner ? interner.get(Kind.locators, r.buf, tagAt, runEnd, () => readLocatorRun(r, runEnd)) : readLocatorRun(r, runEnd);
+          r.pos = runEnd;
+        } else {
+          // A locator after other fields (valid protobuf, not what the store writes): appended to a
+          // copy, as the list may be shared.
+          locators = [...locators, readLocator(r, subEnd(r, end, 'locator'))];
+        }
         break;
       default: r.skipType(tag & 7);
     }
   }
   if (!eid) throw new WireError('registration: EID prefix missing');
-  if (interner && locatorsStart >= 0 && contiguous) {
-    const fresh = locators;
-    locators = interner.get(Kind.locators, r.buf, locatorsStart, locatorsEnd, () => fresh);
-  }
   return { eid, ttl, action, authoritative, mapVersion, locators };
 }
 
