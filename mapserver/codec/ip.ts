@@ -1,23 +1,14 @@
 // IP and MAC text <-> bytes. Hand-written because it runs per packet: decode turns wire bytes
 // into canonical text, and the database turns that text back into bits for longest match.
 
-// Recently formatted IPv4 texts, direct-mapped by address: the same ITR-RLOCs, sources and
-// EIDs arrive again and again, and building the text costs seven string allocations. Reusing
-// one string also keeps its hash, which the Map lookups that follow use.
-const V4_CACHE_BITS = 12;
-const v4CachedAddress = new Float64Array(1 << V4_CACHE_BITS).fill(-1);
-const v4CachedText: string[] = new Array<string>(1 << V4_CACHE_BITS).fill('');
-
-/** Canonical dotted-quad text of 4 bytes at `offset`. */
+/**
+ * Canonical dotted-quad text of 4 bytes at `offset`. Not cached: a cache of texts stores each new
+ * (young) string in a long-lived array, where it survives the next scavenge; with more distinct
+ * addresses than slots that made every scavenge about twice as long (1.3-1.9 ms instead of
+ * 0.5-0.7 ms with 10k mappings), and those pauses are the Map-Request p99.
+ */
 export function formatIpv4(bytes: Uint8Array, offset = 0): string {
-  const a = bytes[offset]!, b = bytes[offset + 1]!, c = bytes[offset + 2]!, d = bytes[offset + 3]!;
-  const address = ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-  const slot = Math.imul(address, 0x9e3779b1) >>> (32 - V4_CACHE_BITS);
-  if (v4CachedAddress[slot] === address) return v4CachedText[slot]!;
-  const text = `${a}.${b}.${c}.${d}`;
-  v4CachedAddress[slot] = address;
-  v4CachedText[slot] = text;
-  return text;
+  return `${bytes[offset]!}.${bytes[offset + 1]!}.${bytes[offset + 2]!}.${bytes[offset + 3]!}`;
 }
 
 /** RFC 5952 text (lower case, longest zero run of 2+ groups compressed) of 16 bytes at `offset`. */
