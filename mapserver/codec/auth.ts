@@ -106,8 +106,8 @@ function padsFor(secret: Secret, hashName: 'sha1' | 'sha256'): Pads {
 const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
 
 /**
- * A digest as a latin1 ('binary') string, one char per byte: half the cost of a Buffer result here, which
- * needs a fresh ArrayBuffer per call.
+ * A digest as a latin1 ('binary') string, one char per byte: half the cost of a Buffer result
+ * here, which needs a fresh ArrayBuffer per call.
  */
 function digestOf(hashName: 'sha1' | 'sha256', data: Uint8Array): string {
   return oneShot ? oneShot(hashName, data, 'binary') : crypto.createHash(hashName).update(data).digest('binary');

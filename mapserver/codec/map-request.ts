@@ -11,12 +11,10 @@ import { fail } from './errors.js';
 import { parseIpv4Into, parseIpv6Into } from './ip.js';
 import type { Reader } from './reader.js';
 import { decodeRecord, encodeRecord, recordLength } from './record.js';
-import type { Address, EidPrefix, MappingRecord, MapRequest } from './types.js';
+import type { EidPrefix, MappingRecord, MapRequest } from './types.js';
 
 /** Smallest EID record of a Map-Request: reserved, mask-len and a 2-byte AFI. */
 const MIN_REQUEST_RECORD = 4;
-
-const decodeItrRloc = (r: Reader): Address => decodeAddress(r);
 
 /** Reserved(8) | mask-len(8) | EID-AFI + prefix. */
 function decodeRequestRecord(r: Reader): EidPrefix {
@@ -40,7 +38,7 @@ export function decodeMapRequest(r: Reader): MapRequest {
   const sourceEid = decodeAddress(r);
   const itrCount = (b2 & 0x1f) + 1;
   if (itrCount * 2 > r.end - r.pos) fail(at + 2, `ITR-RLOC count ${itrCount} exceeds the data (${r.end - r.pos} bytes left)`);
-  const itrRlocs = readList(r, itrCount, decodeItrRloc);
+  const itrRlocs = readList(r, itrCount, decodeAddress);
   if (count * MIN_REQUEST_RECORD > r.end - r.pos) fail(at + 3, `record count ${count} exceeds the data (${r.end - r.pos} bytes left)`);
   const records = readList(r, count, decodeRequestRecord);
   const mapDataPresent = (b0 & 0x04) !== 0;
