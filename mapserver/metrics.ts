@@ -22,7 +22,7 @@ export class ServerMetrics {
   /** Map-Request lookups are timed one in LOOKUP_SAMPLE (timing each costs two clock reads). */
   static readonly LOOKUP_SAMPLE = 16;
   private lookupsUntilSample = 0;
-  /** A move sends an SMR to every ITR that asked: counted in the fan-out loop, plainly too. */
+  /** A move sends an SMR to every ITR that asked: a plain number too, counted in the fan-out loop. */
   private smrsSent = 0;
   readonly notifiesSent: Counter;
   readonly lookupSeconds: Histogram;
