@@ -544,27 +544,24 @@ export class PrefixTable<V> {
     return this.tries.ipv4.size + this.tries.ipv6.size + this.tries.mac.size;
   }
 
-  /** Loads a prefix's masked key into its trie's scratch; throws PrefixError for bad prefixes. */
-  private key(prefix: EidPrefix): { trie: FamilyTrie<V>; a: Int32Array; bytes: Uint8Array } {
-    const trie = this.checkedTrie(prefix);
-    const bytes = prefixBytes(prefix);
-    return { trie, a: trie.load(bytes), bytes };
+  /**
+   * Loads a prefix's key into its trie's scratch, parsing the address there (nothing allocated);
+   * throws PrefixError for bad prefixes.
+   */
+  private key(prefix: EidPrefix): { trie: FamilyTrie<V>; a: Int32Array } {
+    const family = this.checkedFamily(prefix);
+    return { trie: this.tries[family], a: this.address(family, prefix.address) };
   }
 
-  /** Like key() for lookups that keep nothing: the address is parsed into the trie's scratch bytes. */
-  private lookupKey(prefix: EidPrefix): { trie: FamilyTrie<V>; a: Int32Array } {
-    const trie = this.checkedTrie(prefix);
-    return { trie, a: this.address(requireFamily(prefix), prefix.address) };
-  }
-
-  private checkedTrie(prefix: EidPrefix): FamilyTrie<V> {
+  /** The prefix's family, after checking its length fits it. */
+  private checkedFamily(prefix: EidPrefix): EidFamily {
     const family = requireFamily(prefix);
-    const trie = this.tries[family];
+    const { maxLen } = this.tries[family];
     const { length } = prefix;
-    if (!Number.isInteger(length) || length < 0 || length > trie.maxLen) {
-      throw new PrefixError(`prefix length ${length} is outside 0..${trie.maxLen} for ${family}`);
+    if (!Number.isInteger(length) || length < 0 || length > maxLen) {
+      throw new PrefixError(`prefix length ${length} is outside 0..${maxLen} for ${family}`);
     }
-    return trie;
+    return family;
   }
 
   /** Inserts or replaces. Host bits of `prefix` are ignored. */
@@ -577,8 +574,11 @@ export class PrefixTable<V> {
 
   /** The value stored for exactly this prefix, or `make()` stored there now (one walk, not two). */
   getOrSet(prefix: EidPrefix, make: () => V): V {
-    // One parse serves the lookup, the insert and the normalisation (a million times at start).
-    const { trie, a, bytes } = this.key(prefix);
+    // One parse serves the lookup, the insert and the normalisation (a million times at start);
+    // the bytes are kept by the stored prefix, so they are not the trie's scratch.
+    const trie = this.tries[this.checkedFamily(prefix)];
+    const bytes = prefixBytes(prefix);
+    const a = trie.load(bytes);
     const root = trie.roots.get(prefix.iid);
     if (root !== undefined) {
       const n = trie.find(root.node, a, prefix.length);
@@ -593,7 +593,7 @@ export class PrefixTable<V> {
   /** Value stored for exactly this prefix. */
   get(prefix: EidPrefix): V | undefined {
     if (prefix === this.lastGetPrefix && this.lastGetVersion === this.version) return this.lastGetValue;
-    const { trie, a } = this.lookupKey(prefix);
+    const { trie, a } = this.key(prefix);
     const root = trie.roots.get(prefix.iid);
     const n = root === undefined ? NONE : trie.find(root.node, a, prefix.length);
     const value = n !== NONE && trie.hasValue(n) ? trie.values[n] : undefined;
@@ -604,7 +604,7 @@ export class PrefixTable<V> {
   }
 
   has(prefix: EidPrefix): boolean {
-    const { trie, a } = this.lookupKey(prefix);
+    const { trie, a } = this.key(prefix);
     const root = trie.roots.get(prefix.iid);
     if (root === undefined) return false;
     const n = trie.find(root.node, a, prefix.length);
