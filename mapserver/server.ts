@@ -321,20 +321,21 @@ export class LispServer {
     for (const kind of result.replies ?? []) this.metrics.countReply(kind);
     if (result.answered) for (const requester of result.answered) this.requesters.record(requester);
     for (const event of result.events) this.emit(event);
-    if (result.changes.length === 0) {
-      for (const out of result.outbound) this.send(out);
-      return;
-    }
-    // A Map-Notify promises the registration is stored: send it only once it is durable.
-    const durable = this.commit(result.changes);
+    // A Map-Notify promises the registration is stored: send it only once it is durable (commit
+    // returns nothing when there is nothing to wait for).
+    const durable = result.changes.length ? this.commit(result.changes) : undefined;
     if (!durable) {
-      for (const out of result.outbound) this.send(out);
+      this.sendAll(result.outbound);
       return;
     }
     durable.then(
-      () => { for (const out of result.outbound) this.send(out); },
+      () => this.sendAll(result.outbound),
       (err: unknown) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'store write failed; reply withheld'),
     );
+  }
+
+  private sendAll(outbound: readonly Outbound[]): void {
+    for (const out of outbound) this.send(out);
   }
 
   private emit(event: ServerEvent): void {
