@@ -113,7 +113,8 @@ export function encodeMapRequest(m: MapRequest, buf: Buffer, o: number): number 
 const MAX_SHAPES = 8;
 
 export function singleRecordVariants(base: Omit<MapRequest, 'records'>): (record: EidPrefix) => Buffer {
-  const encodeFull = (m: MapRequest): Buffer => {
+  const encodeFull = (record: EidPrefix): Buffer => {
+    const m: MapRequest = { ...base, records: [record] };
     const buf = Buffer.alloc(mapRequestLength(m));
     encodeMapRequest(m, buf, 0);
     return buf;
@@ -125,7 +126,7 @@ export function singleRecordVariants(base: Omit<MapRequest, 'records'>): (record
   const shapes: Array<{ readonly iid: number; readonly afi: 'ipv4' | 'ipv6'; readonly length: number; readonly template: Buffer }> = [];
   return (record) => {
     const address = record.address;
-    if (!patchable || (address.afi !== 'ipv4' && address.afi !== 'ipv6')) return encodeFull({ ...base, records: [record] });
+    if (!patchable || (address.afi !== 'ipv4' && address.afi !== 'ipv6')) return encodeFull(record);
     let template: Buffer | undefined;
     for (const shape of shapes) {
       if (shape.iid === record.iid && shape.afi === address.afi && shape.length === record.length) {
@@ -134,13 +135,13 @@ export function singleRecordVariants(base: Omit<MapRequest, 'records'>): (record
       }
     }
     if (!template) {
-      const bytes = encodeFull({ ...base, records: [record] });
+      const bytes = encodeFull(record);
       if (shapes.length < MAX_SHAPES) shapes.push({ iid: record.iid, afi: address.afi, length: record.length, template: bytes });
       return Buffer.from(bytes);
     }
     const bytes = Buffer.from(template);
     const ok = address.afi === 'ipv4' ? parseIpv4Into(address.ip, bytes, bytes.length - 4) : parseIpv6Into(address.ip, bytes, bytes.length - 16);
-    if (!ok) return encodeFull({ ...base, records: [record] }); // the full encoder names the problem
+    if (!ok) return encodeFull(record); // the full encoder names the problem
     return bytes;
   };
 }
