@@ -3,6 +3,7 @@
 // SMR happens here (finding requesters, encoding, bookkeeping): what is left is Node's send path
 // and the kernel's, the most a Node server could do on this machine.
 import dgram from 'node:dgram';
+import { literalLookup } from '../../mapserver/transport/udp.js';
 
 export interface BareSenderSetup {
   /** IPv4 literals on loopback, each with a receiver on `port`. */
@@ -14,10 +15,6 @@ export interface BareSenderSetup {
 
 export interface BareSenderReady {
   readonly triggerPort: number;
-}
-
-function literalLookup(address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
-  callback(null, address, 4);
 }
 
 process.once('message', (message: BareSenderSetup) => {

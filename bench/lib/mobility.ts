@@ -13,6 +13,7 @@ import type { EncapsulatedControl, MapRegister } from '../../mapserver/codec/typ
 import type { ConfigJson } from '../../mapserver/config/schema.js';
 import { Store } from '../../mapserver/store/store.js';
 import type { BareSenderReady, BareSenderSetup } from './bare-sender.js';
+import { summarize } from '../../simulations/stats.js';
 import { hostRecord } from './payloads.js';
 import { freeUdpPort, startLivmap, stop } from './server.js';
 
@@ -93,7 +94,6 @@ function smrShaped(): Buffer {
   return bytes;
 }
 
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
  * The fan-out floor: a bare Node sender (bare-sender.ts, its own process like livmap) sends one
@@ -264,7 +264,7 @@ export async function measureMobility(o: { dir: string; itrs: number; secret: st
       moves: timed,
       baselineMs: baselines[2]!,
       bareFanoutMs,
-      floorMs: median(bareFanoutMs),
+      floorMs: summarize(bareFanoutMs).median,
     };
   } finally {
     await stop(server);

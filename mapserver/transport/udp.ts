@@ -5,7 +5,8 @@ import type { Endpoint } from '../db/model.js';
 
 export type DatagramHandler = (bytes: Buffer, from: Endpoint) => void;
 
-function literalLookup(address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+/** A dgram `lookup` for IP literals: answered at once instead of via dns.lookup and a nextTick per datagram. */
+export function literalLookup(address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
   callback(null, address, address.includes(':') ? 6 : 4);
 }
 
