@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { cliOptions, intOption, usageError } from './lib/cli.js';
 import { compileLoadgen, payloadFile, runLoad } from './lib/loadgen.js';
 import { ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, SITE_V4, SITE_V6, hostV4, mapRegisterPayloads, mapRequestPayloads } from './lib/payloads.js';
 import { fillStore, freeUdpPort, startLivmap, stop } from './lib/server.js';
@@ -76,9 +76,12 @@ export function analyze(profile: CpuProfile, fromUs = -Infinity, toUs = Infinity
   return { frames, samples: n };
 }
 
+const USAGE = `usage: npm run bench:profile -- [--scenario map-request|map-register] [--mappings N] [--seconds S]
+                              [--log-level LEVEL] [--top N] [--keep-profile FILE] [--phase load|startup]`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
+  const values = cliOptions(
+    {
       scenario: { type: 'string', default: 'map-request' },
       mappings: { type: 'string', default: '10000' },
       seconds: { type: 'string', default: '5' },
@@ -87,12 +90,14 @@ async function main(): Promise<void> {
       'keep-profile': { type: 'string' },
       phase: { type: 'string', default: 'load' },
     },
-  });
+    USAGE,
+  );
   const scenario = values.scenario;
-  if (scenario !== 'map-request' && scenario !== 'map-register') throw new Error('--scenario is map-request or map-register');
-  const mappings = Math.min(Math.max(Number(values.mappings), 1), 2_000_000);
-  const seconds = Math.min(Math.max(Number(values.seconds), 1), 60);
-  const top = Number(values.top);
+  if (scenario !== 'map-request' && scenario !== 'map-register') usageError(`--scenario is map-request or map-register, got '${scenario}'`, USAGE);
+  if (values.phase !== 'load' && values.phase !== 'startup') usageError(`--phase is load or startup, got '${values.phase}'`, USAGE);
+  const mappings = intOption('mappings', values.mappings ?? '', 1, 2_000_000, USAGE);
+  const seconds = intOption('seconds', values.seconds ?? '', 1, 60, USAGE);
+  const top = intOption('top', values.top ?? '', 1, 1000, USAGE);
   const work = mkdtempSync(join(tmpdir(), 'livmap-profile-'));
   try {
     const compiled = compileLoadgen(work);

@@ -2,13 +2,13 @@
 //
 // Runs every benchmark one after the other (never two loads at once), prints a table of figures
 // with the baseline measured in the same run, the ratio, the goal and pass/fail, and writes
-// bench/results.json and bench/RESULTS.md (bench/results-quick.* for --quick runs).
+// bench/results.json and bench/RESULTS.md (bench/*-quick.* for --quick runs, *-partial.* for --only).
 // Absolute numbers on a shared 2-core machine are noise; the ratios are the result.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliOptions, usageError } from './lib/cli.js';
 import { compileLoadgen, payloadFile, ratio, repoRoot, runLoad, type LoadOptions, type LoadResult } from './lib/loadgen.js';
 import { measureMobility, type MobilityResult } from './lib/mobility.js';
 import {
@@ -17,18 +17,23 @@ import {
 import { count, load, machine, markdownTable, rate, textTable, times, us, type Row } from './lib/report.js';
 import { fillStore, freeUdpPort, startEchoProcess, startLivmap, stop, type Livmap } from './lib/server.js';
 
-const { values: args } = parseArgs({
-  options: {
+const PARTS = ['db', 'map-request', 'map-register', 'cold-start', 'mobility'] as const;
+type Part = (typeof PARTS)[number];
+const USAGE = `usage: npm run bench -- [--quick] [--only ${PARTS.join(',')}] [--keep]
+  --quick  smaller tables and shorter runs (about a minute); writes bench/results-quick.*
+  --only   run just these parts (comma-separated); writes bench/*-partial.*
+  --keep   keep the work directory (stores, payloads, logs)`;
+const args = cliOptions(
+  {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
-});
-const quick = args.quick;
-const PARTS = ['db', 'map-request', 'map-register', 'cold-start', 'mobility'] as const;
-type Part = (typeof PARTS)[number];
+  USAGE,
+);
+const quick = args.quick === true;
 const only = new Set((args.only ?? PARTS.join(',')).split(',').map((s) => s.trim()));
-for (const p of only) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`--only: unknown part '${p}' (${PARTS.join(', ')})`);
+for (const p of only) if (!(PARTS as readonly string[]).includes(p)) usageError(`--only: unknown part '${p}' (${PARTS.join(', ')})`, USAGE);
 const runs = (p: Part): boolean => only.has(p);
 
 const S = quick
@@ -300,10 +305,12 @@ async function main(): Promise<void> {
   const elapsed = (Date.now() - started) / 1000;
   const table = textTable(rows);
   process.stdout.write(`\n${table}\n\n`);
-  const suffix = quick ? '-quick' : '';
+  // A partial run must not replace the full table the README quotes.
+  const suffix = `${quick ? '-quick' : ''}${only.size < PARTS.length ? '-partial' : ''}`;
   const results = {
     generatedAt: new Date().toISOString(),
     mode: quick ? 'quick' : 'full',
+    parts: [...only],
     elapsedSeconds: Math.round(elapsed),
     machine: m,
     load: { start: loadStart, end: loadEnd },
