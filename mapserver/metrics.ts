@@ -70,6 +70,23 @@ export class ServerMetrics {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'livmap_' });
   }
 
+  /**
+   * Exports the kernel's count of datagrams dropped because the sockets' receive buffers were
+   * full (a flood the server could not keep up with), where the kernel reports one.
+   */
+  watchReceiveBufferDrops(read: () => number | undefined): void {
+    if (read() === undefined || this.registry.getSingleMetric('livmap_udp_receive_buffer_drops_total')) return;
+    new Counter({
+      name: 'livmap_udp_receive_buffer_drops_total',
+      help: 'Datagrams the kernel dropped before livmap read them (receive buffer full), from /proc/net/udp',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read() ?? 0);
+      },
+    });
+  }
+
   countSmrSent(): void {
     this.smrsSent++;
   }

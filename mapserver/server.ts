@@ -116,6 +116,8 @@ export class LispServer {
         server.metrics.countDropped('send-error');
         server.log.debug({ to, err: err.message }, 'send failed');
       });
+      const transport = server.transport;
+      server.metrics.watchReceiveBufferDrops(() => transport.receiveBufferDrops());
       const sweepMs = options.sweepIntervalMs ?? 1000;
       server.sweeper = setInterval(() => server.sweep(), sweepMs);
       server.sweeper.unref();

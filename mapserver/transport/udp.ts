@@ -2,6 +2,7 @@
 import dgram from 'node:dgram';
 import type { ListenAddress } from '../config/load.js';
 import type { Endpoint } from '../db/model.js';
+import { kernelReceiveDrops } from './socket-drops.js';
 
 export type DatagramHandler = (bytes: Buffer, from: Endpoint) => void;
 
@@ -11,10 +12,15 @@ export function literalLookup(address: string, _options: unknown, callback: (err
 }
 
 export class UdpTransport {
+  /** What the sockets were bound to (still known once they are closed). */
+  private readonly bound: readonly Endpoint[];
+
   private constructor(
     private readonly sockets: ReadonlyArray<{ readonly socket: dgram.Socket; readonly family: 4 | 6 }>,
     private readonly onSendError: (err: Error, to: Endpoint) => void,
-  ) {}
+  ) {
+    this.bound = this.addresses();
+  }
 
   /** Binds every listen address; on failure closes what was bound and rethrows. */
   static async open(
@@ -65,6 +71,14 @@ export class UdpTransport {
       const a = socket.address();
       return { address: a.address, port: a.port };
     });
+  }
+
+  /**
+   * Datagrams the kernel dropped for these sockets because their receive buffers were full
+   * (undefined where the kernel does not say). Reads /proc: for scrapes, not per datagram.
+   */
+  receiveBufferDrops(): number | undefined {
+    return kernelReceiveDrops(this.bound);
   }
 
   send(to: Endpoint, bytes: Uint8Array): void {
