@@ -388,6 +388,8 @@ int main(int argc, char **argv) {
     /* Nothing to read: wait for a reply, the next paced send or the end. */
     int wait_ms = 1;
     if (!rate && (spin || (inflight < window && !stop_sending))) wait_ms = 0;
+    /* Paced sends already due (more than one batch of them after a sleep): no sleep until sent. */
+    if (rate && next_send <= now && inflight < window && !stop_sending) wait_ms = 0;
     struct pollfd pfd = {fd, POLLIN, 0};
     if (wait_ms) poll(&pfd, 1, wait_ms);
   }

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only map-request,map-register,db,cold-start,mobility]`
+// `npm run bench [-- --quick] [-- --only map-request,map-register,db,cold-start,mobility,overload]`
 //
 // Runs every benchmark one after the other (never two loads at once), prints a table of figures
 // with the baseline measured in the same run, the ratio, the goal and pass/fail, and writes
@@ -11,13 +11,14 @@ import { join } from 'node:path';
 import { cliOptions, usageError } from './lib/cli.js';
 import { compileLoadgen, payloadFile, ratio, repoRoot, runLoad, type LoadOptions, type LoadResult } from './lib/loadgen.js';
 import { measureMobility, type MobilityResult } from './lib/mobility.js';
+import { measureOverload } from './lib/overload.js';
 import {
   ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, SITE_V4, SITE_V6, hostV4, mapRegisterPayloads, mapRequestPayloads,
 } from './lib/payloads.js';
 import { count, load, machine, markdownTable, rate, textTable, times, us, type Row } from './lib/report.js';
 import { fillStore, freeUdpPort, startEchoProcess, startLivmap, stop, type Livmap } from './lib/server.js';
 
-const PARTS = ['db', 'map-request', 'map-register', 'cold-start', 'mobility'] as const;
+const PARTS = ['db', 'map-request', 'map-register', 'cold-start', 'mobility', 'overload'] as const;
 type Part = (typeof PARTS)[number];
 const USAGE = `usage: npm run bench -- [--quick] [--only ${PARTS.join(',')}] [--keep]
   --quick  smaller tables and shorter runs (about a minute); writes bench/results-quick.*
@@ -37,8 +38,8 @@ for (const p of only) if (!(PARTS as readonly string[]).includes(p)) usageError(
 const runs = (p: Part): boolean => only.has(p);
 
 const S = quick
-  ? { mappings: [10_000, 100_000], dbCount: 100_000, dbSeconds: 0.3, durationMs: 2000, warmupMs: 500, repeats: 1, requestPayloads: 20_000, registerPayloads: 20_000, registerHosts: 5_000, coldRepeats: 1, itrs: 2_000 }
-  : { mappings: [10_000, 1_000_000], dbCount: 1_000_000, dbSeconds: 2, durationMs: 5000, warmupMs: 1000, repeats: 2, requestPayloads: 100_000, registerPayloads: 50_000, registerHosts: 10_000, coldRepeats: 2, itrs: 10_000 };
+  ? { mappings: [10_000, 100_000], dbCount: 100_000, dbSeconds: 0.3, durationMs: 2000, warmupMs: 500, repeats: 1, requestPayloads: 20_000, registerPayloads: 20_000, registerHosts: 5_000, coldRepeats: 1, itrs: 2_000, overloadMappings: 10_000, overloadSeconds: 2 }
+  : { mappings: [10_000, 1_000_000], dbCount: 1_000_000, dbSeconds: 2, durationMs: 5000, warmupMs: 1000, repeats: 2, requestPayloads: 100_000, registerPayloads: 50_000, registerHosts: 10_000, coldRepeats: 2, itrs: 10_000, overloadMappings: 10_000, overloadSeconds: 5 };
 /** Requests in flight: enough to keep both servers' receive loops batching, small enough that the generator is never the limit. */
 const WINDOW = 64;
 const SECRET = 'livmap-bench-sha256-key';
@@ -193,6 +194,36 @@ async function dbBench(): Promise<void> {
   rows.push({ figure: `MappingDatabase heap per registration`, value: `${d['dbBytesPerRegistration']!.toFixed(0)} B`, baseline: '', ratio: '', goal: '' });
 }
 
+/** A flood at 3× the measured capacity: goodput, a steady client's share, memory, accounting. */
+async function overloadBench(): Promise<void> {
+  if (binary === undefined) {
+    rows.push({ figure: 'overload at 3× capacity', value: 'not measured: needs the C generator to offer 3× what livmap answers', baseline: '', ratio: '', goal: '' });
+    return;
+  }
+  const dir = join(work, 'overload');
+  mkdirSync(dir, { recursive: true });
+  log(`overload: floods at 3× capacity for ${S.overloadSeconds} s, ${count(S.overloadMappings)} mappings`);
+  const results = await measureOverload({ dir, binary, mappings: S.overloadMappings, seconds: S.overloadSeconds, sites: siteJson('hmac-sha256') });
+  raw['overload'] = results;
+  for (const r of results) {
+    const reasons = Object.entries(r.droppedByReason).map(([reason, n]) => `${count(n)} ${reason}`).join(', ') || 'none';
+    const clientShare = r.client.sent > 0 ? r.client.answered / r.client.sent : 0;
+    const rssGrowth = r.rssMb.after - r.rssMb.before;
+    rows.push({
+      figure: r.flood === 'many-itrs'
+        ? `overload from many ITRs (limiter never refuses), ${S.overloadSeconds} s: asked 3× capacity, offered ${rate(r.offeredRps)} = ${times(r.offeredRps / r.capacityRps)}`
+        : `overload from one spoofed ITR-RLOC (default limit 1000/s, burst 2000), ${S.overloadSeconds} s: asked 3× capacity, offered ${rate(r.offeredRps)} = ${times(r.offeredRps / r.capacityRps)}`,
+      value: `answered ${rate(r.goodputRps)} during the flood; steady client answered ${r.client.answered}/${r.client.sent} (${(100 * clientShare).toFixed(0)}%` +
+        `${r.client.p50Ms !== undefined ? `, p50 ${r.client.p50Ms.toFixed(1)} ms` : ''}); kernel dropped ${count(r.kernelDrops)}, livmap dropped ${reasons}; ` +
+        `RSS ${r.rssMb.before.toFixed(0)} → ${r.rssMb.after.toFixed(0)} MB; every datagram ${r.accounted ? 'accounted for' : 'NOT accounted for'}`,
+      baseline: `capacity ${rate(r.capacityRps)}`,
+      ratio: times(r.goodputRps / r.capacityRps),
+      goal: 'keeps answering, memory bounded, drops counted',
+      pass: r.client.answered > 0 && rssGrowth < 100 && r.accounted,
+    });
+  }
+}
+
 async function main(): Promise<void> {
   const m = machine();
   log(`livmap bench (${quick ? 'quick' : 'full'}) on ${m.nproc} × ${m.cpu}, Node ${m.node}, load ${loadStart}, generator ${binary ? 'C' : 'Node (fallback)'}`);
@@ -296,6 +327,8 @@ async function main(): Promise<void> {
         });
       }
     }
+
+    if (runs('overload')) await overloadBench();
   } finally {
     await stop(echo);
     if (!args.keep) rmSync(work, { recursive: true, force: true });

@@ -94,18 +94,19 @@ export function registrationV4(i: number, now: number, lifetimeMs: number): Regi
 }
 
 /**
- * An ECM Map-Request for `eid` from ITR-RLOC 127.0.0.1, inner UDP source port 0: the load
- * generator writes its port there (and fixes the checksum) once it has bound its socket.
+ * An ECM Map-Request for `eid` from ITR-RLOC `itr` (127.0.0.1 unless given), inner UDP source
+ * port `port` (0 unless given: the load generator writes its port there, and fixes the
+ * checksum, once it has bound its socket).
  */
-export function ecmMapRequest(eid: string, nonce: bigint): Buffer {
+export function ecmMapRequest(eid: string, nonce: bigint, itr = '127.0.0.1', port = 0): Buffer {
   const ecm: EncapsulatedControl = {
     type: 'ecm', security: false, ddt: false,
-    inner: { version: 4, source: '127.0.0.1', destination: eid.includes(':') ? '127.0.0.1' : eid, sourcePort: 0, destinationPort: 4342, ttl: 64 },
+    inner: { version: 4, source: itr, destination: eid.includes(':') ? itr : eid, sourcePort: port, destinationPort: 4342, ttl: 64 },
     message: {
       type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked: false,
       notifyRequested: false, localXtr: false, dontMapReply: false, nonce,
-      sourceEid: { afi: 'ipv4', ip: '127.0.0.1' },
-      itrRlocs: [{ afi: 'ipv4', ip: '127.0.0.1' }],
+      sourceEid: { afi: 'ipv4', ip: itr },
+      itrRlocs: [{ afi: 'ipv4', ip: itr }],
       records: [hostPrefix(eid)],
     },
   };

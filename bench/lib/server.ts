@@ -2,6 +2,7 @@
 // operator runs) and the echo baseline; fills a livmap data directory through the store.
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
+import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from '../../mapserver/codec/index.js';
@@ -17,12 +18,22 @@ process.once('exit', () => {
 });
 
 /** A port the kernel had free a moment ago (the server binds it right after; loopback only). */
-export async function freeUdpPort(): Promise<number> {
+export async function freeUdpPort(host = '127.0.0.1'): Promise<number> {
   const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
   const { port } = socket.address();
   await new Promise<void>((resolve) => socket.close(() => resolve()));
   return port;
+}
+
+/** A TCP port that was free a moment ago on `host`. */
+export async function freeTcpPort(host = '127.0.0.1'): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return address.port;
 }
 
 function childEnv(): NodeJS.ProcessEnv {
@@ -86,6 +97,10 @@ export interface LivmapOptions {
   readonly readyTimeoutMs?: number;
   /** Keep the server's log lines (else its stdout goes to /dev/null). */
   readonly captureLog?: boolean;
+  /** Where the REST API (and /metrics) listens; a port the kernel picks unless given. */
+  readonly apiPort?: number;
+  /** The per-ITR reply limit; unless given, one so high it never refuses (see startLivmap). */
+  readonly rateLimit?: { readonly perSecond: number; readonly burst: number; readonly maxAddresses?: number };
 }
 
 export interface Livmap extends Spawned {
@@ -103,9 +118,9 @@ export async function startLivmap(o: LivmapOptions): Promise<Livmap> {
     // The generator is ONE ITR-RLOC asking tens of thousands of times a second, which the
     // per-ITR reply limit (default 1000/s) rightly drops; in production that load comes from
     // many ITRs. Limits this high keep the limiter's per-packet work without ever refusing.
-    rateLimit: { perSecond: 1e9, burst: 1e9 },
+    rateLimit: o.rateLimit ?? { perSecond: 1e9, burst: 1e9 },
   };
-  const config: ConfigJson = { dataDir: o.dataDir, lisp, api: { listen: '127.0.0.1:0' }, sites: o.sites };
+  const config: ConfigJson = { dataDir: o.dataDir, lisp, api: { listen: `127.0.0.1:${o.apiPort ?? 0}` }, sites: o.sites };
   const configFile = join(o.dataDir, '..', `livmap-${o.port}.json`);
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const spawned = spawnTracked(

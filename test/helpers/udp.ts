@@ -1,6 +1,5 @@
 // A UDP peer on loopback for end-to-end tests: sends datagrams, queues what it receives.
 import dgram from 'node:dgram';
-import { createServer } from 'node:net';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import type { PcapDatagram } from '../../mapserver/pcap/write.js';
 
@@ -86,21 +85,5 @@ export function toPcapDatagrams(datagrams: readonly Datagram[]): PcapDatagram[] 
   }));
 }
 
-/** A UDP port that was free a moment ago on `host` (for child processes that need a fixed port). */
-export async function freeUdpPort(host = '127.0.0.1'): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
-
-/** A TCP port that was free a moment ago. */
-export async function freeTcpPort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+// Ports for child processes that need a fixed one: the bench's helpers.
+export { freeTcpPort, freeUdpPort } from '../../bench/lib/server.js';
