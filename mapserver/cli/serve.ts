@@ -49,6 +49,7 @@ export const serveVerb: Verb = {
       throw err;
     }
     if (!values.config) logger.info('no --config given: running the embedded two-site demo config');
+    for (const key of config.ignoredKeys ?? []) logger.warn({ key }, `config key '${key}' is not a livmap setting and is ignored (misspelt?)`);
     // Listen for signals before starting, so a SIGTERM during start-up still shuts down cleanly.
     const stopped = new Promise<string>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));

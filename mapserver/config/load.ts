@@ -12,6 +12,8 @@ import { SchemaError, validate } from './validate.js';
 /** Generous for one ITR with many hosts behind it, far below what would make us a useful reflector. */
 export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 1000, burst: 2000, maxAddresses: 100_000 };
 
+export const DEFAULT_RECEIVE_BUFFER_BYTES = 4 << 20;
+
 export interface ListenAddress {
   readonly host: string;
   readonly port: number;
@@ -30,11 +32,21 @@ export interface ServerConfig {
     readonly unregisteredSiteTtlMinutes: number;
     /** Map-Requests answered per ITR-RLOC (anti-reflection). */
     readonly rateLimit: RateLimit;
+    /**
+     * SO_RCVBUF asked for each socket. It absorbs bursts (every ITR re-asking after a move) and is
+     * also the queue a flood waits in: at capacity, 4 MiB holds about 100 ms of requests here.
+     */
+    readonly receiveBufferBytes?: number;
   };
   readonly api: { readonly listen: ListenAddress; readonly token?: string };
   readonly mobility: { readonly enabled: boolean; readonly requesterCapacity: number };
   readonly sites: readonly Site[];
   readonly mappings: readonly MappingRecord[];
+  /**
+   * Keys the config file had where extra keys are allowed (top level, lisp, api) that livmap does
+   * not know: ignored, but reported, because a misspelt setting silently falls back to its default.
+   */
+  readonly ignoredKeys?: readonly string[];
 }
 
 export function parseListen(text: string, field: string): ListenAddress {
@@ -47,6 +59,24 @@ export function parseListen(text: string, field: string): ListenAddress {
   const version = isIP(host);
   if (version === 0) throw new ConfigError(field, `'${host}' is not an IP address`);
   return { host, port, family: version === 6 ? 6 : 4 };
+}
+
+/** JSON has no comments: keys like these are how people write them, and are not reported. */
+const COMMENT_KEY = /^(comment|_.*|\/\/.*|#.*)$/;
+
+/** Unknown keys of the objects that allow extra keys (top level, lisp, api), as dotted paths. */
+export function unknownConfigKeys(raw: unknown): string[] {
+  const unknown: string[] = [];
+  const check = (value: unknown, known: Record<string, unknown>, path: string): void => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+    for (const key of Object.keys(value)) if (!(key in known) && !COMMENT_KEY.test(key)) unknown.push(`${path}${key}`);
+  };
+  const { properties } = ConfigJson;
+  check(raw, properties, '');
+  const json = raw as { lisp?: unknown; api?: unknown };
+  check(json.lisp, properties.lisp.properties, 'lisp.');
+  check(json.api, properties.api.properties, 'api.');
+  return unknown;
 }
 
 /** Validates parsed JSON into a ServerConfig. Throws ConfigError naming the bad field. */
@@ -84,6 +114,7 @@ export function resolveConfig(raw: unknown): ServerConfig {
       registrationTtlSeconds: json.lisp?.registrationTtlSeconds ?? 180,
       negativeTtlMinutes: json.lisp?.negativeTtlMinutes ?? 15,
       unregisteredSiteTtlMinutes: json.lisp?.unregisteredSiteTtlMinutes ?? 1,
+      receiveBufferBytes: json.lisp?.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES,
       rateLimit: {
         perSecond: json.lisp?.rateLimit?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
         burst: json.lisp?.rateLimit?.burst ?? DEFAULT_RATE_LIMIT.burst,
@@ -97,6 +128,7 @@ export function resolveConfig(raw: unknown): ServerConfig {
     mobility: { enabled: json.mobility?.enabled ?? true, requesterCapacity: json.mobility?.requesterCapacity ?? 100_000 },
     sites,
     mappings,
+    ignoredKeys: unknownConfigKeys(raw),
   };
 }
 

@@ -70,6 +70,10 @@ export const ConfigJson = Type.Object({
       registrationTtlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
       negativeTtlMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1440 })),
       unregisteredSiteTtlMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1440 })),
+      receiveBufferBytes: Type.Optional(Type.Integer({
+        minimum: 65_536, maximum: 1 << 30,
+        description: 'UDP receive buffer per socket (default 4 MiB): absorbs bursts, and is the queue a flood waits in',
+      })),
       rateLimit: Type.Optional(
         Type.Object(
           {

@@ -1,6 +1,6 @@
 // UDP sockets for the LISP control plane: one dgram socket per listen address.
 import dgram from 'node:dgram';
-import type { ListenAddress } from '../config/load.js';
+import { DEFAULT_RECEIVE_BUFFER_BYTES, type ListenAddress } from '../config/load.js';
 import type { Endpoint } from '../db/model.js';
 import { kernelReceiveDrops } from './socket-drops.js';
 
@@ -27,6 +27,7 @@ export class UdpTransport {
     listen: readonly ListenAddress[],
     onDatagram: DatagramHandler,
     onSendError: (err: Error, to: Endpoint) => void = () => {},
+    receiveBufferBytes = DEFAULT_RECEIVE_BUFFER_BYTES,
   ): Promise<UdpTransport> {
     const bound: Array<{ socket: dgram.Socket; family: 4 | 6 }> = [];
     try {
@@ -35,7 +36,7 @@ export class UdpTransport {
         const socket = dgram.createSocket({
           type: address.family === 6 ? 'udp6' : 'udp4',
           ipv6Only: address.family === 6,
-          recvBufferSize: 4 << 20,
+          recvBufferSize: receiveBufferBytes,
           // We only ever send to IP literals: answer the lookup synchronously instead of via
           // dns.lookup and a nextTick per datagram.
           lookup: literalLookup,
@@ -63,6 +64,14 @@ export class UdpTransport {
   /** Families we can send from. */
   get families(): ReadonlySet<'ipv4' | 'ipv6'> {
     return new Set(this.sockets.map((s) => (s.family === 6 ? 'ipv6' : 'ipv4')));
+  }
+
+  /**
+   * Each socket's receive buffer as the kernel granted it. Linux grants twice what was asked,
+   * capped at twice net.core.rmem_max: a smaller figure means the sysctl cut the request.
+   */
+  receiveBuffers(): Array<{ readonly endpoint: Endpoint; readonly bytes: number }> {
+    return this.sockets.map(({ socket }, i) => ({ endpoint: this.bound[i]!, bytes: socket.getRecvBufferSize() }));
   }
 
   /** Local addresses actually bound (port 0 in the config becomes the kernel's choice). */

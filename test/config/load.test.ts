@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../mapserver/config/convert.js';
 import { DEMO_CONFIG } from '../../mapserver/config/demo.js';
-import { loadConfigFile, parseListen, resolveConfig } from '../../mapserver/config/load.js';
+import { DEFAULT_RECEIVE_BUFFER_BYTES, loadConfigFile, parseListen, resolveConfig, unknownConfigKeys } from '../../mapserver/config/load.js';
 import { formatEidPrefix } from '../../mapserver/db/prefix.js';
 
 const base = {
@@ -39,6 +39,21 @@ t.test('the issue example config resolves, extra keys allowed', async (t) => {
   t.same(config.lisp.listen, [{ host: '0.0.0.0', port: 4342, family: 4 }, { host: '::', port: 4342, family: 6 }]);
   t.equal(config.lisp.registrationTtlSeconds, 180);
   t.equal(config.api.token, 'change-me');
+});
+
+t.test('keys livmap does not know are listed (extra keys stay allowed); comment keys are not', async (t) => {
+  t.same(resolveConfig(base).ignoredKeys, []);
+  t.same(resolveConfig(DEMO_CONFIG).ignoredKeys, []);
+  const raw = { ...base, comment: 'x', _note: 'y', '//': 'z', dataDri: './d', lisp: { ...base.lisp, listn: [] }, api: { ...base.api, tokn: 'x' } };
+  t.same(resolveConfig(raw).ignoredKeys, ['dataDri', 'lisp.listn', 'api.tokn']);
+  t.same(unknownConfigKeys('not an object'), []);
+});
+
+t.test('lisp.receiveBufferBytes: 4 MiB unless set, within 64 KiB .. 1 GiB', async (t) => {
+  t.equal(resolveConfig(base).lisp.receiveBufferBytes, DEFAULT_RECEIVE_BUFFER_BYTES);
+  t.equal(resolveConfig({ ...base, lisp: { ...base.lisp, receiveBufferBytes: 1 << 20 } }).lisp.receiveBufferBytes, 1 << 20);
+  t.equal(errorOf({ ...base, lisp: { ...base.lisp, receiveBufferBytes: 1000 } }).field, 'lisp.receiveBufferBytes');
+  t.equal(errorOf({ ...base, lisp: { ...base.lisp, receiveBufferBytes: 2 ** 31 } }).field, 'lisp.receiveBufferBytes');
 });
 
 t.test('the embedded demo config is valid and has both migration sites', async (t) => {

@@ -1,13 +1,14 @@
 // kill -9 and restart on the same data directory: registrations (with their remaining
 // lifetime) and static mappings are answered before any ETR re-registers.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decode, encode } from '../../mapserver/codec/index.js';
 import type { EncapsulatedControl, MapReply, MapRequest } from '../../mapserver/codec/types.js';
 import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { killed, startServe } from '../helpers/cli.js';
 import { UdpPeer, freeTcpPort, freeUdpPort } from '../helpers/udp.js';
 import { controlFrames, frame } from '../helpers/vectors.js';
 
@@ -16,35 +17,6 @@ const BIN = fileURLToPath(new URL('../../bin/livmap', import.meta.url));
 const CHILD_ENV = { ...process.env, NODE_OPTIONS: '' };
 const v01 = controlFrames('01-register-notify.pcap');
 const v02 = controlFrames('02-resolve-ping.pcap');
-
-function startServe(configPath: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: CHILD_ENV });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 15_000);
-    const onData = (chunk: Buffer): void => {
-      out += chunk.toString();
-      if (out.includes('LISP control plane listening')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}`));
-    });
-  });
-}
-
-function killed(child: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.removeAllListeners('exit');
-    child.once('exit', (code) => resolve(code));
-    child.kill(signal);
-  });
-}
 
 function requestFor(eid: string, itr: string): Buffer {
   const ecm = decode(frame(v02, 1).bytes) as EncapsulatedControl;
