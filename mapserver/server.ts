@@ -80,7 +80,7 @@ export class LispServer {
     this.mobilityEnabled = mobility.enabled;
     this.replyLimiter = new RateLimiter(config.lisp.rateLimit);
     this.registerOptions = { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000, resumeAfterMs: DEFAULT_RESUME_AFTER_MS };
-    this.requesters = new RequesterTable(mobility.requesterCapacity);
+    this.requesters = new RequesterTable(mobility.requesterCapacity, (itr) => db.isRegisteredXtr(itr));
     this.mobility = new MobilityNotifier(db, this.requesters, {
       sendSmr: (to, bytes) => {
         this.metrics.countSmrSent();

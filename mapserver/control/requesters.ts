@@ -57,8 +57,14 @@ interface PrefixSlot {
 }
 
 export class RequesterTable {
-  /** Insertion order = age: the first entry is the oldest, evicted first when full. */
+  /**
+   * Insertion order = age: the first entry is the oldest, evicted first when full. Entries of
+   * ITR-RLOCs that are registered xTRs (`isRegisteredXtr`) are kept apart and evicted only when
+   * no other entry is left: a flood of Map-Requests from spoofed ITR-RLOCs can fill the table,
+   * but cannot push out the sites' own xTRs, which must get the SMRs when a VM moves.
+   */
   private readonly byAge = new Map<Entry, PrefixSlot>();
+  private readonly xtrsByAge = new Map<Entry, PrefixSlot>();
   private readonly byPrefix = new PrefixTable<PrefixSlot>();
   /**
    * Answered prefixes are mostly the database's own stored objects, the same object on every
@@ -69,10 +75,13 @@ export class RequesterTable {
   /** Whole seconds: expiries are kept relative to it (see Entry). */
   private readonly epoch = Math.floor(Date.now() / 1000) * 1000;
 
-  constructor(private readonly capacity = 100_000) {}
+  constructor(
+    private readonly capacity = 100_000,
+    private readonly isRegisteredXtr: (itr: string) => boolean = () => false,
+  ) {}
 
   get size(): number {
-    return this.byAge.size;
+    return this.byAge.size + this.xtrsByAge.size;
   }
 
   record(requester: Requester): void {
@@ -90,9 +99,9 @@ export class RequesterTable {
     }
     const kept = new Entry(this.epoch, requester.itr, requester.sourceEid, requester.eid, requester.expiresAt, requester.subscription);
     slot.byItr.set(kept.itr, kept);
-    this.byAge.set(kept, slot);
-    while (this.byAge.size > this.capacity) {
-      const [oldest, oldestSlot] = this.byAge.entries().next().value as [Entry, PrefixSlot];
+    (this.isRegisteredXtr(kept.itr) ? this.xtrsByAge : this.byAge).set(kept, slot);
+    while (this.size > this.capacity) {
+      const [oldest, oldestSlot] = (this.byAge.size > 0 ? this.byAge : this.xtrsByAge).entries().next().value as [Entry, PrefixSlot];
       this.remove(oldest, oldestSlot);
     }
   }
@@ -110,7 +119,7 @@ export class RequesterTable {
   }
 
   private remove(requester: Entry, slot: PrefixSlot): void {
-    this.byAge.delete(requester);
+    if (!this.byAge.delete(requester)) this.xtrsByAge.delete(requester);
     slot.byItr.delete(requester.itr);
     if (slot.byItr.size === 0) {
       slot.live = false;
@@ -139,10 +148,12 @@ export class RequesterTable {
    * anyway, and capacity bounds the rest).
    */
   sweep(now: number, limit = 2000): void {
-    let seen = 0;
-    for (const [requester, slot] of this.byAge) {
-      if (++seen > limit) break;
-      if (requester.expiresAt <= now) this.remove(requester, slot);
+    for (const byAge of [this.byAge, this.xtrsByAge]) {
+      let seen = 0;
+      for (const [requester, slot] of byAge) {
+        if (++seen > limit) break;
+        if (requester.expiresAt <= now) this.remove(requester, slot);
+      }
     }
   }
 }

@@ -95,6 +95,8 @@ export class MappingDatabase {
   private readonly sitePrefixes = new PrefixTable<{ readonly site: Site; readonly prefix: SitePrefix }>();
   private readonly entries = new PrefixTable<PrefixEntry>();
   private registrationCount = 0;
+  /** Source addresses of the stored registrations (the xTRs that register), with how many each. */
+  private readonly xtrAddresses = new Map<string, number>();
   /**
    * Bumped whenever a prefix enters or leaves the table or a site changes: cached answers
    * (which depend on what lies inside and above their prefix) from an older generation are stale.
@@ -190,7 +192,10 @@ export class MappingDatabase {
           entry.site = reg.site;
           this.generation++;
         }
-        if (!entry.has(reg.etrId)) this.registrationCount++;
+        const previous = entry.get(reg.etrId);
+        if (previous) this.forgetXtr(previous);
+        else this.registrationCount++;
+        this.xtrAddresses.set(reg.source.address, (this.xtrAddresses.get(reg.source.address) ?? 0) + 1);
         entry.set(reg.etrId, reg);
         entry.single = undefined;
         entry.answer = undefined;
@@ -199,6 +204,8 @@ export class MappingDatabase {
       }
       case 'delete-registration': {
         const entry = this.entries.get(change.eid);
+        const deleted = entry?.get(change.etrId);
+        if (deleted) this.forgetXtr(deleted);
         if (entry?.delete(change.etrId)) {
           this.registrationCount--;
           entry.single = undefined;
@@ -212,6 +219,18 @@ export class MappingDatabase {
         return;
       }
     }
+  }
+
+  private forgetXtr(registration: Registration): void {
+    const address = registration.source.address;
+    const count = this.xtrAddresses.get(address) ?? 0;
+    if (count <= 1) this.xtrAddresses.delete(address);
+    else this.xtrAddresses.set(address, count - 1);
+  }
+
+  /** Whether `address` is the source of a stored registration: one of the sites' own xTRs. */
+  isRegisteredXtr(address: string): boolean {
+    return this.xtrAddresses.has(address);
   }
 
   private removeSite(name: string): void {

@@ -206,3 +206,42 @@ t.test('POST /api/v1/moves moves the VM at once and SMRs the ITRs', async (t) =>
   t.equal(withdraw.statusCode, 204);
   t.match((await service.api.inject({ method: 'GET', url: `/api/v1/lookup?eid=${VM}`, headers: auth })).json(), { rlocs: [{ address: '127.0.5.1' }] }, 'withdrawn: the ETR registration answers again');
 });
+
+t.test('a flood of requests from spoofed ITR-RLOCs fills the requester table but cannot push out a registered xTR', async (t) => {
+  const dir = t.testdir();
+  const server = await LispServer.start(labConfig(dir, { sites: SITES, host: '127.0.0.1' }), { mobility: { enabled: true, requesterCapacity: 20 } });
+  t.teardown(() => server.close());
+  const [ms] = server.addresses() as [Endpoint];
+  const local = await UdpPeer.bind('127.0.6.1', 4342);
+  const cloud = await UdpPeer.bind('127.0.6.2', 4342);
+  const xtr = await UdpPeer.bind('127.0.6.3', 4342);
+  const pitr = await UdpPeer.bind('127.0.6.4', 4342);
+  const attacker = await UdpPeer.bind('127.0.6.5');
+  t.teardown(async () => { for (const p of [local, cloud, xtr, pitr, attacker]) await p.close(); });
+  await local.send(mapRegisterBytes({ eid: '10.16.10.0/24', rlocs: ['127.0.6.1'] }), ms);
+  await local.receive();
+  await local.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.6.1'], ttl: 1 }), ms);
+  await local.receive();
+  // The correspondent site's xTR registers its own EIDs, so its address is a registered xTR's.
+  await xtr.send(mapRegisterBytes({ eid: '172.16.30.0/24', rlocs: ['127.0.6.3'] }), ms);
+  await xtr.receive();
+  // Both it and an unregistered ITR (a PITR, say) resolve the VM.
+  for (const itr of [xtr, pitr]) {
+    await itr.send(ecmRequestBytes({ eid: VM, sourceEid: '172.16.30.10', itr: itr.local.address }), ms);
+    await nextOfType(itr, 'map-reply');
+  }
+  // 100 requests for other hosts, each naming another ITR-RLOC: five times the table's capacity.
+  for (let i = 0; i < 100; i++) {
+    await attacker.send(ecmRequestBytes({ eid: `10.16.10.${100 + i}`, sourceEid: '172.16.30.10', itr: `127.0.7.${i + 1}` }), ms);
+  }
+  for (let i = 0; i < 100 && (await server.metrics.value('livmap_map_replies_total', { kind: 'negative' })) + (await server.metrics.value('livmap_map_replies_total', { kind: 'positive' })) < 102; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.equal(server.requesters.size, 20, 'the table is full and bounded');
+
+  await cloud.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.6.2'], ttl: 1 }), ms);
+  await nextOfType(cloud, 'map-notify');
+  const smr = await nextOfType<MapRequest>(xtr, 'map-request');
+  t.ok(smr.message.smr, 'the registered xTR still gets the SMR');
+  t.ok(await pitr.silentFor(300), 'the unregistered ITR was pushed out by the flood, oldest first (no SMR)');
+});

@@ -32,6 +32,28 @@ t.test('refreshes update in place; capacity evicts the oldest; sweep is bounded'
   t.equal(big.size, 0, 'successive sweeps finish the job');
 });
 
+t.test('a full table evicts other ITRs before registered xTRs, oldest first in each class', async (t) => {
+  const xtrs = new Set(['127.0.0.1', '127.0.0.2']);
+  const table = new RequesterTable(3, (itr) => xtrs.has(itr));
+  const ask = (itr: string, at = T0 + 60_000): void => table.record({ itr, sourceEid: { afi: 'none' }, eid: vm, expiresAt: at });
+  ask('127.0.0.1');
+  for (let i = 0; i < 10; i++) ask(`127.0.9.${i}`);
+  t.equal(table.size, 3);
+  t.same(table.overlapping(vm, T0).map((r) => r.itr).sort(), ['127.0.0.1', '127.0.9.8', '127.0.9.9'], 'the xTR stays; the flood evicts itself');
+  ask('127.0.0.2');
+  ask('127.0.0.3');
+  t.same(table.overlapping(vm, T0).map((r) => r.itr).sort(), ['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+  ask('127.0.0.4');
+  t.same(table.overlapping(vm, T0).map((r) => r.itr).sort(), ['127.0.0.1', '127.0.0.2', '127.0.0.4'], 'other ITRs still go first');
+  xtrs.add('127.0.0.7').add('127.0.0.8');
+  ask('127.0.0.7');
+  t.same(table.overlapping(vm, T0).map((r) => r.itr).sort(), ['127.0.0.1', '127.0.0.2', '127.0.0.7'], 'the last other ITR goes');
+  ask('127.0.0.8');
+  t.same(table.overlapping(vm, T0).map((r) => r.itr).sort(), ['127.0.0.2', '127.0.0.7', '127.0.0.8'], 'only xTRs left: the oldest xTR goes');
+  table.sweep(T0 + 120_000);
+  t.equal(table.size, 0, 'sweep expires xTR entries too');
+});
+
 t.test('an EID object whose answers were all evicted is tracked again when answered again', async (t) => {
   const table = new RequesterTable(1);
   table.record({ itr: '127.0.0.1', sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 60_000 });

@@ -178,3 +178,25 @@ t.test('expiry: each expired registration is handed out once; refreshed ones are
   t.equal(due.length, 501, 'the heap hands out exactly the due ones');
   t.ok(due.every((r, i) => i === 0 || due[i - 1]!.expiresAt <= r.expiresAt), 'in expiry order');
 });
+
+t.test('isRegisteredXtr: the source address of any stored registration, counted per registration', async (t) => {
+  const db = new MappingDatabase({ negativeTtlMinutes: 15, unregisteredSiteTtlMinutes: 1 });
+  const T0 = 1_700_000_000_000;
+  const site = registration('cloud', '10.99.0.4', record('192.168.20.0/24', ['10.99.0.4']), T0);
+  const vm = registration('cloud', '10.99.0.4', record('192.168.20.10/32', ['10.99.0.4']), T0);
+  t.notOk(db.isRegisteredXtr('10.99.0.4'));
+  db.apply([{ kind: 'put-registration', registration: site }, { kind: 'put-registration', registration: vm }]);
+  t.ok(db.isRegisteredXtr('10.99.0.4'));
+  db.apply([{ kind: 'put-registration', registration: { ...vm, lastRefreshed: T0 + 60_000, expiresAt: T0 + 240_000 } }]);
+  db.apply([{ kind: 'delete-registration', eid: site.record.eid, etrId: site.etrId }]);
+  t.ok(db.isRegisteredXtr('10.99.0.4'), 'a refresh counts once: one registration is left');
+  db.apply([{ kind: 'delete-registration', eid: vm.record.eid, etrId: vm.etrId }]);
+  t.notOk(db.isRegisteredXtr('10.99.0.4'), 'gone with its last registration');
+  // The same ETR id registering from a new address (an xTR whose RLOC changed) moves the count.
+  db.apply([{ kind: 'put-registration', registration: vm }]);
+  db.apply([{ kind: 'put-registration', registration: { ...vm, source: { address: '10.99.0.9', port: 4342 } } }]);
+  t.notOk(db.isRegisteredXtr('10.99.0.4'));
+  t.ok(db.isRegisteredXtr('10.99.0.9'));
+  db.apply([{ kind: 'delete-registration', eid: vm.record.eid, etrId: 'rloc:nobody' }]);
+  t.ok(db.isRegisteredXtr('10.99.0.9'), 'deleting a registration that is not there changes nothing');
+});
