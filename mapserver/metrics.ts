@@ -12,11 +12,24 @@ function zeroes<L extends string>(labels: readonly L[]): Record<L, number> {
   return Object.fromEntries(labels.map((l) => [l, 0])) as Record<L, number>;
 }
 
+/** A counter kept as a plain number (or read from elsewhere) and copied into prom-client when scraped. */
+function plainCounter(registry: Registry, name: string, help: string, read: () => number): Counter {
+  return new Counter({
+    name, help, registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
 export class ServerMetrics {
   readonly registry = new Registry();
   // The per-datagram counters are plain numbers, copied into prom-client when scraped: a
   // labelled prom-client increment costs more than resolving the Map-Request it counts.
   private readonly received = zeroes(MESSAGE_TYPES);
+  /** Every datagram read from a socket, before decoding (an ECM and its Map-Request are one). */
+  private datagrams = 0;
   private readonly dropped = zeroes<DropLabel>([...DROP_REASONS, 'internal', 'filtered', 'send-error']);
   private readonly replies = zeroes<ReplyKind>(['positive', 'negative', 'forwarded']);
   /** Map-Request lookups are timed one in LOOKUP_SAMPLE (timing each costs two clock reads). */
@@ -40,7 +53,9 @@ export class ServerMetrics {
           for (const [value, count] of Object.entries(counts)) this.inc({ [label]: value }, count);
         },
       });
-    exported('livmap_messages_received_total', 'LISP control messages received, by type', 'type', this.received);
+    const plain = (name: string, help: string, read: () => number): Counter => plainCounter(this.registry, name, help, read);
+    plain('livmap_datagrams_received_total', 'UDP datagrams read from the sockets (well-formed or not)', () => this.datagrams);
+    exported('livmap_messages_received_total', 'LISP control messages received, by type (an ECM counts as ecm and as its inner message)', 'type', this.received);
     exported('livmap_messages_dropped_total', 'Datagrams dropped, by reason', 'reason', this.dropped);
     exported('livmap_map_replies_total', 'Map-Request outcomes: positive or negative Map-Reply, or forwarded to the ETR', 'kind', this.replies);
     this.notifiesSent = new Counter({ name: 'livmap_map_notifies_sent_total', help: 'Map-Notify messages sent', registers });
@@ -51,14 +66,7 @@ export class ServerMetrics {
       registers,
     });
     this.moves = new Counter({ name: 'livmap_moves_total', help: 'Binding changes that moved an EID (registration, API move, expiry)', registers });
-    const smrsSent = (): number => this.smrsSent;
-    new Counter({
-      name: 'livmap_smrs_sent_total', help: 'SMRs sent, retransmissions included', registers,
-      collect() {
-        this.reset();
-        this.inc(smrsSent());
-      },
-    });
+    plain('livmap_smrs_sent_total', 'SMRs sent, retransmissions included', () => this.smrsSent);
     this.smrInvokedReceived = new Counter({ name: 'livmap_smr_invoked_requests_total', help: 'SMR-invoked Map-Requests received', registers });
     this.moveFanoutSeconds = new Histogram({
       name: 'livmap_move_fanout_seconds',
@@ -76,19 +84,16 @@ export class ServerMetrics {
    */
   watchReceiveBufferDrops(read: () => number | undefined): void {
     if (read() === undefined || this.registry.getSingleMetric('livmap_udp_receive_buffer_drops_total')) return;
-    new Counter({
-      name: 'livmap_udp_receive_buffer_drops_total',
-      help: 'Datagrams the kernel dropped before livmap read them (receive buffer full), from /proc/net/udp',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(read() ?? 0);
-      },
-    });
+    plainCounter(this.registry, 'livmap_udp_receive_buffer_drops_total',
+      'Datagrams the kernel dropped before livmap read them (receive buffer full), from /proc/net/udp', () => read() ?? 0);
   }
 
   countSmrSent(): void {
     this.smrsSent++;
+  }
+
+  countDatagram(): void {
+    this.datagrams++;
   }
 
   countReceived(type: MessageTypeLabel): void {

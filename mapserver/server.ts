@@ -250,6 +250,7 @@ export class LispServer {
   }
 
   private onDatagram(bytes: Buffer, from: Endpoint): void {
+    this.metrics.countDatagram();
     try {
       let message: LispMessage;
       try {

@@ -68,9 +68,9 @@ async function scrape(apiPort: number): Promise<Counters> {
   return out;
 }
 
-function sum(counters: Counters, name: string, except?: string): number {
+function sum(counters: Counters, name: string): number {
   let total = 0;
-  for (const [series, value] of counters) if ((series === name || series.startsWith(`${name}{`)) && series !== except) total += value;
+  for (const [series, value] of counters) if (series === name || series.startsWith(`${name}{`)) total += value;
   return total;
 }
 
@@ -142,14 +142,13 @@ async function flood(o: OverloadOptions, kind: FloodResult['flood'], dataDir: st
     const legit = await client.stop();
     // Drained once two scrapes 300 ms apart agree.
     let after = await scrape(apiPort);
-    for (let last = -1; sum(after, 'livmap_messages_received_total') !== last;) {
-      last = sum(after, 'livmap_messages_received_total');
+    for (let last = -1; sum(after, 'livmap_datagrams_received_total') !== last;) {
+      last = sum(after, 'livmap_datagrams_received_total');
       await new Promise((resolve) => setTimeout(resolve, 300));
       after = await scrape(apiPort);
     }
-    const delta = (name: string, except?: string): number => sum(after, name, except) - sum(before, name, except);
-    // An ECM counts as received twice (ecm and its map-request); these floods send only ECMs.
-    const read = delta('livmap_messages_received_total', 'livmap_messages_received_total{type="map-request"}');
+    const delta = (name: string): number => sum(after, name) - sum(before, name);
+    const read = delta('livmap_datagrams_received_total');
     const answered = delta('livmap_map_replies_total');
     const kernelDrops = delta('livmap_udp_receive_buffer_drops_total');
     const droppedByReason: Record<string, number> = {};

@@ -19,6 +19,8 @@ t.test(`server fuzz: ${iterations} datagrams, seed ${seed}`, async (t) => {
     },
   });
   t.equal(stats.answered, stats.valid, `${stats.answered} of ${stats.valid} valid requests answered`);
+  t.equal(stats.read + stats.kernelDrops, stats.hostile + stats.valid,
+    `every datagram sent was read by the server (${stats.read}) or counted as a kernel drop (${stats.kernelDrops})`);
   t.equal(await server.metrics.value('livmap_messages_dropped_total', { reason: 'internal' }), 0, 'no handler threw');
   t.comment(await server.metrics.registry.getSingleMetricAsString('livmap_messages_dropped_total'));
   t.comment(`RSS ${stats.rssBeforeMb.toFixed(0)} -> ${stats.rssAfterMb.toFixed(0)} MB`);

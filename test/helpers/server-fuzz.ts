@@ -35,6 +35,9 @@ export interface ServerFuzzStats {
   readonly hostile: number;
   readonly valid: number;
   readonly answered: number;
+  /** Datagrams the server read, and those the kernel dropped for it (full receive buffer), during the run. */
+  readonly read: number;
+  readonly kernelDrops: number;
   readonly rssBeforeMb: number;
   readonly rssAfterMb: number;
 }
@@ -53,6 +56,11 @@ export async function fuzzServer(options: {
   const r = rng(options.seed);
   const corpus = hostileCorpus(options.seed);
   const rssBefore = process.memoryUsage().rss;
+  const counted = async (): Promise<{ read: number; kernel: number }> => ({
+    read: await options.server.metrics.value('livmap_datagrams_received_total'),
+    kernel: await options.server.metrics.value('livmap_udp_receive_buffer_drops_total'),
+  });
+  const before = await counted();
   let valid = 0;
   let answered = 0;
   for (let i = 1; i <= options.iterations; i++) {
@@ -75,7 +83,16 @@ export async function fuzzServer(options: {
     }
     if (i % 10_000 === 0) options.onProgress?.(i);
   }
-  return { hostile: options.iterations, valid, answered, rssBeforeMb: rssBefore / 2 ** 20, rssAfterMb: process.memoryUsage().rss / 2 ** 20 };
+  // Drained once the server has read nothing new for 100 ms.
+  let after = await counted();
+  for (let last = -1; after.read !== last; after = await counted()) {
+    last = after.read;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    hostile: options.iterations, valid, answered, read: after.read - before.read, kernelDrops: after.kernel - before.kernel,
+    rssBeforeMb: rssBefore / 2 ** 20, rssAfterMb: process.memoryUsage().rss / 2 ** 20,
+  };
 }
 
 /** The valid client's site: its key is not the corpus's, so no replayed golden Map-Register can take it over. */

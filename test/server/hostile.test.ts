@@ -29,6 +29,8 @@ t.test('a few thousand fuzzed datagrams: no crash, drops counted, valid requests
   const iterations = Number(process.env.SERVER_FUZZ_ITERATIONS ?? 4000);
   const stats = await fuzzServer({ server, iterations, seed: 4342, validEvery: 100, attacker, itr, validEid: '192.168.20.10' });
   t.equal(stats.answered, stats.valid, `all ${stats.valid} interleaved valid requests answered`);
+  t.equal(stats.read + stats.kernelDrops, stats.hostile + stats.valid,
+    `every datagram sent was read by the server (${stats.read}) or counted as a kernel drop (${stats.kernelDrops})`);
   const malformed = await dropped(server, 'malformed');
   t.ok(malformed > iterations / 4, `${malformed} malformed datagrams counted`);
   t.equal(await dropped(server, 'internal'), 0, 'no handler ever threw');
