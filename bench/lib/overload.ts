@@ -37,6 +37,8 @@ export interface FloodResult {
   readonly kernelDrops: number;
   /** Answers per second while the flood ran (from the server's counters). */
   readonly goodputRps: number;
+  /** Datagrams read per second while the flood ran, answered or refused. */
+  readonly readRps: number;
   readonly client: { readonly sent: number; readonly answered: number; readonly p50Ms: number | undefined };
   readonly rssMb: { readonly before: number; readonly after: number; readonly peak: number };
   /** sent = read + kernel drops, and read = answered + dropped by reason. */
@@ -169,6 +171,7 @@ async function flood(o: OverloadOptions, kind: FloodResult['flood'], dataDir: st
       droppedByReason,
       kernelDrops,
       goodputRps: answeredDuringFlood / floodSeconds,
+      readRps: (sum(mid, 'livmap_datagrams_received_total') - sum(before, 'livmap_datagrams_received_total')) / floodSeconds,
       client: legit,
       rssMb: { before: rssBefore, after: rssMb(pid, 'VmRSS'), peak: rssMb(pid, 'VmHWM') },
       accounted: load.sent + legit.sent === read + kernelDrops && read === answered + dropped,
