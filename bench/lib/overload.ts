@@ -76,6 +76,17 @@ function sum(counters: Counters, name: string): number {
   return total;
 }
 
+/** Scrapes until two scrapes 300 ms apart have read the same number of datagrams. */
+async function drained(apiPort: number): Promise<Counters> {
+  let counters = await scrape(apiPort);
+  for (let last = -1; sum(counters, 'livmap_datagrams_received_total') !== last;) {
+    last = sum(counters, 'livmap_datagrams_received_total');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    counters = await scrape(apiPort);
+  }
+  return counters;
+}
+
 function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
@@ -132,7 +143,8 @@ async function flood(o: OverloadOptions, kind: FloodResult['flood'], dataDir: st
     // the default limit would hold to 1000/s), and reused for the reflection flood.
     const capacityRps = knownCapacityRps ?? (await runLoad(o.binary, { ...shape, window: 64, durationMs: 2000, warmupMs: 500 })).rps;
     const pid = server.child.pid!;
-    const before = await scrape(apiPort);
+    // The capacity run may end with requests still queued for the server: counted once read.
+    const before = await drained(apiPort);
     const rssBefore = rssMb(pid, 'VmRSS');
     const client = await steadyClient(port, 20);
     // Open loop: unanswered requests (most of them) free their window slot after 20 ms, so the
@@ -142,13 +154,7 @@ async function flood(o: OverloadOptions, kind: FloodResult['flood'], dataDir: st
     const floodSeconds = (performance.now() - started) / 1000;
     const mid = await scrape(apiPort);
     const legit = await client.stop();
-    // Drained once two scrapes 300 ms apart agree.
-    let after = await scrape(apiPort);
-    for (let last = -1; sum(after, 'livmap_datagrams_received_total') !== last;) {
-      last = sum(after, 'livmap_datagrams_received_total');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      after = await scrape(apiPort);
-    }
+    const after = await drained(apiPort);
     const delta = (name: string): number => sum(after, name) - sum(before, name);
     const read = delta('livmap_datagrams_received_total');
     const answered = delta('livmap_map_replies_total');

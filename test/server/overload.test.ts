@@ -38,6 +38,12 @@ t.test('3× measured capacity: answers keep coming, memory bounded, every datagr
   const capacity = await runLoad(binary, { ...shape, window: 64, durationMs: 500, warmupMs: 200 });
   t.ok(capacity.rps > 0, `capacity: ${capacity.rps.toFixed(0)} answers/s (closed loop)`);
 
+  // The capacity run may end with requests still queued for the server: read them first.
+  const read = (): Promise<number> => total(server, 'livmap_datagrams_received_total');
+  const drained = async (): Promise<void> => {
+    for (let last = -1, now = await read(); now !== last; last = now, now = await read()) await new Promise((r) => setTimeout(r, 300));
+  };
+  await drained();
   const before = {
     read: await total(server, 'livmap_datagrams_received_total'),
     answered: await total(server, 'livmap_map_replies_total'),
@@ -57,9 +63,7 @@ t.test('3× measured capacity: answers keep coming, memory bounded, every datagr
   clearInterval(asking);
   const floodEnd = Date.now();
 
-  // Drain: wait until the server has read everything queued for it.
-  const read = (): Promise<number> => total(server, 'livmap_datagrams_received_total');
-  for (let last = -1, now = await read(); now !== last; last = now, now = await read()) await new Promise((r) => setTimeout(r, 300));
+  await drained();
 
   const after = {
     read: await read(),
