@@ -26,6 +26,8 @@ export interface Requester {
 class Entry implements Requester {
   private until: number;
   subscription: Requester['subscription'];
+  /** Kept with the registered xTRs (see RequesterTable). */
+  xtr = false;
 
   constructor(
     private readonly epoch: number,
@@ -95,11 +97,17 @@ export class RequesterTable {
       if (!sameAddress(old.sourceEid, requester.sourceEid)) old.sourceEid = requester.sourceEid;
       // A subscription survives refreshes that do not repeat the N bit.
       if (requester.subscription) old.subscription = requester.subscription;
+      // An ITR that registered (as an xTR) since it was first answered is protected from now on.
+      if (!old.xtr && this.isRegisteredXtr(old.itr) && this.byAge.delete(old)) {
+        old.xtr = true;
+        this.xtrsByAge.set(old, slot);
+      }
       return;
     }
     const kept = new Entry(this.epoch, requester.itr, requester.sourceEid, requester.eid, requester.expiresAt, requester.subscription);
     slot.byItr.set(kept.itr, kept);
-    (this.isRegisteredXtr(kept.itr) ? this.xtrsByAge : this.byAge).set(kept, slot);
+    kept.xtr = this.isRegisteredXtr(kept.itr);
+    (kept.xtr ? this.xtrsByAge : this.byAge).set(kept, slot);
     while (this.size > this.capacity) {
       const [oldest, oldestSlot] = (this.byAge.size > 0 ? this.byAge : this.xtrsByAge).entries().next().value as [Entry, PrefixSlot];
       this.remove(oldest, oldestSlot);
@@ -119,7 +127,7 @@ export class RequesterTable {
   }
 
   private remove(requester: Entry, slot: PrefixSlot): void {
-    if (!this.byAge.delete(requester)) this.xtrsByAge.delete(requester);
+    (requester.xtr ? this.xtrsByAge : this.byAge).delete(requester);
     slot.byItr.delete(requester.itr);
     if (slot.byItr.size === 0) {
       slot.live = false;

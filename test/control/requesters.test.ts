@@ -54,6 +54,23 @@ t.test('a full table evicts other ITRs before registered xTRs, oldest first in e
   t.equal(table.size, 0, 'sweep expires xTR entries too');
 });
 
+t.test('an ITR that registers after it was answered is protected from its next request on', async (t) => {
+  const xtrs = new Set<string>();
+  const table = new RequesterTable(3, (itr) => xtrs.has(itr));
+  const ask = (itr: string): void => table.record({ itr, sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 60_000 });
+  ask('127.0.0.1');
+  ask('127.0.0.2');
+  xtrs.add('127.0.0.1').add('127.0.0.2');
+  ask('127.0.0.1'); // its refresh after registering moves it to the protected entries
+  for (let i = 0; i < 10; i++) ask(`127.0.9.${i}`);
+  t.same(table.overlapping(vm, T0).map((r) => r.itr).sort(), ['127.0.0.1', '127.0.9.8', '127.0.9.9'],
+    'the xTR that asked again is kept; the one that did not was evicted as any other ITR');
+  ask('127.0.0.1');
+  t.equal(table.size, 3, 'a protected entry refreshed stays one entry');
+  table.sweep(T0 + 120_000);
+  t.equal(table.size, 0, 'and expires from the protected entries');
+});
+
 t.test('an EID object whose answers were all evicted is tracked again when answered again', async (t) => {
   const table = new RequesterTable(1);
   table.record({ itr: '127.0.0.1', sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 60_000 });
