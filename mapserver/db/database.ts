@@ -193,9 +193,12 @@ export class MappingDatabase {
           this.generation++;
         }
         const previous = entry.get(reg.etrId);
-        if (previous) this.forgetXtr(previous);
-        else this.registrationCount++;
-        this.xtrAddresses.set(reg.source.address, (this.xtrAddresses.get(reg.source.address) ?? 0) + 1);
+        if (!previous) this.registrationCount++;
+        // A refresh comes from the same address (most Map-Registers): the count stays as it is.
+        if (previous?.source.address !== reg.source.address) {
+          if (previous) this.forgetXtr(previous);
+          this.xtrAddresses.set(reg.source.address, (this.xtrAddresses.get(reg.source.address) ?? 0) + 1);
+        }
         entry.set(reg.etrId, reg);
         entry.single = undefined;
         entry.answer = undefined;
@@ -205,8 +208,9 @@ export class MappingDatabase {
       case 'delete-registration': {
         const entry = this.entries.get(change.eid);
         const deleted = entry?.get(change.etrId);
-        if (deleted) this.forgetXtr(deleted);
-        if (entry?.delete(change.etrId)) {
+        if (entry && deleted) {
+          entry.delete(change.etrId);
+          this.forgetXtr(deleted);
           this.registrationCount--;
           entry.single = undefined;
           entry.answer = undefined;
