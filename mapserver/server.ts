@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { LispCodecError, decode, encode, signMessage, verifyMessage } from './codec/index.js';
 import type { Address, EidPrefix, EncapsulatedControl, LispMessage, MapNotify, MapRequest, MappingRecord } from './codec/types.js';
-import { DEFAULT_RECEIVE_BUFFER_BYTES, type ServerConfig } from './config/load.js';
+import type { ServerConfig } from './config/load.js';
 import { DEFAULT_RESUME_AFTER_MS, expireRegistrations, handleMapRegister, type MapServerOptions } from './control/map-server.js';
 import { handleMapRequest, replyAddress, type ResolverOptions } from './control/map-resolver.js';
 import { MobilityNotifier, bindingMoved, type BindingChange } from './control/mobility.js';
@@ -111,17 +111,16 @@ export class LispServer {
       const server = new LispServer(config, db, store, options);
       if (loaded.workerError) server.log.warn({ reason: loaded.workerError }, 'store read on the main thread: the load worker failed');
       await server.load(loaded.state, loaded.loadedBy);
-      const receiveBufferBytes = config.lisp.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES;
       server.transport = await UdpTransport.open(config.lisp.listen, (bytes, from) => server.onDatagram(bytes, from), (err, to) => {
         // Spoofed ITR-RLOCs can make sends fail by the thousand: count them, log only at debug.
         server.metrics.countDropped('send-error');
         server.log.debug({ to, err: err.message }, 'send failed');
-      }, receiveBufferBytes);
+      }, config.lisp.receiveBufferBytes);
       const transport = server.transport;
-      for (const { endpoint, bytes } of transport.receiveBuffers()) {
-        if (bytes < receiveBufferBytes) {
-          server.log.warn({ listen: endpoint, asked: receiveBufferBytes, granted: bytes },
-            `UDP receive buffer capped by the kernel; bursts beyond it are dropped (raise it: sysctl -w net.core.rmem_max=${receiveBufferBytes})`);
+      for (const { endpoint, asked, granted } of transport.receiveBuffers()) {
+        if (granted < asked) {
+          server.log.warn({ listen: endpoint, asked, granted },
+            `UDP receive buffer capped by the kernel; bursts beyond it are dropped (raise it: sysctl -w net.core.rmem_max=${asked})`);
         }
       }
       server.metrics.watchReceiveBufferDrops(() => transport.receiveBufferDrops());

@@ -18,6 +18,8 @@ export class UdpTransport {
   private constructor(
     private readonly sockets: ReadonlyArray<{ readonly socket: dgram.Socket; readonly family: 4 | 6 }>,
     private readonly onSendError: (err: Error, to: Endpoint) => void,
+    /** The receive buffer asked for each socket. */
+    private readonly receiveBufferBytes: number,
   ) {
     this.bound = this.addresses();
   }
@@ -58,7 +60,7 @@ export class UdpTransport {
       for (const { socket } of bound) socket.close();
       throw err;
     }
-    return new UdpTransport(bound, onSendError);
+    return new UdpTransport(bound, onSendError, receiveBufferBytes);
   }
 
   /** Families we can send from. */
@@ -67,11 +69,11 @@ export class UdpTransport {
   }
 
   /**
-   * Each socket's receive buffer as the kernel granted it. Linux grants twice what was asked,
-   * capped at twice net.core.rmem_max: a smaller figure means the sysctl cut the request.
+   * Each socket's receive buffer: asked, and as the kernel granted it. Linux grants twice what was
+   * asked, capped at twice net.core.rmem_max: a smaller figure means the sysctl cut the request.
    */
-  receiveBuffers(): Array<{ readonly endpoint: Endpoint; readonly bytes: number }> {
-    return this.sockets.map(({ socket }, i) => ({ endpoint: this.bound[i]!, bytes: socket.getRecvBufferSize() }));
+  receiveBuffers(): Array<{ readonly endpoint: Endpoint; readonly asked: number; readonly granted: number }> {
+    return this.sockets.map(({ socket }, i) => ({ endpoint: this.bound[i]!, asked: this.receiveBufferBytes, granted: socket.getRecvBufferSize() }));
   }
 
   /** Local addresses actually bound (port 0 in the config becomes the kernel's choice). */
