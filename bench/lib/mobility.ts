@@ -94,6 +94,17 @@ function smrShaped(): Buffer {
   return bytes;
 }
 
+/** Waits (up to 5 s) until every receiver has recorded an arrival; returns the arrival times there are. */
+async function arrived(arrivals: ReadonlyArray<bigint | undefined>): Promise<bigint[]> {
+  const deadline = Date.now() + 5000;
+  while (arrivals.some((t) => t === undefined) && Date.now() < deadline) await sleep(5);
+  return arrivals.filter((t): t is bigint => t !== undefined);
+}
+
+/** The latest of some hrtimes (0n for none). */
+function latest(times: readonly bigint[]): bigint {
+  return times.reduce((a, b) => (b > a ? b : a), 0n);
+}
 
 /**
  * The fan-out floor: a bare Node sender (bare-sender.ts, its own process like livmap) sends one
@@ -116,10 +127,8 @@ async function bareFanout(targets: readonly string[], arrivals: Array<bigint | u
       arrivals.fill(undefined);
       const sent = process.hrtime.bigint();
       trigger.send(Buffer.from([0]), triggerPort, '127.0.0.1');
-      const deadline = Date.now() + 5000;
-      while (arrivals.some((t) => t === undefined) && Date.now() < deadline) await sleep(5);
-      const got = arrivals.filter((t): t is bigint => t !== undefined);
-      times.push(got.length === targets.length ? Number(got.reduce((a, b) => (b > a ? b : a)) - sent) / 1e6 : NaN);
+      const got = await arrived(arrivals);
+      times.push(got.length === targets.length ? Number(latest(got) - sent) / 1e6 : NaN);
       await sleep(200);
     }
     arrivals.fill(undefined);
@@ -239,10 +248,8 @@ export async function measureMobility(o: { dir: string; itrs: number; secret: st
       smrAt.fill(undefined);
       const nonce = 2000n + BigInt(k);
       const move = await roundTrip(etrs[k]!, register(VM, nonce, o.secret, newEtr(k)), nonce);
-      const deadline = Date.now() + 5000;
-      while (smrAt.some((t) => t === undefined) && Date.now() < deadline) await sleep(5);
-      const got = smrAt.filter((t): t is bigint => t !== undefined);
-      const last = got.reduce((a, b) => (b > a ? b : a), 0n);
+      const got = await arrived(smrAt);
+      const last = latest(got);
       const first = got.reduce((a, b) => (b < a ? b : a), last);
       moves.push({
         smrsReceived: got.length,
