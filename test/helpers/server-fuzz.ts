@@ -10,7 +10,7 @@ import { parseEidPrefix } from '../../mapserver/db/prefix.js';
 import type { LispServer } from '../../mapserver/server.js';
 import type { RateLimit } from '../../mapserver/control/rate-limit.js';
 import type { Test } from 'tap';
-import { startLabServer } from './server.js';
+import { readWhenDrained, startLabServer } from './server.js';
 import { arbLispMessage } from './arbitraries.js';
 import { ecmRequestBytes, mapRegisterBytes, nonce } from './lisp.js';
 import { mutate, rng } from './mutate.js';
@@ -56,11 +56,8 @@ export async function fuzzServer(options: {
   const r = rng(options.seed);
   const corpus = hostileCorpus(options.seed);
   const rssBefore = process.memoryUsage().rss;
-  const counted = async (): Promise<{ read: number; kernel: number }> => ({
-    read: await options.server.metrics.value('livmap_datagrams_received_total'),
-    kernel: await options.server.metrics.value('livmap_udp_receive_buffer_drops_total'),
-  });
-  const before = await counted();
+  const kernelDrops = (): Promise<number> => options.server.metrics.value('livmap_udp_receive_buffer_drops_total');
+  const before = { read: await options.server.metrics.value('livmap_datagrams_received_total'), kernel: await kernelDrops() };
   let valid = 0;
   let answered = 0;
   for (let i = 1; i <= options.iterations; i++) {
@@ -83,12 +80,7 @@ export async function fuzzServer(options: {
     }
     if (i % 10_000 === 0) options.onProgress?.(i);
   }
-  // Drained once the server has read nothing new for 100 ms.
-  let after = await counted();
-  for (let last = -1; after.read !== last; after = await counted()) {
-    last = after.read;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const after = { read: await readWhenDrained(options.server, 100), kernel: await kernelDrops() };
   return {
     hostile: options.iterations, valid, answered, read: after.read - before.read, kernelDrops: after.kernel - before.kernel,
     rssBeforeMb: rssBefore / 2 ** 20, rssAfterMb: process.memoryUsage().rss / 2 ** 20,

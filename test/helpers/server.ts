@@ -32,3 +32,14 @@ export async function startLabServer(t: Test, options: ServerOptions = {}, extra
   t.teardown(() => server.close());
   return server;
 }
+
+/** Datagrams `server` has read, once it has read nothing new for `quietMs` (everything queued for it is read). */
+export async function readWhenDrained(server: LispServer, quietMs: number): Promise<number> {
+  const read = (): Promise<number> => server.metrics.value('livmap_datagrams_received_total');
+  let now = await read();
+  for (let last = -1; now !== last; now = await read()) {
+    last = now;
+    await new Promise((resolve) => setTimeout(resolve, quietMs));
+  }
+  return now;
+}

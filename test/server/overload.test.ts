@@ -10,7 +10,7 @@ import type { LispServer } from '../../mapserver/server.js';
 import { compileLoadgen, payloadFile, runLoad } from '../../bench/lib/loadgen.js';
 import { ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, mapRequestPayloads } from '../../bench/lib/payloads.js';
 import { ecmRequestBytes } from '../helpers/lisp.js';
-import { startLabServer } from '../helpers/server.js';
+import { readWhenDrained, startLabServer } from '../helpers/server.js';
 import { CLOUD_SITE, loopbackOnly } from '../helpers/server-fuzz.js';
 import { UdpPeer } from '../helpers/udp.js';
 
@@ -39,13 +39,8 @@ t.test('3× measured capacity: answers keep coming, memory bounded, every datagr
   t.ok(capacity.rps > 0, `capacity: ${capacity.rps.toFixed(0)} answers/s (closed loop)`);
 
   // The capacity run may end with requests still queued for the server: read them first.
-  const read = (): Promise<number> => total(server, 'livmap_datagrams_received_total');
-  const drained = async (): Promise<void> => {
-    for (let last = -1, now = await read(); now !== last; last = now, now = await read()) await new Promise((r) => setTimeout(r, 300));
-  };
-  await drained();
   const before = {
-    read: await total(server, 'livmap_datagrams_received_total'),
+    read: await readWhenDrained(server, 300),
     answered: await total(server, 'livmap_map_replies_total'),
     dropped: await total(server, 'livmap_messages_dropped_total'),
     kernel: await total(server, 'livmap_udp_receive_buffer_drops_total'),
@@ -63,10 +58,8 @@ t.test('3× measured capacity: answers keep coming, memory bounded, every datagr
   clearInterval(asking);
   const floodEnd = Date.now();
 
-  await drained();
-
   const after = {
-    read: await read(),
+    read: await readWhenDrained(server, 300),
     answered: await total(server, 'livmap_map_replies_total'),
     dropped: await total(server, 'livmap_messages_dropped_total'),
     kernel: await total(server, 'livmap_udp_receive_buffer_drops_total'),
