@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_RATE_LIMIT } from '../mapserver/config/load.js';
 import { cliOptions, usageError } from './lib/cli.js';
 import { compileLoadgen, payloadFile, ratio, repoRoot, runLoad, type LoadOptions, type LoadResult } from './lib/loadgen.js';
 import { measureMobility, type MobilityResult } from './lib/mobility.js';
@@ -212,7 +213,7 @@ async function overloadBench(): Promise<void> {
     rows.push({
       figure: r.flood === 'many-itrs'
         ? `overload from many ITRs (limiter never refuses), ${S.overloadSeconds} s: asked 3× capacity, offered ${rate(r.offeredRps)} = ${times(r.offeredRps / r.capacityRps)}`
-        : `overload from one spoofed ITR-RLOC (default limit 1000/s, burst 2000), ${S.overloadSeconds} s: asked 3× capacity, offered ${rate(r.offeredRps)} = ${times(r.offeredRps / r.capacityRps)}`,
+        : `overload from one spoofed ITR-RLOC (default limit ${DEFAULT_RATE_LIMIT.perSecond}/s, burst ${DEFAULT_RATE_LIMIT.burst}), ${S.overloadSeconds} s: asked 3× capacity, offered ${rate(r.offeredRps)} = ${times(r.offeredRps / r.capacityRps)}`,
       value: `read ${rate(r.readRps)}, answered ${rate(r.goodputRps)} during the flood; steady client answered ${r.client.answered}/${r.client.sent} (${(100 * clientShare).toFixed(0)}%` +
         `${r.client.p50Ms !== undefined ? `, p50 ${r.client.p50Ms.toFixed(1)} ms` : ''}); kernel dropped ${count(r.kernelDrops)}, livmap dropped ${reasons}; ` +
         `RSS ${r.rssMb.before.toFixed(0)} → ${r.rssMb.after.toFixed(0)} MB; every datagram ${r.accounted ? 'accounted for' : 'NOT accounted for'}`,

@@ -11,6 +11,7 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from '../../mapserver/codec/index.js';
+import { DEFAULT_RATE_LIMIT } from '../../mapserver/config/load.js';
 import type { ConfigJson } from '../../mapserver/config/schema.js';
 import { payloadFile, runLoad } from './loadgen.js';
 import { ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, ecmMapRequest, hostV4, mapRequestPayloads } from './payloads.js';
@@ -132,7 +133,7 @@ async function flood(o: OverloadOptions, kind: FloodResult['flood'], dataDir: st
   const apiPort = await freeTcpPort();
   const server = await startLivmap({
     dataDir, port, apiPort, sites: o.sites, probeEid: hostV4(0), logLevel: 'warn',
-    ...(kind === 'one-spoofed-itr' ? { rateLimit: { perSecond: 1000, burst: 2000 } } : {}),
+    ...(kind === 'one-spoofed-itr' ? { rateLimit: DEFAULT_RATE_LIMIT } : {}),
   });
   try {
     const shape = {
