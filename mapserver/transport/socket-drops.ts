@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import type { Endpoint } from '../db/model.js';
-import { parseIpv4Into, parseIpv6Into } from '../codec/ip.js';
+import { addressBytes } from '../db/prefix.js';
 
 export interface ProcUdpSocket {
   /** Local address bytes (4 or 16) and port. */
@@ -43,14 +43,6 @@ export function parseProcNetUdp(text: string, littleEndian = endianness() === 'L
   return sockets;
 }
 
-/** The local address of a bound socket as bytes (4 for IPv4, 16 for IPv6); undefined if not an IP literal. */
-function addressBytes(address: string): Uint8Array | undefined {
-  const v4 = new Uint8Array(4);
-  if (parseIpv4Into(address, v4)) return v4;
-  const v6 = new Uint8Array(16);
-  return parseIpv6Into(address, v6) ? v6 : undefined;
-}
-
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -76,7 +68,7 @@ export function kernelReceiveDrops(bound: readonly Endpoint[], read: (path: stri
   const sockets = [...parseProcNetUdp(v4 ?? ''), ...parseProcNetUdp(v6 ?? '')];
   let drops = 0;
   for (const endpoint of bound) {
-    const address = addressBytes(endpoint.address);
+    const address = addressBytes({ afi: endpoint.address.includes(':') ? 'ipv6' : 'ipv4', ip: endpoint.address });
     if (!address) continue;
     const socket = sockets.find((s) => s.port === endpoint.port && sameBytes(s.address, address));
     if (socket) drops += socket.drops;
