@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 export const LIVMAP_BIN = fileURLToPath(new URL('../../bin/livmap', import.meta.url));
 const ENTRY = fileURLToPath(new URL('../../dist/mapserver/cli/main.js', import.meta.url));
 
+// tap's TypeScript loader must not leak into the compiled CLI we spawn.
+const CHILD_ENV = { ...process.env, NODE_OPTIONS: '' };
+
 export interface CliRun {
   readonly code: number | null;
   readonly stdout: string;
@@ -16,7 +19,7 @@ export interface CliRun {
 export function livmap(args: readonly string[], options: { readonly cwd?: string } = {}): Promise<CliRun> {
   if (!existsSync(ENTRY)) throw new Error('dist/ is missing: run `npm run build` (npm test does it)');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LIVMAP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
+    const child = spawn(process.execPath, [LIVMAP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: CHILD_ENV, ...(options.cwd ? { cwd: options.cwd } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -25,9 +28,6 @@ export function livmap(args: readonly string[], options: { readonly cwd?: string
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
-
-// tap's TypeScript loader must not leak into the compiled CLI we spawn.
-const CHILD_ENV = { ...process.env, NODE_OPTIONS: '' };
 
 /**
  * `livmap serve --config FILE` as a child process, resolved once it listens; `output()` is

@@ -1,20 +1,15 @@
 // kill -9 and restart on the same data directory: registrations (with their remaining
 // lifetime) and static mappings are answered before any ETR re-registers.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decode, encode } from '../../mapserver/codec/index.js';
 import type { EncapsulatedControl, MapReply, MapRequest } from '../../mapserver/codec/types.js';
 import { formatEidPrefix } from '../../mapserver/db/prefix.js';
-import { killed, startServe } from '../helpers/cli.js';
+import { killed, livmap, startServe } from '../helpers/cli.js';
 import { UdpPeer, freeTcpPort, freeUdpPort } from '../helpers/udp.js';
 import { controlFrames, frame } from '../helpers/vectors.js';
 
-const BIN = fileURLToPath(new URL('../../bin/livmap', import.meta.url));
-// tap's TypeScript loader must not leak into the compiled CLI we spawn.
-const CHILD_ENV = { ...process.env, NODE_OPTIONS: '' };
 const v01 = controlFrames('01-register-notify.pcap');
 const v02 = controlFrames('02-resolve-ping.pcap');
 
@@ -63,10 +58,7 @@ t.test('kill -9 and restart: state is answered before re-registration; SIGTERM s
 
 t.test('an invalid config is refused with the field named and a non-zero exit', async (t) => {
   const dir = t.testdir({ 'bad.json': JSON.stringify({ sites: [{ name: 'x', keys: [{ alg: 'md5', secret: 's' }], prefixes: [{ eid: '10.0.0.0/8' }] }] }) });
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', join(dir, 'bad.json')], { stdio: ['ignore', 'pipe', 'pipe'], env: CHILD_ENV });
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const { code, stderr } = await livmap(['serve', '--config', join(dir, 'bad.json')]);
   t.equal(code, 2);
-  t.match(err, /invalid config: sites\[0\]\.keys\[0\]\.alg: is not one of the allowed values/);
+  t.match(stderr, /invalid config: sites\[0\]\.keys\[0\]\.alg: is not one of the allowed values/);
 });
