@@ -38,14 +38,15 @@ t.test('3× measured capacity: answers keep coming, memory bounded, every datagr
   const capacity = await runLoad(binary, { ...shape, window: 64, durationMs: 500, warmupMs: 200 });
   t.ok(capacity.rps > 0, `capacity: ${capacity.rps.toFixed(0)} answers/s (closed loop)`);
 
-  // The capacity run may end with requests still queued for the server: read them first.
-  const before = {
+  // Counted once the server has read everything queued for it (the capacity run may leave some).
+  const counters = async (): Promise<{ read: number; answered: number; dropped: number; kernel: number; rss: number }> => ({
     read: await readWhenDrained(server, 300),
     answered: await total(server, 'livmap_map_replies_total'),
     dropped: await total(server, 'livmap_messages_dropped_total'),
     kernel: await total(server, 'livmap_udp_receive_buffer_drops_total'),
     rss: process.memoryUsage().rss,
-  };
+  });
+  const before = await counters();
 
   // The legitimate client asks every 20 ms while the flood runs, like an ITR with traffic.
   let clientSent = 0;
@@ -58,13 +59,7 @@ t.test('3× measured capacity: answers keep coming, memory bounded, every datagr
   clearInterval(asking);
   const floodEnd = Date.now();
 
-  const after = {
-    read: await readWhenDrained(server, 300),
-    answered: await total(server, 'livmap_map_replies_total'),
-    dropped: await total(server, 'livmap_messages_dropped_total'),
-    kernel: await total(server, 'livmap_udp_receive_buffer_drops_total'),
-    rss: process.memoryUsage().rss,
-  };
+  const after = await counters();
   const readCount = after.read - before.read;
   const kernelDrops = after.kernel - before.kernel;
   t.comment(`flood: ${flood.sent} sent at ${(3 * capacity.rps).toFixed(0)}/s, ${flood.received} answered (${(flood.received / flood.duration_s).toFixed(0)}/s); kernel dropped ${kernelDrops}`);
