@@ -60,6 +60,8 @@ export interface MoveResult {
   readonly from: string;
   readonly to: string;
   readonly gapS: number;
+  /** Measured from the previous move's start (longer than gapS when a move took longer than the gap). */
+  readonly sincePreviousMoveS: number | null;
   readonly switchover: string;
   /** Lost traffic (see DEFINITIONS.outageMs); a lower bound when not recovered. */
   readonly outageMs: number;
@@ -137,6 +139,7 @@ export function analyzeSeries(input: SeriesInput): { moves: Omit<MoveResult, 'ti
       from: m.from,
       to: m.to,
       gapS: m.gapS,
+      sincePreviousMoveS: i > 0 ? round((m.moveAt - sorted[i - 1]!.moveAt) / 1000) : null,
       switchover: input.switchover,
       outageMs: round(outage.downtimeMs),
       lostProbes: windowProbes.filter((p) => p.answeredAt === undefined).length,
@@ -241,10 +244,10 @@ export async function writeSeriesResults(input: SeriesInput, outDir: string): Pr
 }
 
 export function formatTable(moves: readonly Omit<MoveResult, 'timelineSvg'>[], summary: Record<string, DirectionSummary>): string {
-  const lines = ['move direction           gap(s) outage(ms) lost  back-after-update(ms) recovered'];
+  const lines = ['move direction           gap(s) since-prev(s) outage(ms) lost  back-after-update(ms) recovered'];
   for (const m of moves) {
     lines.push(
-      `${String(m.index).padStart(4)} ${m.direction.padEnd(20)} ${String(m.gapS).padStart(6)} ${String(m.outageMs).padStart(10)} ${String(m.lostProbes).padStart(5)}  ${String(m.backAfterUpdateMs ?? '-').padStart(21)} ${m.recovered ? 'yes' : `NO (nothing answered in ${m.windowMs} ms)`}`,
+      `${String(m.index).padStart(4)} ${m.direction.padEnd(20)} ${String(m.gapS).padStart(6)} ${String(m.sincePreviousMoveS ?? '-').padStart(13)} ${String(m.outageMs).padStart(10)} ${String(m.lostProbes).padStart(5)}  ${String(m.backAfterUpdateMs ?? '-').padStart(21)} ${m.recovered ? 'yes' : `NO (nothing answered in ${m.windowMs} ms)`}`,
     );
   }
   for (const [direction, s] of Object.entries(summary)) {

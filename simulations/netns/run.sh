@@ -299,9 +299,9 @@ nsx xc node "$DAEMON" warmup --bind 172.16.30.10 --to "$VM:7000" --timeout-ms 20
 if [ "$REPLAY" = 1 ]; then
   # Capture a Map-Register of the VM from xa (the site it is about to leave); a burst is
   # triggered by re-installing xa's unchanged database (emulated: by the next attach burst).
-  nsx ul python3 "$HERE/capture.py" br0 10.99.0.3 "$VM" "$WORK/captured-register.bin" 15 >"$WORK/capture.log" 2>&1 &
+  nsx ul python3 "$HERE/capture.py" xa 10.99.0.3 "$VM" "$WORK/captured-register.bin" 15 >"$WORK/capture.log" 2>&1 &
   CAPTURE_PID=$!
-  sleep 0.3
+  wait_for "$WORK/capture.log" listening 10
   if [ "$XTR" = oor ]; then oor_update xa "$WORK/oor-local/xa.conf"; else echo "attach $VM" >"$WORK/ctl-xa"; fi
   wait "$CAPTURE_PID" || { echo "no Map-Register of $VM captured on the underlay" >&2; cat "$WORK/capture.log" >&2; exit 1; }
 fi
