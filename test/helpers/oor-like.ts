@@ -27,7 +27,7 @@ export class OorLikeEtr {
    * Sends one burst; resolves with the EID prefixes that Map-Notifies answering it confirmed
    * (as OOR, it takes a Map-Notify only for the nonce of a Map-Register it sent).
    */
-  async burst(quietMs = 100): Promise<string[]> {
+  async burst(quietMs = 100, handled?: () => Promise<void>): Promise<string[]> {
     const nonces = new Set<bigint>();
     for (const mapping of this.mappings) {
       const nonce = randomNonce();
@@ -36,6 +36,8 @@ export class OorLikeEtr {
       this.sent.push(bytes);
       await this.peer.send(bytes, this.ms);
     }
+    // Told when the Map-Server has handled the burst, a short wait is enough for its answers.
+    if (handled) await handled();
     const confirmed: string[] = [];
     for (;;) {
       const datagram = await this.peer.receive(quietMs).catch(() => undefined);
