@@ -234,6 +234,16 @@ class Lab:
                 return
         raise RuntimeError("no traffic from hc to the VM within %d s after the xTRs started" % seconds)
 
+    def wait_probe_started(self, seconds):
+        """Until the probe has bound its socket (it sends from then on): node can take over a
+        second to start on a loaded machine."""
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if self.net["hc"].cmd("ss -Huan src %s" % CORR).strip():
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the probe did not start within %d s" % seconds)
+
     def oor_update(self, xtr, vm_site):
         """`livmap oor-update` in the xTR's network and mount namespaces (its own /tmp)."""
         conf = os.path.join(self.work, "oor-" + vm_site, xtr + ".conf")
@@ -293,7 +303,8 @@ def main():
         return 2
 
     gaps = [args.gaps[i % len(args.gaps)] for i in range(args.moves)]
-    probe_s = args.pre + sum(gaps)
+    # Slack: a move whose steps overrun delays the next one.
+    probe_s = args.pre + sum(gaps) + 3
     lifetime_s = int(probe_s + 120)
     os.makedirs(args.out, exist_ok=True)
     # Not under /tmp: every OOR sees a private tmpfs there, and its config must stay visible.
@@ -322,7 +333,8 @@ def main():
             return 0
         probe = lab.start("hc", "probe", ["node", daemon, "probe", "--bind", CORR, "--to", "%s:%d" % (VM_EID, ECHO_PORT),
                                           "--interval-ms", "1", "--duration-ms", str(int(probe_s * 1000))])
-        start = time.time() + args.pre + 0.3  # the probe's node process starts meanwhile
+        lab.wait_probe_started(20)
+        start = time.time() + args.pre
         at = "xa"
         for i, gap in enumerate(gaps):
             to = "xb" if at == "xa" else "xa"
@@ -350,6 +362,9 @@ def main():
     except KeyboardInterrupt:
         log("interrupted: cleaning up")
         return 130
+    except Exception as err:  # a set-up or tool failure: exit 2, not the "did not recover" 1
+        log("failed: %s: %s" % (type(err).__name__, err))
+        return 2
     finally:
         lab.stop()
         logs = os.path.join(args.out, "logs")
@@ -375,12 +390,15 @@ def main():
 
 
 def analyze(args, moves, probes, daemon):
-    """Each move's outage, measured in the probes sent from 0.5 s before it until the next move."""
+    """Each move's outage, measured in the probes sent from 0.5 s before it until its gap ended
+    or the next move began, whichever came first."""
     slices = os.path.join(args.out, "slices")
     os.makedirs(slices, exist_ok=True)
     runs = []
     for i, move in enumerate(moves):
-        end = moves[i + 1]["moveAt"] if i + 1 < len(moves) else float("inf")
+        end = move["moveAt"] + move["gapS"] * 1000
+        if i + 1 < len(moves):
+            end = min(end, moves[i + 1]["moveAt"])
         keep = [k for k, t in enumerate(probes["sendWall"]) if move["moveAt"] - 500 <= t < end]
         part = {"intervalMs": probes["intervalMs"], "sendWall": [probes["sendWall"][k] for k in keep],
                 "rttMs": [probes["rttMs"][k] for k in keep]}

@@ -102,7 +102,8 @@ for (const switchover of ['none', 'api'] as const) {
       t.equal(m.oldXtrUpdate.exit, 0, `${name}: livmap oor-update of the old site's xTR ${m.oldXtrUpdate.xtr} succeeded: ${m.oldXtrUpdate.output}`);
       if (switchover === 'api') t.equal(m.apiStatus, '200', `${name}: POST /api/v1/moves accepted`);
       t.ok(m.moveAt < m.relinkedAt && m.relinkedAt <= m.newXtrUpdatedAt && m.newXtrUpdatedAt <= m.oldXtrUpdatedAt, `${name}: steps in order`);
-      t.ok(m.outage.probesSent > m.gapS * 500, `${name}: measured (${m.outage.probesSent} probes sent in its window)`);
+      // 1 ms nominal; a loaded 2-core machine stretches node's 1 ms timer.
+      t.ok(m.outage.probesSent > m.gapS * 100, `${name}: measured (${m.outage.probesSent} probes sent in its ${m.gapS} s window)`);
       t.ok(m.outage.probesAnswered > 0, `${name}: probes answered in its window`);
       t.ok(m.recovered && !m.outage.censored, `${name}: traffic came back before the next move (${m.outage.downtimeMs} ms lost, ${m.outage.lostProbes} probes)`);
       t.match(stdout, new RegExp(`move +${m.move} ${m.direction} `), `${name} reported`);
