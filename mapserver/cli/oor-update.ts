@@ -89,6 +89,7 @@ export const oorUpdateVerb: Verb = {
   summary: "replace a running OOR xTR's local EIDs through its local API (no restart)",
   async run(args) {
     const started = performance.now();
+    const startedAt = Date.now();
     let values;
     try {
       ({ values } = parseArgs({
@@ -145,7 +146,7 @@ export const oorUpdateVerb: Verb = {
       }
       const totalMs = performance.now() - started;
       if (values.json) {
-        process.stdout.write(`${JSON.stringify({ ok: true, api: values.api, eids: names, replyMs: round(outcome.replyMs), totalMs: round(totalMs), nudges: outcome.nudges, requestBytes: outcome.requestBytes })}\n`);
+        process.stdout.write(`${JSON.stringify({ ok: true, api: values.api, eids: names, startedAt, replyMs: round(outcome.replyMs), totalMs: round(totalMs), nudges: outcome.nudges, requestBytes: outcome.requestBytes })}\n`);
       } else {
         process.stdout.write(`OK: OOR at ${values.api} now holds ${eids.length} EID${eids.length === 1 ? '' : 's'} (${names.join(', ')}); reply after ${round(outcome.replyMs)} ms\n`);
       }
