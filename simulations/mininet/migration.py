@@ -13,21 +13,23 @@
 
 Every config comes from `livmap xtr-config` (a spec for these addresses, key lisp-interop-key,
 HMAC-SHA-1). Each OOR runs under `unshare -m` with a private tmpfs on /tmp, because its API socket
-path ipc:///tmp/oor-ipc is fixed. A move: gw0 into the other site's xTR, then (with
---switchover api) POST /api/v1/moves {"eid":"10.16.10.50/32","site":...}, then `livmap oor-update`
-gives the new site's xTR and then the old one their new local EID database through OOR's local
-API (no restart). A probe sends a UDP datagram every 1 ms from hc to the VM (echoed by the VM) for
-the whole series; each move's outage is measured in the probes between it and the next move.
+path ipc:///tmp/oor-ipc is fixed. A move: gw0 into the other site's xTR; then `livmap oor-update`
+(inside that OOR's namespaces) gives the new site's xTR, then the old site's, the EID database
+with the VM at the new site through OOR's local API (no restart); with --switchover api,
+POST /api/v1/moves {"eid":"10.16.10.50/32","site":...} runs alongside the new xTR's update.
+A probe sends a UDP datagram every 1 ms from hc to the VM (echoed by the VM) for the whole
+series; each move's outage is measured in the probes from it to the next move.
 
 usage (root; `npm run build` first; Debian's python3, not a pyenv one):
-  /usr/bin/python3 simulations/mininet/migration.py [--moves 15] [--gaps 1,2,5,10]
-      [--switchover none|api] [--out DIR] [--cli] [--check]
+  simulations/mininet/migration.py [--moves 15] [--gaps 1,5,30] [--tail 5]
+      [--switchover register|api] [--out DIR] [--capture] [--cli] [--check]
 
-Writes DIR/mininet-moves.json (every move's times and outage) and DIR/probe.json (every probe),
-and copies the logs to DIR/logs. Exit 0 when every move recovered before the next one, 1 when
-one did not, 77 = cannot run here (the reason is printed), 2 = usage or set-up error.
-Everything it starts stops at --lifetime at the latest; it never runs `mn -c` (which deletes
-/tmp/*.log).
+Writes, through the shared results step (dist/simulations/results-cli.js), DIR/results.json,
+DIR/timelines/move-N.svg, DIR/comparison.svg and a table on stdout; also DIR/probe.json (every
+probe), DIR/moves.jsonl (every move's steps) and DIR/logs/ (every process's log and config).
+Exit 0 every move recovered before the next one, 3 some move did not, 77 cannot run here (the
+reason is printed), 2 usage or set-up error. Every process it starts is bounded by `timeout`; it
+never runs `mn -c` (which deletes /tmp/*.log).
 """
 import argparse
 import json
@@ -142,6 +144,15 @@ class Lab:
         self.procs.append(("oor-" + xtr, p))
         self.oor[xtr] = p
 
+    def start_capture(self, path):
+        """dumpcap on the underlay bridge (root namespace): every Map-Register, -Notify, -Request."""
+        out = open(os.path.join(self.work, "capture.log"), "w")
+        self.logs.append(out)
+        p = subprocess.Popen(["timeout", str(self.lifetime_s), "dumpcap", "-q", "-i", self.bridge, "-f", "udp port 4342",
+                              "-w", path], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(("capture", p))
+        time.sleep(1)  # dumpcap needs a moment before it captures
+
     def wait_log(self, name, text, seconds):
         path = os.path.join(self.work, name + ".log")
         deadline = time.time() + seconds
@@ -227,12 +238,13 @@ class Lab:
         self.wait_log("echo", "ready", 20)
 
     def wait_for_traffic(self, seconds):
-        """Pings hc -> VM until one answers (each xTR resolves the other's EID on first use)."""
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            if self.net["hc"].cmd("ping -c1 -W1 %s >/dev/null; echo $?" % VM_EID).strip() == "0":
-                return
-        raise RuntimeError("no traffic from hc to the VM within %d s after the xTRs started" % seconds)
+        """Probes hc -> VM until one is answered (each xTR resolves the other's EID on first use)."""
+        daemon = os.path.join(ROOT, "dist", "simulations", "netns", "daemon.js")
+        out, err, code = self.net["hc"].pexec(["node", daemon, "warmup", "--bind", CORR, "--to", "%s:%d" % (VM_EID, ECHO_PORT),
+                                               "--timeout-ms", str(seconds * 1000)])
+        if code != 0:
+            raise RuntimeError("the correspondent never reached the VM before any move: %s" % (out + err).strip())
+        return out.strip()
 
     def wait_probe_started(self, seconds):
         """Until the probe has bound its socket (it sends from then on): node can take over a
@@ -253,13 +265,13 @@ class Lab:
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=15)
         return r.returncode, r.stdout.decode(errors="replace").strip()
 
-    def post_move(self, site):
+    def start_post_move(self, site):
+        """POST /api/v1/moves from inside ms (the API listens there only); returns the running curl."""
         body = json.dumps({"eid": VM_EID + "/32", "site": site})
-        out, err, code = self.net["ms"].pexec(
-            ["curl", "-sS", "-m", "5", "-w", "\n%{http_code}", "-X", "POST", "-H", "authorization: Bearer " + API_TOKEN,
-             "-H", "content-type: application/json", "--data", body, "http://127.0.0.1:8080/api/v1/moves"])
-        lines = (out + err).strip().split("\n")
-        return (lines[-1] if code == 0 else "curl exit %d" % code), "\n".join(lines[:-1])
+        return self.net["ms"].popen(
+            ["curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+             "-H", "authorization: Bearer " + API_TOKEN, "-H", "content-type: application/json",
+             "--data", body, "http://127.0.0.1:8080/api/v1/moves"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def stop(self):
         self.stop_processes()
@@ -273,24 +285,73 @@ class Lab:
 def parse_gaps(text):
     gaps = [float(g) for g in text.split(",") if g.strip()]
     if not gaps or any(g < 0.5 or g > 600 for g in gaps):
-        raise argparse.ArgumentTypeError("--gaps: seconds between moves, each 0.5..600, comma-separated")
+        raise argparse.ArgumentTypeError("seconds between moves, each 0.5..600, comma-separated")
     return gaps
+
+
+def run_series(lab, args, daemon):
+    """The moves; returns their records (the shared results format's MoveRecord, times in epoch ms)."""
+    gaps = [args.gaps[i % len(args.gaps)] for i in range(args.moves - 1)]
+    # Slack: a move whose steps overrun delays the next one.
+    probe_s = args.pre + sum(gaps) + args.tail + 3
+    probe = lab.start("hc", "probe", ["node", daemon, "probe", "--bind", CORR, "--to", "%s:%d" % (VM_EID, ECHO_PORT),
+                                      "--interval-ms", "1", "--duration-ms", str(int(probe_s * 1000))])
+    lab.wait_probe_started(20)
+    next_at = time.time() + args.pre
+    at = "xa"
+    moves = []
+    for i in range(args.moves):
+        to = "xb" if at == "xa" else "xa"
+        old_site, new_site = SITE_OF[at], SITE_OF[to]
+        time.sleep(max(0.0, next_at - time.time()))
+        move = {"index": i + 1, "from": old_site, "to": new_site, "gapS": gaps[i - 1] if i > 0 else 0}
+        move["moveAt"] = now_ms()
+        lab.move_gateway(at, to)
+        move["linkMovedAt"] = now_ms()
+        # At switchover the API call and the new site's xTR update run side by side.
+        post = lab.start_post_move(new_site) if args.switchover == "api" else None
+        rc, out = lab.oor_update(to, new_site)
+        move["newXtrUpdatedAt"] = now_ms()
+        notes = ["oor-update %s (new site): exit %d: %s" % (to, rc, out)]
+        if post is not None:
+            status = post.communicate(timeout=10)[0].decode(errors="replace").strip()
+            if status == "200":
+                move["apiMoveAt"] = now_ms()  # a bound: curl may have finished before the xTR update
+            notes.append("POST /api/v1/moves: HTTP %s" % status)
+        rc_old, out = lab.oor_update(at, new_site)
+        move["oldXtrUpdatedAt"] = now_ms()
+        notes.append("oor-update %s (old site): exit %d: %s" % (at, rc_old, out))
+        move["notes"] = notes
+        moves.append(move)
+        log("move %d %s -> %s: link moved after %.1f ms, new xTR updated after %.1f ms (exit %d), old after %.1f ms (exit %d)%s" % (
+            i + 1, old_site, new_site, move["linkMovedAt"] - move["moveAt"], move["newXtrUpdatedAt"] - move["moveAt"], rc,
+            move["oldXtrUpdatedAt"] - move["moveAt"], rc_old, ", " + notes[1] if post is not None else ""))
+        at = to
+        next_at = move["moveAt"] / 1000.0 + (gaps[i] if i < len(gaps) else args.tail)
+    probe_end = moves[-1]["moveAt"] + args.tail * 1000
+    probe.wait(timeout=probe_s + 30)
+    return moves, probe_end
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--moves", type=int, default=15, help="number of moves, alternating local->cloud, cloud->local (15)")
-    parser.add_argument("--gaps", type=parse_gaps, default=[1.0, 2.0, 5.0, 10.0],
-                        help="seconds from each move to the next, comma-separated, used in turn (1,2,5,10)")
-    parser.add_argument("--switchover", choices=("none", "api"), default="none",
-                        help="api: POST /api/v1/moves at switchover, before the xTRs are updated")
+    parser.add_argument("--gaps", type=parse_gaps, default=[1.0, 5.0, 30.0],
+                        help="seconds between moves, comma-separated, used in turn (1,5,30)")
+    parser.add_argument("--tail", type=float, default=5.0, help="seconds of probing after the last move (5)")
+    parser.add_argument("--switchover", choices=("register", "api"), default="register",
+                        help="register: the xTR updates alone tell livmap; api: also POST /api/v1/moves at switchover")
     parser.add_argument("--pre", type=float, default=1.0, help="seconds of probing before the first move (1)")
     parser.add_argument("--out", default=os.path.join(ROOT, "sim-results", "mininet"))
+    parser.add_argument("--capture", action="store_true",
+                        help="also capture the underlay's LISP control traffic (UDP 4342) with dumpcap into DIR/underlay.pcapng")
     parser.add_argument("--cli", action="store_true", help="open the Mininet CLI after the set-up instead of moving the VM")
     parser.add_argument("--check", action="store_true", help="only say whether this machine can run it (exit 0 or 77)")
     args = parser.parse_args()
     if not 1 <= args.moves <= 100:
         parser.error("--moves must be 1..100")
+    if not 0.5 <= args.tail <= 600:
+        parser.error("--tail must be 0.5..600 s")
     why = unavailable()
     if why:
         log("SKIP: " + why)
@@ -298,140 +359,69 @@ def main():
     if args.check:
         return 0
     daemon = os.path.join(ROOT, "dist", "simulations", "netns", "daemon.js")
-    if not os.path.exists(daemon):
-        log("no %s: run `npm run build` first" % daemon)
-        return 2
+    results_cli = os.path.join(ROOT, "dist", "simulations", "results-cli.js")
+    for path in (daemon, results_cli, os.path.join(ROOT, "dist", "mapserver", "cli", "main.js")):
+        if not os.path.exists(path):
+            log("no %s: run `npm run build` first" % path)
+            return 2
+    # A test runner's loader options (tap's TypeScript import hooks) would slow every node start.
+    os.environ.pop("NODE_OPTIONS", None)
 
-    gaps = [args.gaps[i % len(args.gaps)] for i in range(args.moves)]
-    # Slack: a move whose steps overrun delays the next one.
-    probe_s = args.pre + sum(gaps) + 3
-    lifetime_s = int(probe_s + 120)
-    os.makedirs(args.out, exist_ok=True)
+    out_dir = os.path.abspath(args.out)
+    os.makedirs(out_dir, exist_ok=True)
     # Not under /tmp: every OOR sees a private tmpfs there, and its config must stay visible.
-    work = tempfile.mkdtemp(prefix="work-", dir=os.path.abspath(args.out))
+    work = tempfile.mkdtemp(prefix="work-", dir=out_dir)
     write_configs(work)
+    series_s = args.pre + sum(args.gaps[i % len(args.gaps)] for i in range(args.moves - 1)) + args.tail
+    lab = Lab(work, int(series_s + 180))
 
     from mininet.log import setLogLevel
     setLogLevel("warning")
-    lab = Lab(work, lifetime_s)
-    interrupted = []
 
-    def on_signal(signum, _frame):
-        interrupted.append(signum)
+    def on_signal(_signum, _frame):
         raise KeyboardInterrupt()
     signal.signal(signal.SIGTERM, on_signal)
 
-    moves = []
+    log("%d moves (gaps %s s, tail %s s), switchover %s, OOR 1.3 xTRs, bridge %s" % (
+        args.moves, ",".join("%g" % g for g in args.gaps), "%g" % args.tail, args.switchover, lab.bridge))
     try:
         lab.build()
+        if args.capture:
+            lab.start_capture(os.path.join(out_dir, "underlay.pcapng"))
         lab.start_everything()
-        lab.wait_for_traffic(30)
-        log("OOR xTRs registered and resolving; traffic flows hc -> VM")
+        log("traffic flows hc -> VM (%s)" % lab.wait_for_traffic(30))
         if args.cli:
             from mininet.cli import CLI
             CLI(lab.net)
             return 0
-        probe = lab.start("hc", "probe", ["node", daemon, "probe", "--bind", CORR, "--to", "%s:%d" % (VM_EID, ECHO_PORT),
-                                          "--interval-ms", "1", "--duration-ms", str(int(probe_s * 1000))])
-        lab.wait_probe_started(20)
-        start = time.time() + args.pre
-        at = "xa"
-        for i, gap in enumerate(gaps):
-            to = "xb" if at == "xa" else "xa"
-            old_site, new_site = SITE_OF[at], SITE_OF[to]
-            time.sleep(max(0.0, start - time.time()))
-            move = {"move": i + 1, "direction": "%s-to-%s" % (old_site, new_site), "gapS": gap}
-            move["moveAt"] = now_ms()
-            lab.move_gateway(at, to)
-            move["relinkedAt"] = now_ms()
-            if args.switchover == "api":
-                status, body = lab.post_move(new_site)
-                move["apiAt"], move["apiStatus"], move["apiReply"] = now_ms(), status, body
-            rc, out = lab.oor_update(to, new_site)
-            move["newXtrUpdatedAt"], move["newXtrUpdate"] = now_ms(), {"xtr": to, "exit": rc, "output": out}
-            rc, out = lab.oor_update(at, new_site)
-            move["oldXtrUpdatedAt"], move["oldXtrUpdate"] = now_ms(), {"xtr": at, "exit": rc, "output": out}
-            moves.append(move)
-            log("move %d %s: relink %.1f ms, new xTR updated after %.1f ms (exit %d), old after %.1f ms (exit %d)%s" % (
-                i + 1, move["direction"], move["relinkedAt"] - move["moveAt"], move["newXtrUpdatedAt"] - move["moveAt"],
-                move["newXtrUpdate"]["exit"], move["oldXtrUpdatedAt"] - move["moveAt"], move["oldXtrUpdate"]["exit"],
-                ", POST /moves %s" % move["apiStatus"] if "apiStatus" in move else ""))
-            at = to
-            start += gap
-        probe.wait(timeout=probe_s + 30)
+        moves, probe_end = run_series(lab, args, daemon)
     except KeyboardInterrupt:
         log("interrupted: cleaning up")
         return 130
-    except Exception as err:  # a set-up or tool failure: exit 2, not the "did not recover" 1
+    except Exception as err:  # a set-up or tool failure: exit 2, not the "did not recover" 3
         log("failed: %s: %s" % (type(err).__name__, err))
         return 2
     finally:
         lab.stop()
-        logs = os.path.join(args.out, "logs")
+        logs = os.path.join(out_dir, "logs")
         os.makedirs(logs, exist_ok=True)
         for name in os.listdir(work):
-            if name.endswith(".log") or name.endswith(".conf") or name.endswith(".json"):
+            if name.endswith(".log") or name.endswith(".json"):
                 shutil.copy(os.path.join(work, name), logs)
         for vm_site in ("local", "cloud"):
             for name in os.listdir(os.path.join(work, "oor-" + vm_site)):
-                shutil.copy(os.path.join(work, "oor-" + vm_site, name), os.path.join(logs, "%s-vm-%s" % (name, vm_site)))
+                shutil.copy(os.path.join(work, "oor-" + vm_site, name), os.path.join(logs, "vm-%s-%s" % (vm_site, name)))
         shutil.rmtree(work, ignore_errors=True)
         log("cleaned up: processes stopped, %s deleted, Mininet stopped" % lab.bridge)
 
-    with open(os.path.join(args.out, "logs", "probe.log")) as f:
-        lines = [l for l in f.read().strip().split("\n") if l.startswith("{")]
-    if not lines:
-        log("the probe printed nothing")
-        return 2
-    probes = json.loads(lines[-1])
-    with open(os.path.join(args.out, "probe.json"), "w") as f:
-        json.dump(probes, f)
-    return analyze(args, moves, probes, daemon)
-
-
-def analyze(args, moves, probes, daemon):
-    """Each move's outage, measured in the probes sent from 0.5 s before it until its gap ended
-    or the next move began, whichever came first."""
-    slices = os.path.join(args.out, "slices")
-    os.makedirs(slices, exist_ok=True)
-    runs = []
-    for i, move in enumerate(moves):
-        end = move["moveAt"] + move["gapS"] * 1000
-        if i + 1 < len(moves):
-            end = min(end, moves[i + 1]["moveAt"])
-        keep = [k for k, t in enumerate(probes["sendWall"]) if move["moveAt"] - 500 <= t < end]
-        part = {"intervalMs": probes["intervalMs"], "sendWall": [probes["sendWall"][k] for k in keep],
-                "rttMs": [probes["rttMs"][k] for k in keep]}
-        path = os.path.join(slices, "move-%02d.json" % move["move"])
-        with open(path, "w") as f:
-            json.dump(part, f)
-        runs += ["--run", "%s,%r,%r,%s" % (path, move["moveAt"], move["newXtrUpdatedAt"], move["direction"])]
-    result = json.loads(subprocess.run(["node", daemon, "analyze"] + runs, check=True, stdout=subprocess.PIPE).stdout)
-    failed = []
-    for move, outage in zip(moves, result["runs"]):
-        move["outage"] = outage
-        # Signed: traffic may come back before the verb's process has exited and been reaped.
-        move["backAfterNewXtrUpdatedMs"] = None if outage["censored"] else round(
-            move["moveAt"] + outage["gapToMs"] - move["newXtrUpdatedAt"], 1)
-        move["recovered"] = not outage["censored"]
-        if not move["recovered"]:
-            failed.append(move["move"])
-    report = {
-        "scenario": "mininet", "xtr": "oor", "switchover": args.switchover,
-        "measure": result["downtime"] + "; backAfterNewXtrUpdatedMs: the first answered probe after the outage minus the moment `livmap oor-update` returned for the new site's xTR (negative: before it returned)",
-        "moves": moves,
-    }
-    with open(os.path.join(args.out, "mininet-moves.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    for move in moves:
-        o = move["outage"]
-        print("move %2d %-15s %9.1f ms lost (%5d probes), traffic back %s after the new xTR was updated%s" % (
-            move["move"], move["direction"], o["downtimeMs"], o["lostProbes"],
-            "%.1f ms" % move["backAfterNewXtrUpdatedMs"] if move["backAfterNewXtrUpdatedMs"] is not None else "never",
-            "" if move["recovered"] else ": NOT RECOVERED before the next move (%.0f s)" % move["gapS"]))
-    if failed:
-        print("moves that did not recover: %s" % ", ".join(str(m) for m in failed))
-    return 1 if failed else 0
+    shutil.copy(os.path.join(out_dir, "logs", "probe.log"), os.path.join(out_dir, "probe.json"))
+    with open(os.path.join(out_dir, "moves.jsonl"), "w") as f:
+        for move in moves:
+            f.write(json.dumps(move) + "\n")
+    # The shared results step: results.json, timelines/move-N.svg, comparison.svg, a table.
+    return subprocess.run(["node", results_cli, "--probe", os.path.join(out_dir, "probe.json"),
+                           "--moves", os.path.join(out_dir, "moves.jsonl"), "--emulator", "mininet", "--xtr", "oor",
+                           "--switchover", args.switchover, "--probe-end", "%.3f" % probe_end, "--out", out_dir]).returncode
 
 
 if __name__ == "__main__":
