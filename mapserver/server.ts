@@ -224,6 +224,11 @@ export class LispServer {
   /** The latest commit not yet durable (commits are written in order: it is durable last). */
   private inFlight: Promise<void> | undefined;
 
+  /** Resolves once every change handled so far is durable and its answers are sent. */
+  async settled(): Promise<void> {
+    while (this.inFlight) await this.inFlight.catch(() => undefined);
+  }
+
   /**
    * A refresh that changes nothing but the lifetime need not be written every minute: the stored
    * copy is rewritten only once its stored expiry is less than REFRESH_WRITE_MARGIN_MS ahead, so
