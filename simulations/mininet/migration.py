@@ -39,6 +39,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -113,6 +114,20 @@ def write_configs(work):
     config["api"] = {"listen": "127.0.0.1:8080", "token": API_TOKEN}
     with open(path, "w") as f:
         json.dump(config, f, indent=1)
+
+
+class ReplyWaiter(threading.Thread):
+    """Notes when a running curl got its reply (its HTTP status on stdout)."""
+
+    def __init__(self, curl):
+        super().__init__(daemon=True)
+        self.curl = curl
+        self.status = "no reply"
+        self.done_at = None
+
+    def run(self):
+        self.status = self.curl.communicate()[0].decode(errors="replace").strip()
+        self.done_at = now_ms()
 
 
 class Lab:
@@ -257,21 +272,37 @@ class Lab:
         raise RuntimeError("the probe did not start within %d s" % seconds)
 
     def oor_update(self, xtr, vm_site):
-        """`livmap oor-update` in the xTR's network and mount namespaces (its own /tmp)."""
+        """`livmap oor-update` in the xTR's network and mount namespaces (its own /tmp). Returns
+        (when OOR answered OK, or None; a note for the results)."""
         conf = os.path.join(self.work, "oor-" + vm_site, xtr + ".conf")
         argv = ["nsenter", "-t", str(self.oor[xtr].pid), "-m", "-n", "--",
                 os.path.join(ROOT, "bin", "livmap"), "oor-update", "--conf", conf,
-                "--nudge", RLOC[xtr] + ":4342", "--timeout", "3000"]
-        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=15)
-        return r.returncode, r.stdout.decode(errors="replace").strip()
+                "--nudge", RLOC[xtr] + ":4342", "--timeout", "3000", "--json"]
+        spawned = now_ms()
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15)
+        exited = now_ms()
+        out = r.stdout.decode(errors="replace").strip()
+        try:
+            reply = json.loads(out.split("\n")[-1])
+        except ValueError:
+            reply = {}
+        if r.returncode != 0 or reply.get("ok") is not True:
+            return None, "exit %d: %s %s" % (r.returncode, out, r.stderr.decode(errors="replace").strip())
+        # The verb's own clock: when it started (after node loaded it) and when OOR answered OK.
+        answered = reply["startedAt"] + reply["totalMs"]
+        return answered, "exit 0: OK: holds %s; node started the verb %.0f ms after the spawn, OOR answered %.1f ms later, the process exited %.0f ms after that" % (
+            ", ".join(reply.get("eids", [])), reply["startedAt"] - spawned, reply["totalMs"], exited - answered)
 
     def start_post_move(self, site):
-        """POST /api/v1/moves from inside ms (the API listens there only); returns the running curl."""
+        """POST /api/v1/moves from inside ms (the API listens there only), running alongside."""
         body = json.dumps({"eid": VM_EID + "/32", "site": site})
-        return self.net["ms"].popen(
+        curl = self.net["ms"].popen(
             ["curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
              "-H", "authorization: Bearer " + API_TOKEN, "-H", "content-type: application/json",
              "--data", body, "http://127.0.0.1:8080/api/v1/moves"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        post = ReplyWaiter(curl)
+        post.start()
+        return post
 
     def stop(self):
         self.stop_processes()
@@ -310,22 +341,24 @@ def run_series(lab, args, daemon):
         move["linkMovedAt"] = now_ms()
         # At switchover the API call and the new site's xTR update run side by side.
         post = lab.start_post_move(new_site) if args.switchover == "api" else None
-        rc, out = lab.oor_update(to, new_site)
-        move["newXtrUpdatedAt"] = now_ms()
-        notes = ["oor-update %s (new site): exit %d: %s" % (to, rc, out)]
+        answered, note = lab.oor_update(to, new_site)
+        move["newXtrUpdatedAt"] = answered
+        notes = ["oor-update %s (new site): %s" % (to, note)]
         if post is not None:
-            status = post.communicate(timeout=10)[0].decode(errors="replace").strip()
-            if status == "200":
-                move["apiMoveAt"] = now_ms()  # a bound: curl may have finished before the xTR update
-            notes.append("POST /api/v1/moves: HTTP %s" % status)
-        rc_old, out = lab.oor_update(at, new_site)
-        move["oldXtrUpdatedAt"] = now_ms()
-        notes.append("oor-update %s (old site): exit %d: %s" % (at, rc_old, out))
+            post.join(10)
+            if post.status == "200":
+                move["apiMoveAt"] = post.done_at
+            notes.append("POST /api/v1/moves: HTTP %s" % post.status)
+        answered, note = lab.oor_update(at, new_site)
+        move["oldXtrUpdatedAt"] = answered
+        notes.append("oor-update %s (old site): %s" % (at, note))
         move["notes"] = notes
         moves.append(move)
-        log("move %d %s -> %s: link moved after %.1f ms, new xTR updated after %.1f ms (exit %d), old after %.1f ms (exit %d)%s" % (
-            i + 1, old_site, new_site, move["linkMovedAt"] - move["moveAt"], move["newXtrUpdatedAt"] - move["moveAt"], rc,
-            move["oldXtrUpdatedAt"] - move["moveAt"], rc_old, ", " + notes[1] if post is not None else ""))
+        def after(key):
+            return "after %.1f ms" % (move[key] - move["moveAt"]) if move[key] is not None else "FAILED"
+        log("move %d %s -> %s: link moved after %.1f ms, new xTR took the VM %s, old xTR dropped it %s%s" % (
+            i + 1, old_site, new_site, move["linkMovedAt"] - move["moveAt"], after("newXtrUpdatedAt"),
+            after("oldXtrUpdatedAt"), ", " + notes[1] if post is not None else ""))
         at = to
         next_at = move["moveAt"] / 1000.0 + (gaps[i] if i < len(gaps) else args.tail)
     probe_end = moves[-1]["moveAt"] + args.tail * 1000
