@@ -52,7 +52,6 @@ CORR = "172.16.30.10"
 ECHO_PORT = 7000
 RLOC = {"xa": "10.99.0.3", "xb": "10.99.0.4", "xc": "10.99.0.6"}
 SITE_OF = {"xa": "local", "xb": "cloud"}
-XTR_OF = {"local": "xa", "cloud": "xb"}
 SKIP = 77
 
 
@@ -73,8 +72,7 @@ def unavailable():
         import mininet.net  # noqa: F401  (only checking it is there)
     except ImportError:
         return "needs Debian's mininet package (apt-get install mininet) and /usr/bin/python3 (got %s)" % sys.executable
-    for tool, package in (("oor", "openoverlayrouter"), ("brctl", "bridge-utils"), ("ping", "iputils-ping"),
-                          ("mnexec", "mininet"), ("unshare", "util-linux"), ("nsenter", "util-linux"),
+    for tool, package in (("oor", "openoverlayrouter"), ("brctl", "bridge-utils"), ("mnexec", "mininet"), ("unshare", "util-linux"), ("nsenter", "util-linux"),
                           ("curl", "curl"), ("node", "nodejs")):
         if shutil.which(tool) is None:
             return "needs '%s' on PATH (package %s)" % (tool, package)
@@ -391,6 +389,9 @@ def main():
         return SKIP
     if args.check:
         return 0
+    if args.capture and shutil.which("dumpcap") is None:
+        log("--capture needs dumpcap (apt-get install tshark)")
+        return 2
     daemon = os.path.join(ROOT, "dist", "simulations", "netns", "daemon.js")
     results_cli = os.path.join(ROOT, "dist", "simulations", "results-cli.js")
     for path in (daemon, results_cli, os.path.join(ROOT, "dist", "mapserver", "cli", "main.js")):
