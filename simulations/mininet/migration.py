@@ -288,8 +288,9 @@ class Lab:
             return None, "exit %d: %s %s" % (r.returncode, out, r.stderr.decode(errors="replace").strip())
         # The verb's own clock: when it started (after node loaded it) and when OOR answered OK.
         answered = reply["startedAt"] + reply["totalMs"]
-        return answered, "exit 0: OK: holds %s; node started the verb %.0f ms after the spawn, OOR answered %.1f ms later, the process exited %.0f ms after that" % (
-            ", ".join(reply.get("eids", [])), reply["startedAt"] - spawned, reply["totalMs"], exited - answered)
+        return answered, ("exit 0: OK: holds %s; node started the verb %.0f ms after the spawn, the verb took %.1f ms "
+                          "(OOR replied %.1f ms after the request), the process exited %.0f ms after that") % (
+            ", ".join(reply.get("eids", [])), reply["startedAt"] - spawned, reply["totalMs"], reply.get("replyMs", -1), exited - answered)
 
     def start_post_move(self, site):
         """POST /api/v1/moves from inside ms (the API listens there only), running alongside."""
