@@ -43,6 +43,11 @@ function whyNot(): string | undefined {
   return undefined;
 }
 
+function readMoveAt(out: string, index: number): number | undefined {
+  const line = readFileSync(join(out, 'moves.jsonl'), 'utf8').split('\n')[index - 1];
+  return line ? (JSON.parse(line) as { moveAt: number }).moveAt : undefined;
+}
+
 const why = whyNot();
 // Two series of ~40 s each (Mininet and OOR start-up included) on a loaded 2-core machine.
 if (!why) t.setTimeout(300_000);
@@ -110,5 +115,11 @@ for (const switchover of ['register', 'api'] as const) {
       t.match(stdout, new RegExp(`^ +${m.index} ${m.direction} `, 'm'), `${name} reported`);
     }
     t.equal(code, results.moves.every((m) => m.recovered) ? 0 : 3, 'exit status says whether every move recovered');
+    if (results.moves.some((m) => !m.recovered)) {
+      // The fixture directory goes away with the test: keep livmap's view of the moves in the output.
+      const moves = results.moves.map((m) => `move ${m.index} at ${readMoveAt(out, m.index)}: ${m.direction} ${m.notes.join('; ')}`);
+      const decisions = readFileSync(join(out, 'logs', 'livmap.log'), 'utf8').split('\n').filter((l) => /binding moved|stopped listing/.test(l));
+      t.comment([...moves, ...decisions].join('\n'));
+    }
   });
 }
