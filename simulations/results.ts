@@ -67,6 +67,11 @@ export interface MoveResult {
   readonly outageMs: number;
   readonly lostProbes: number;
   readonly recovered: boolean;
+  /**
+   * Probes lost after traffic first came back (after the first loss following the move): a
+   * binding that flips back and forth shows here; null when nothing was lost or never came back.
+   */
+  readonly lostAfterRecovery: number | null;
   /** First answered probe after the outage, relative to the new xTR's update; null when not recovered. */
   readonly backAfterUpdateMs: number | null;
   /** Relative to moveAt. */
@@ -92,6 +97,7 @@ export const DEFINITIONS = {
   outageMs:
     'the longest interval between the send times of two consecutive answered probes with lost probes between them, minus the probe spacing, among the probes sent from 50 ms before the move until the next move (or the end of probing); when no probe is answered after the loss it runs to the end of the window and the move is not recovered',
   recovered: 'a probe sent after the outage was answered within the move window',
+  lostAfterRecovery: 'probes lost after the first answered probe that follows the first loss after the move (a binding flipping back shows here)',
   backAfterUpdateMs: "send time of the first answered probe after the outage minus the time the new site's xTR took the VM (OOR answered OK to oor-update: its Map-Register burst has left); negative: traffic came back before that",
   window: 'from 50 ms before the move to the next move (the last move: to the end of probing)',
 } as const;
@@ -127,12 +133,16 @@ export function analyzeSeries(input: SeriesInput): { moves: Omit<MoveResult, 'ti
     const windowProbes = inWindow.filter((p) => p.sentAt >= m.moveAt - BEFORE_MS);
     const answeredAfter = windowProbes.some((p) => p.answeredAt !== undefined && p.sentAt >= m.moveAt);
     const recovered = !outage.censored && answeredAfter;
+    const afterMove = windowProbes.filter((p) => p.sentAt >= m.moveAt);
+    const firstLoss = afterMove.findIndex((p) => p.answeredAt === undefined);
+    const back = firstLoss < 0 ? -1 : afterMove.findIndex((p, k) => k > firstLoss && p.answeredAt !== undefined);
+    const lostAfterRecovery = back < 0 ? null : afterMove.slice(back).filter((p) => p.answeredAt === undefined).length;
     const rel = (t: number | undefined): number | undefined => (t === undefined ? undefined : round(t - m.moveAt));
     const steps: Record<string, number> = {};
     for (const [k, v] of Object.entries({ linkMoved: rel(m.linkMovedAt), apiMove: rel(m.apiMoveAt), newXtrUpdated: rel(m.newXtrUpdatedAt), oldXtrUpdated: rel(m.oldXtrUpdatedAt) })) {
       if (v !== undefined) steps[k] = v;
     }
-    const back = recovered && m.newXtrUpdatedAt !== undefined ? round(m.moveAt + outage.gapToMs - m.newXtrUpdatedAt) : null;
+    const backAfterUpdate = recovered && m.newXtrUpdatedAt !== undefined ? round(m.moveAt + outage.gapToMs - m.newXtrUpdatedAt) : null;
     return {
       index: m.index,
       direction: directionOf(m),
@@ -144,7 +154,8 @@ export function analyzeSeries(input: SeriesInput): { moves: Omit<MoveResult, 'ti
       outageMs: round(outage.downtimeMs),
       lostProbes: windowProbes.filter((p) => p.answeredAt === undefined).length,
       recovered,
-      backAfterUpdateMs: back,
+      lostAfterRecovery,
+      backAfterUpdateMs: backAfterUpdate,
       gapFromMs: round(outage.gapFromMs),
       gapToMs: round(outage.gapToMs),
       windowMs: round(end - m.moveAt),

@@ -249,7 +249,8 @@ SERVE_RUN=1
 start_serve() {
   start ms "serve-$SERVE_RUN.log" node "$LIVMAP" serve --config "$WORK/livmap.json"
   SERVE_PID=${PIDS[-1]}
-  wait_for "$WORK/serve-$SERVE_RUN.log" 'LISP control plane listening' 20
+  # The API (and its token file, written on first start) comes up after the LISP sockets.
+  wait_for "$WORK/serve-$SERVE_RUN.log" 'operator API listening' 20
   SERVE_RUN=$(( SERVE_RUN + 1 ))
 }
 start_serve

@@ -1,104 +1,16 @@
 // The netns migration scenario (simulations/netns/run.sh) as users run it: `bin/livmap serve`,
 // three real OOR 1.3 xTRs in network namespaces (each with its own /tmp), the VM moving back and
-// forth, both site xTRs updated by `livmap oor-update` (no restart), a 1 ms probe measuring each
-// outage. Every move must be measured, reported and must recover; the outages themselves are
-// reported (test comments and results.json), not asserted. Under CI=true a missing prerequisite
-// fails; elsewhere the test skips with the reason. Uses the build in dist/ (npm test makes it).
-import t, { type Test } from 'tap';
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CHILD_ENV, ciMustRun, realOorMissing } from '../helpers/netns.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const RUN_SH = join(ROOT, 'simulations/netns/run.sh');
-
-function missing(): string | undefined {
-  const base = realOorMissing();
-  if (base) return base;
-  if (!existsSync('/dev/net/tun')) return 'needs /dev/net/tun';
-  try {
-    execFileSync('python3', ['-c', 'import socket'], { stdio: 'ignore' });
-  } catch {
-    return 'needs python3';
-  }
-  if (!existsSync(join(ROOT, 'dist/simulations/netns/daemon.js'))) return 'no build in dist/ (npm test builds it; or npm run build)';
-  return undefined;
-}
-
-interface MoveResult {
-  index: number;
-  direction: string;
-  gapS: number;
-  outageMs: number;
-  lostProbes: number;
-  recovered: boolean;
-  backAfterUpdateMs: number | null;
-  windowMs: number;
-  probesSent: number;
-  timelineSvg: string;
-  steps: Record<string, number>;
-}
-interface Results {
-  format: string;
-  xtr: string;
-  switchover: string;
-  variants: string[];
-  moves: MoveResult[];
-  summary: Record<string, { moves: number; recovered: number; outageMs: { median: number; p95: number; max: number } }>;
-  events: Array<{ type: string; bindingBefore?: { rlocs?: Array<{ address: string }> }; bindingAfter?: { rlocs?: Array<{ address: string }> } }>;
-}
-
-function runScenario(args: readonly string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(RUN_SH, [...args], { env: CHILD_ENV, timeout: timeoutMs, killSignal: 'SIGTERM', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+// forth (6 moves, gaps 1, 5, 30 s), both site xTRs updated by `livmap oor-update` (no restart), a
+// 1 ms probe measuring each outage. Every move must be measured, reported and must recover; the
+// outages themselves are reported (test comments and results.json), not asserted. Under CI=true
+// a missing prerequisite fails; elsewhere the test skips with the reason. Uses the build in dist/
+// (npm test makes it). The stale, replay and restart variants: netns-variants.test.ts.
+import t from 'tap';
+import { ciMustRun } from '../helpers/netns.js';
+import { missing, series } from '../helpers/netns-scenario.js';
 
 const why = missing();
-t.setTimeout(330_000);
-
-async function series(t: Test, name: string, args: readonly string[], expectMoves: number, timeoutMs: number): Promise<Results | undefined> {
-  const out = join(t.testdir(), 'out');
-  const run = await runScenario([...args, '--out', out], timeoutMs);
-  t.comment(`${name}:\n${run.stdout}`);
-  // 0: every move recovered; 3: some did not (results written). Anything else: the scenario broke.
-  t.ok(run.code === 0 || run.code === 3, `${name}: run.sh completed (exit ${run.code})`, { stderr: run.stderr.slice(-3000) });
-  const prefix = /prefix (lvs\d+)/.exec(run.stderr)?.[1];
-  t.ok(prefix, 'run.sh named its namespaces');
-  if (prefix) t.notMatch(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }), new RegExp(`^${prefix}-`, 'm'), 'every namespace it created is gone');
-  const file = join(out, 'results.json');
-  if (!existsSync(file)) {
-    t.fail(`${name}: no results.json`);
-    return undefined;
-  }
-  const results = JSON.parse(readFileSync(file, 'utf8')) as Results;
-  t.equal(results.format, 'livmap-migration-results/1');
-  t.equal(results.xtr, 'oor', 'real OOR xTRs');
-  t.equal(results.moves.length, expectMoves, 'every move measured and reported');
-  results.moves.forEach((m, i) => {
-    t.equal(m.index, i + 1);
-    t.equal(m.direction, i % 2 === 0 ? 'local-to-cloud' : 'cloud-to-local', `move ${i + 1} alternates direction`);
-    t.ok(m.probesSent > 100, `move ${m.index}: probed (${m.probesSent} probes in ${m.windowMs} ms)`);
-    t.ok(existsSync(join(out, m.timelineSvg)), `move ${m.index}: timeline ${m.timelineSvg}`);
-    t.ok(typeof m.steps.newXtrUpdated === 'number', `move ${m.index}: the new xTR was updated`);
-    t.ok(
-      m.recovered,
-      m.recovered
-        ? `move ${m.index} (${m.direction}, after ${m.gapS} s): recovered; outage ${m.outageMs} ms, ${m.lostProbes} probes lost, back ${m.backAfterUpdateMs} ms after the new xTR's update`
-        : `move ${m.index} (${m.direction}, after ${m.gapS} s): NOT recovered within ${m.windowMs} ms (${m.lostProbes} probes lost)`,
-    );
-  });
-  t.ok(existsSync(join(out, 'comparison.svg')), 'comparison chart');
-  for (const [direction, s] of Object.entries(results.summary)) {
-    t.comment(`${name} ${direction}: ${s.recovered}/${s.moves} recovered, outage median ${s.outageMs.median} ms, p95 ${s.outageMs.p95}, max ${s.outageMs.max}`);
-  }
-  return results;
-}
+t.setTimeout(240_000);
 
 t.test('netns scenario with livmap serve and real OOR xTRs', { skip: why && !ciMustRun() ? `skipped: ${why}` : false }, async (t) => {
   if (why) {
@@ -111,18 +23,5 @@ t.test('netns scenario with livmap serve and real OOR xTRs', { skip: why && !ciM
   });
   await t.test('switchover api (POST /api/v1/moves at the switchover, as well)', async (t) => {
     await series(t, 'switchover api', ['--moves', '6', '--gaps', '1,5,30', '--tail', '5', '--switchover', 'api'], 6, 110_000);
-  });
-  await t.test('stale old xTR (its config still lists the VM: it keeps refreshing)', async (t) => {
-    const r = await series(t, 'stale', ['--moves', '2', '--gaps', '2', '--tail', '3', '--stale'], 2, 60_000);
-    if (r) t.same(r.variants, ['stale']);
-  });
-  await t.test('replayed Map-Register and a livmap restart between moves', async (t) => {
-    const r = await series(t, 'replay + restart', ['--moves', '3', '--gaps', '2', '--tail', '3', '--replay', '--restart-ms'], 3, 70_000);
-    if (!r) return;
-    const replay = r.events.find((e) => e.type === 'replay');
-    t.ok(replay, 'the captured Map-Register was re-sent from 10.99.0.9');
-    const rlocs = (b: { rlocs?: Array<{ address: string }> } | undefined): string[] => (b?.rlocs ?? []).map((x) => x.address).sort();
-    if (replay) t.same(rlocs(replay.bindingAfter), rlocs(replay.bindingBefore), `the replay did not change the binding (${rlocs(replay.bindingBefore).join(',')})`);
-    t.ok(r.events.some((e) => e.type === 'livmap-restart'), 'livmap serve was restarted between two moves');
   });
 });
