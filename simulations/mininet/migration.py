@@ -72,8 +72,8 @@ def unavailable():
         import mininet.net  # noqa: F401  (only checking it is there)
     except ImportError:
         return "needs Debian's mininet package (apt-get install mininet) and /usr/bin/python3 (got %s)" % sys.executable
-    for tool, package in (("oor", "openoverlayrouter"), ("brctl", "bridge-utils"), ("mnexec", "mininet"), ("unshare", "util-linux"), ("nsenter", "util-linux"),
-                          ("curl", "curl"), ("node", "nodejs")):
+    for tool, package in (("oor", "openoverlayrouter"), ("brctl", "bridge-utils"), ("mnexec", "mininet"),
+                          ("unshare", "util-linux"), ("nsenter", "util-linux"), ("node", "nodejs")):
         if shutil.which(tool) is None:
             return "needs '%s' on PATH (package %s)" % (tool, package)
     return None
@@ -114,17 +114,30 @@ def write_configs(work):
         json.dump(config, f, indent=1)
 
 
-class ReplyWaiter(threading.Thread):
-    """Notes when a running curl got its reply (its HTTP status on stdout)."""
+# Run by Python inside ms: prints the HTTP status of POST /api/v1/moves (argv: token, JSON body).
+POST_MOVE = """
+import sys, urllib.error, urllib.request
+request = urllib.request.Request("http://127.0.0.1:8080/api/v1/moves", data=sys.argv[2].encode(), method="POST",
+                                 headers={"authorization": "Bearer " + sys.argv[1], "content-type": "application/json"})
+try:
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        print(reply.status)
+except urllib.error.HTTPError as err:
+    print(err.code, err.read().decode(errors="replace"))
+"""
 
-    def __init__(self, curl):
+
+class ReplyWaiter(threading.Thread):
+    """Notes when a running HTTP client got its reply (its HTTP status on stdout)."""
+
+    def __init__(self, client):
         super().__init__(daemon=True)
-        self.curl = curl
+        self.client = client
         self.status = "no reply"
         self.done_at = None
 
     def run(self):
-        self.status = self.curl.communicate()[0].decode(errors="replace").strip()
+        self.status = self.client.communicate()[0].decode(errors="replace").strip()
         self.done_at = now_ms()
 
 
@@ -295,11 +308,9 @@ class Lab:
     def start_post_move(self, site):
         """POST /api/v1/moves from inside ms (the API listens there only), running alongside."""
         body = json.dumps({"eid": VM_EID + "/32", "site": site})
-        curl = self.net["ms"].popen(
-            ["curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
-             "-H", "authorization: Bearer " + API_TOKEN, "-H", "content-type: application/json",
-             "--data", body, "http://127.0.0.1:8080/api/v1/moves"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        post = ReplyWaiter(curl)
+        client = self.net["ms"].popen([sys.executable, "-c", POST_MOVE, API_TOKEN, body],
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        post = ReplyWaiter(client)
         post.start()
         return post
 
