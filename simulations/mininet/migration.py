@@ -427,6 +427,7 @@ def main():
     def on_signal(_signum, _frame):
         raise KeyboardInterrupt()
     signal.signal(signal.SIGTERM, on_signal)
+    cleanup_error = []
 
     log("%d moves (gaps %s s, tail %s s), switchover %s, OOR 1.3 xTRs, bridge %s" % (
         args.moves, ",".join("%g" % g for g in args.gaps), "%g" % args.tail, args.switchover, lab.bridge))
@@ -448,7 +449,10 @@ def main():
         log("failed: %s: %s" % (type(err).__name__, err))
         return 2
     finally:
-        lab.stop()
+        try:
+            lab.stop()
+        except Exception as err:  # reported, and the run fails, after the logs are kept
+            cleanup_error.append(err)
         logs = os.path.join(out_dir, "logs")
         os.makedirs(logs, exist_ok=True)
         for name in os.listdir(work):
@@ -458,7 +462,12 @@ def main():
             for name in os.listdir(os.path.join(work, "oor-" + vm_site)):
                 shutil.copy(os.path.join(work, "oor-" + vm_site, name), os.path.join(logs, "vm-%s-%s" % (vm_site, name)))
         shutil.rmtree(work, ignore_errors=True)
-        log("cleaned up: processes stopped, %s deleted, Mininet stopped" % lab.bridge)
+        if cleanup_error:
+            log("clean-up FAILED: %s" % cleanup_error[0])
+        else:
+            log("cleaned up: processes stopped, %s deleted, Mininet stopped" % lab.bridge)
+    if cleanup_error:
+        return 2
 
     shutil.copy(os.path.join(out_dir, "logs", "probe.log"), os.path.join(out_dir, "probe.json"))
     with open(os.path.join(out_dir, "moves.jsonl"), "w") as f:
