@@ -66,7 +66,7 @@ while [ $# -gt 0 ]; do
     --restart-ms) RESTART=1; shift ;;
     --tail) TAIL_S=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -99,7 +99,7 @@ P="lvs$$"
 NAMES=(ul ms xa xb xc vm rp)
 TOTAL_GAPS=0
 for ((i = 1; i < MOVES; i++)); do TOTAL_GAPS=$(awk -v a="$TOTAL_GAPS" -v b="${GAP_LIST[$(( (i - 1) % ${#GAP_LIST[@]} ))]}" 'BEGIN { print a + b }'); done
-LIFE=$(awk -v g="$TOTAL_GAPS" -v m="$MOVES" -v t="$TAIL_S" 'BEGIN { printf "%d", g + m * 4 + t + 60 }')  # seconds any process may live
+LIFE=$(awk -v g="$TOTAL_GAPS" -v m="$MOVES" -v t="$TAIL_S" 'BEGIN { printf "%d", g + m * 10 + t + 120 }')  # seconds any process may live
 PIDS=()
 # Not under /tmp: each OOR gets a tmpfs on /tmp that would hide its config.
 WORK=$(mktemp -d /var/tmp/livmap-netns.XXXXXX)

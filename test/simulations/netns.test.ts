@@ -10,7 +10,7 @@ import { ciMustRun } from '../helpers/netns.js';
 import { missing, series } from '../helpers/netns-scenario.js';
 
 const why = missing();
-t.setTimeout(240_000);
+t.setTimeout(450_000);
 
 t.test('netns scenario with livmap serve and real OOR xTRs', { skip: why && !ciMustRun() ? `skipped: ${why}` : false }, async (t) => {
   if (why) {
@@ -19,9 +19,9 @@ t.test('netns scenario with livmap serve and real OOR xTRs', { skip: why && !ciM
   }
   // 6 moves, gaps 1, 5, 30, 1, 5 s: ~42 s of moves + ~15 s of set-up each.
   await t.test('register-only (the xTRs are told, livmap learns from their Map-Registers)', async (t) => {
-    await series(t, 'register-only', ['--moves', '6', '--gaps', '1,5,30', '--tail', '5'], 6, 110_000);
+    await series(t, 'register-only', ['--moves', '6', '--gaps', '1,5,30', '--tail', '5'], 6, 200_000);
   });
   await t.test('switchover api (POST /api/v1/moves at the switchover, as well)', async (t) => {
-    await series(t, 'switchover api', ['--moves', '6', '--gaps', '1,5,30', '--tail', '5', '--switchover', 'api'], 6, 110_000);
+    await series(t, 'switchover api', ['--moves', '6', '--gaps', '1,5,30', '--tail', '5', '--switchover', 'api'], 6, 200_000);
   });
 });
