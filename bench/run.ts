@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only map-request,map-register,db,cold-start,mobility,overload]`
+// `npm run bench [-- --quick] [-- --only map-request,map-register,db,cold-start,mobility,post-smr,overload]`
 //
 // Runs every benchmark one after the other (never two loads at once), prints a table of figures
 // with the baseline measured in the same run, the ratio, the goal and pass/fail, and writes
@@ -13,13 +13,15 @@ import { cliOptions, usageError } from './lib/cli.js';
 import { compileLoadgen, payloadFile, ratio, repoRoot, runLoad, type LoadOptions, type LoadResult } from './lib/loadgen.js';
 import { measureMobility, type MobilityResult } from './lib/mobility.js';
 import { measureOverload } from './lib/overload.js';
+import { measurePostToSmr } from './lib/post-smr.js';
+import { summarize } from '../simulations/stats.js';
 import {
   ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, SITE_V4, SITE_V6, hostV4, mapRegisterPayloads, mapRequestPayloads,
 } from './lib/payloads.js';
 import { count, load, machine, markdownTable, rate, textTable, times, us, type Row } from './lib/report.js';
 import { fillStore, freeUdpPort, startEchoProcess, startLivmap, stop, type Livmap } from './lib/server.js';
 
-const PARTS = ['db', 'map-request', 'map-register', 'cold-start', 'mobility', 'overload'] as const;
+const PARTS = ['db', 'map-request', 'map-register', 'cold-start', 'mobility', 'post-smr', 'overload'] as const;
 type Part = (typeof PARTS)[number];
 const USAGE = `usage: npm run bench -- [--quick] [--only ${PARTS.join(',')}] [--keep]
   --quick  smaller tables and shorter runs (about a minute); writes bench/results-quick.*
@@ -328,6 +330,32 @@ async function main(): Promise<void> {
           ...(r.itrs >= 10_000 ? { pass: r.lastSmrMs <= 50 } : {}),
         });
       }
+    }
+
+    if (runs('post-smr')) {
+      const moves = quick ? 20 : 60;
+      log(`POST /moves → first SMR: ${moves} moves`);
+      const dir = join(work, 'post-smr');
+      mkdirSync(dir, { recursive: true });
+      const r = await measurePostToSmr({
+        dir, secret: SECRET, moves,
+        sites: [
+          { name: 'local', keys: [{ alg: 'hmac-sha256', secret: SECRET }], prefixes: [{ eid: '10.16.10.0/24', acceptMoreSpecifics: true }] },
+          { name: 'cloud', keys: [{ alg: 'hmac-sha256', secret: SECRET }], prefixes: [{ eid: '192.168.20.0/24', acceptMoreSpecifics: true }] },
+        ],
+      });
+      raw['post-smr'] = r;
+      const smr = summarize(r.postToSmrMs);
+      const get = summarize(r.getMs);
+      const answer = summarize(r.postToResponseMs);
+      rows.push({
+        figure: `POST /moves (by site) → first SMR at the ITR (p50 of ${r.moves} moves, loopback)`,
+        value: `${smr.median.toFixed(2)} ms (p95 ${smr.p95.toFixed(2)}, max ${smr.max.toFixed(2)}; POST answered after ${answer.median.toFixed(2)} ms; server fan-out ${summarize(r.fanoutMs).median.toFixed(3)} ms)`,
+        baseline: `authenticated GET /lookup round trip ${get.median.toFixed(2)} ms`,
+        ratio: times(smr.median / Math.max(0.001, get.median)),
+        goal: '≤ 2 ms',
+        pass: smr.median <= 2,
+      });
     }
 
     if (runs('overload')) await overloadBench();

@@ -7,7 +7,7 @@ import type { Address, EidPrefix, EncapsulatedControl, LispMessage, MapNotify, M
 import type { ServerConfig } from './config/load.js';
 import { etrIdOf, expireRegistrations, handleMapRegister, type MapServerOptions } from './control/map-server.js';
 import { BurstTracker } from './authority/bursts.js';
-import { isOperatorHint } from './authority/ownership.js';
+import { holds, isOperatorHint } from './authority/ownership.js';
 import { ReplayWindow } from './authority/replay.js';
 import { siteHolding } from './authority/sites.js';
 import { handleMapRequest, replyAddress, type ResolverOptions } from './control/map-resolver.js';
@@ -328,22 +328,34 @@ export class LispServer {
     if (message.nonce !== 0n) this.replay.remember(message.nonce, now);
     if (burst.completed === undefined) return result;
     const listed = new Set(message.records.map((r) => prefixKey(r.eid)));
-    const left = this.omitted(etrId, burst.completed, now, listed);
+    const left = this.omitted(etrId, burst.completed, burst.completedMaybeRetry === true, now, listed);
     return left.changes.length ? { ...result, changes: [...left.changes, ...result.changes], events: [...left.events, ...result.events] } : result;
   }
 
-  /** `etrId`'s live registrations that its complete burst `seq` did not refresh: it left them. */
-  private omitted(etrId: string, seq: number, now: number, listedNow?: ReadonlySet<string>): { changes: DbChange[]; events: ServerEvent[] } {
+  /**
+   * `etrId`'s live registrations that its complete burst `seq` did not refresh: it left them.
+   * A burst that may be OOR's retry of one unanswered register (authority/bursts.ts) leaves no
+   * prefix its ETR holds against another ETR: its next burst decides.
+   */
+  private omitted(etrId: string, seq: number, maybeRetry: boolean, now: number, listedNow?: ReadonlySet<string>): { changes: DbChange[]; events: ServerEvent[] } {
     const changes: DbChange[] = [];
     const events: ServerEvent[] = [];
     for (const reg of this.db.registrationsOf(etrId)) {
       if (reg.left || reg.burst === seq || reg.expiresAt <= now || isOperatorHint(reg)) continue;
       if (listedNow?.has(prefixKey(reg.record.eid))) continue;
+      if (maybeRetry && this.holdsAgainstOthers(reg, now)) continue;
       changes.push({ kind: 'put-registration', registration: { ...reg, left: true } });
       events.push({ type: 'left', site: reg.site, eid: reg.record.eid, etrId });
     }
     this.metrics.leftRegistrations.inc(changes.length);
     return { changes, events };
+  }
+
+  /** Whether `reg` holds its prefix while another ETR has a live registration of it. */
+  private holdsAgainstOthers(reg: Registration, now: number): boolean {
+    const registered = this.db.registered(reg.record.eid);
+    if (!registered || registered.byEtr.size < 2) return false;
+    return holds(this.db.bindingAt(reg.record.eid, now), reg);
   }
 
   /** Charges the address the answer would go to (the first usable ITR-RLOC, else the sender). */
@@ -470,8 +482,8 @@ export class LispServer {
       this.requesters.sweep(now);
       const result = expireRegistrations(this.db, now);
       if (result.changes.length) this.process(result);
-      for (const { etrId, seq } of this.bursts.completeQuiet(now)) {
-        const left = this.omitted(etrId, seq, now);
+      for (const { etrId, seq, maybeRetry } of this.bursts.completeQuiet(now)) {
+        const left = this.omitted(etrId, seq, maybeRetry, now);
         if (left.changes.length) this.process({ outbound: [], ...left });
       }
       const nonces = this.replay.flush(now);

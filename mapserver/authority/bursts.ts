@@ -14,16 +14,17 @@
 //    claims it, and the ETR's next listing is a fresh claim;
 //  - an ETR that refreshes its prefixes one at a time, out of step with each other, has each
 //    refresh leave the others: harmless while one ETR registers a prefix, wrong if two contest it;
-//  - OOR re-sends a Map-Register that got no Map-Notify 3 s later, alone (a stale claim, a lost
-//    Map-Notify). Such a retry is a burst of its own that lists one mapping: a burst that starts
-//    3 s (± RETRY_SLACK_MS) after the ETR's previous one is taken for a retry and completes
-//    without leaving anything. A real change that happens to come 3 s after a burst is then seen
-//    at the ETR's next burst instead.
+//  - OOR re-sends a Map-Register that got no Map-Notify 2–3 s later (a 3 s timer on a 1 s
+//    wheel), alone (a stale claim, a lost Map-Notify): a burst of its own that lists one
+//    mapping. A burst that starts in that window after the ETR's previous one may be such a
+//    retry, or a real change (moves 2–3 s apart are common): it leaves what it omits, except
+//    a prefix its ETR holds against another ETR's live registration, which it keeps until the
+//    ETR's next burst says the same. So a lost Map-Notify cannot hand a VM to a stale site,
+//    and a VM moving every few seconds is still followed.
 /** Longer than any gap inside a burst, shorter than the 1 s between two moves of a VM. */
 export const BURST_QUIET_MS = 250;
-/** OOR_INITIAL_MREG_TIMEOUT: OOR retries an unanswered Map-Register after 3 s. */
-export const OOR_RETRY_MS = 3000;
-const RETRY_SLACK_MS = 300;
+/** OOR retries an unanswered Map-Register this long after it (OOR_INITIAL_MREG_TIMEOUT, 1 s timer wheel). */
+export const OOR_RETRY_WINDOW_MS = { from: 1800, to: 3300 } as const;
 
 const FORGET_AFTER_MS = 3_600_000;
 
@@ -33,15 +34,23 @@ interface EtrBurst {
   startedAt: number;
   lastAt: number;
   complete: boolean;
-  /** The burst is a retry (see above): its omissions mean nothing. */
+  /** The burst started when an OOR retry would (see above). */
   retry: boolean;
 }
 
 export interface BurstArrival {
   /** The burst this Map-Register belongs to (unique across ETRs, never reused). */
   readonly seq: number;
-  /** The ETR's previous burst, completed by this arrival (its omissions are now known), unless it was a retry. */
+  /** The ETR's previous burst, completed by this arrival (its omissions are now known). */
   readonly completed?: number;
+  /** That burst started when an OOR retry would: it must not hand a prefix to another ETR. */
+  readonly completedMaybeRetry?: boolean;
+}
+
+export interface CompletedBurst {
+  readonly etrId: string;
+  readonly seq: number;
+  readonly maybeRetry: boolean;
 }
 
 export class BurstTracker {
@@ -58,7 +67,7 @@ export class BurstTracker {
     const etr = this.etrs.get(etrId);
     if (!etr) return { seq: this.lastSeq + 1 };
     if (now - etr.lastAt < this.quietMs) return { seq: etr.seq };
-    return etr.complete || etr.retry ? { seq: this.lastSeq + 1 } : { seq: this.lastSeq + 1, completed: etr.seq };
+    return etr.complete ? { seq: this.lastSeq + 1 } : { seq: this.lastSeq + 1, completed: etr.seq, completedMaybeRetry: etr.retry };
   }
 
   /** Records an authenticated Map-Register of `etrId` at `now`; returns what `peek` said. */
@@ -70,7 +79,8 @@ export class BurstTracker {
       this.etrs.set(etrId, { seq: arrival.seq, startedAt: now, lastAt: now, complete: false, retry: false });
     } else {
       if (arrival.seq !== etr.seq) {
-        etr.retry = Math.abs(now - etr.startedAt - OOR_RETRY_MS) <= RETRY_SLACK_MS;
+        const since = now - etr.startedAt;
+        etr.retry = since >= OOR_RETRY_WINDOW_MS.from && since <= OOR_RETRY_WINDOW_MS.to;
         etr.startedAt = now;
       }
       etr.seq = arrival.seq;
@@ -81,8 +91,8 @@ export class BurstTracker {
   }
 
   /** Bursts quiet since `quietMs` before `now`: each completed once, with its ETR. */
-  completeQuiet(now: number): Array<{ readonly etrId: string; readonly seq: number }> {
-    const done: Array<{ readonly etrId: string; readonly seq: number }> = [];
+  completeQuiet(now: number): CompletedBurst[] {
+    const done: CompletedBurst[] = [];
     for (const [etrId, etr] of this.etrs) {
       if (etr.complete) {
         // An ETR silent for an hour has no live registration left to compare a burst with.
@@ -91,7 +101,7 @@ export class BurstTracker {
       }
       if (now - etr.lastAt < this.quietMs) continue;
       etr.complete = true;
-      if (!etr.retry) done.push({ etrId, seq: etr.seq });
+      done.push({ etrId, seq: etr.seq, maybeRetry: etr.retry });
     }
     return done;
   }

@@ -40,12 +40,13 @@ class Model {
 
   burst(etr: Etr, listsVm: boolean, now: number): void {
     const previous = this.lastBurst.get(etr);
-    // OOR's 3 s retry of an unanswered register is not a listing of what it holds.
-    const retry = previous !== undefined && Math.abs(now - previous - 3000) <= 300;
+    // A burst when OOR's retry of an unanswered register would come does not hand the VM over.
+    const maybeRetry = previous !== undefined && now - previous >= 1800 && now - previous <= 3300;
     this.lastBurst.set(etr, now);
     const existing = this.regs.get(etr);
     if (!listsVm) {
-      if (existing && existing.expiresAt > now && !retry) existing.left = true;
+      const contested = [...this.regs].some(([other, r]) => other !== etr && r.expiresAt > now) || (this.hint !== undefined && this.hint.expiresAt > now);
+      if (existing && existing.expiresAt > now && !(maybeRetry && contested && this.holder(now) === etr && !this.hintHolds(now))) existing.left = true;
       return;
     }
     const fresh = !existing || existing.left || existing.expiresAt <= now;
@@ -59,6 +60,15 @@ class Model {
 
   move(to: Etr, now: number): void {
     this.hint = { claimedAt: now, expiresAt: now + LIFETIME, to };
+  }
+
+  private hintHolds(now: number): boolean {
+    const hint = this.hint && this.hint.expiresAt > now ? this.hint : undefined;
+    if (!hint) return false;
+    const live = [...this.regs].filter(([, r]) => r.expiresAt > now);
+    const listing = live.filter(([, r]) => !r.left);
+    const newestClaim = Math.max(-Infinity, ...(listing.length ? listing : live).map(([, r]) => r.claimedAt));
+    return hint.claimedAt >= newestClaim;
   }
 
   holder(now: number): Etr | undefined {

@@ -14,6 +14,8 @@ export interface OorMapping {
 }
 
 export class OorLikeEtr {
+  /** When the last burst was sent, on the test's clock (when the test tells it). */
+  lastBurstAt = 0;
   /** Every Map-Register sent, in order (a replay test re-sends one). */
   readonly sent: Buffer[] = [];
 
@@ -27,7 +29,8 @@ export class OorLikeEtr {
    * Sends one burst; resolves with the EID prefixes that Map-Notifies answering it confirmed
    * (as OOR, it takes a Map-Notify only for the nonce of a Map-Register it sent).
    */
-  async burst(quietMs = 100, handled?: () => Promise<void>): Promise<string[]> {
+  async burst(quietMs = 100, handled?: () => Promise<void>, at?: number): Promise<string[]> {
+    if (at !== undefined) this.lastBurstAt = at;
     const nonces = new Set<bigint>();
     for (const mapping of this.mappings) {
       const nonce = randomNonce();

@@ -80,11 +80,16 @@ t.test('forged registrations are refused, counted, announced, and change nothing
   t.equal(server.db.liveRegistrations, 0, 'the database is unchanged');
   t.same(refused, ['auth', 'auth', 'auth', 'out-of-site', 'more-specific', 'auth'], 'refusals (not malformed packets) are on the event stream');
 
-  // The valid one is accepted; replaying it after the key rotated is refused.
+  // An authentic register whose nonce an authentic (if refused) register used is a replay.
   await etr.send(valid, ms);
+  t.ok(await etr.silentFor(150), 'a nonce already accepted: refused as a replay');
+  t.equal(refused.at(-1), 'replay');
+  // A valid one with its own nonce is accepted; replaying it after the key rotated is refused.
+  const fresh = signMessage({ ...sha256, nonce: sha256.nonce ^ 1n }, 'cloud-secret');
+  await etr.send(fresh, ms);
   t.equal(decode((await etr.receive()).bytes).type, 'map-notify');
   server.db.apply([{ kind: 'put-site', site: { ...SITES[0]!, keys: [{ alg: 'hmac-sha256', secret: 'rotated' }] } }]);
-  await etr.send(valid, ms);
+  await etr.send(fresh, ms);
   t.ok(await etr.silentFor(150), 'a replay after key rotation gets nothing');
   t.equal(refused.at(-1), 'auth');
 });
