@@ -184,7 +184,7 @@ export async function runSimulation(partial: Partial<SimulationOptions> = {}): P
       }
     }
   }
-  bars.push({ label: "OOR's own MS", valueMs: OOR_REFERENCE.lostTrafficSeconds * 1000, note: 'vectors README,\nnot measured here', kind: 'reported' });
+  bars.push({ label: "OOR's own MS", valueMs: OOR_REFERENCE.lostTrafficSeconds * 1000, note: 'vectors README,\nnot measured here', kind: 'measured-earlier' });
   for (const r of REPORTED) {
     bars.push({ label: r.label.replace(' (non-LISP)', '\n(non-LISP)'), valueMs: ((r.lostTrafficSeconds[0] + r.lostTrafficSeconds[1]) / 2) * 1000, range: [r.lostTrafficSeconds[0] * 1000, r.lostTrafficSeconds[1] * 1000], note: 'reported,\nnot measured', kind: 'reported' });
   }

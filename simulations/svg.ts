@@ -100,19 +100,22 @@ export interface Bar {
   /** Whisker (e.g. min..p95, or a reported range), ms. */
   readonly range?: readonly [number, number];
   readonly note: string;
-  /** Reported figures are drawn hatched-grey, measured ones solid. */
-  readonly kind: 'measured' | 'extrapolated' | 'reported';
+  /**
+   * measured: by this run; measured-earlier: in an earlier lab run of this project (not this
+   * run); extrapolated: computed from measured runs; reported: quoted from the paper.
+   */
+  readonly kind: 'measured' | 'measured-earlier' | 'extrapolated' | 'reported';
 }
 
 /** Bars on a log10 axis (values from ~0.1 ms to minutes side by side). */
 export function barChartSvg(title: string, bars: readonly Bar[]): string {
-  const W = 900, H = 460, L = 80, R = 20, T = 40, B = 150;
+  const W = Math.max(900, 110 * bars.length + 100), H = 500, L = 80, R = 20, T = 40, B = 190;
   const pw = W - L - R, ph = H - T - B;
   const values = bars.flatMap((b) => [b.valueMs, ...(b.range ?? [])]).filter((v) => v > 0);
   const lo = 10 ** Math.floor(Math.log10(Math.max(0.01, Math.min(1, ...values))));
   const hi = 10 ** Math.ceil(Math.log10(Math.max(10, ...values)));
   const y = (v: number): number => T + ph - ((Math.log10(Math.max(lo, v)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * ph;
-  const fill = { measured: '#0969da', extrapolated: '#9ecbff', reported: '#bbbbbb' } as const;
+  const fill = { measured: '#0969da', 'measured-earlier': '#6e7781', extrapolated: '#9ecbff', reported: '#dddddd' } as const;
   const body: string[] = [`<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`];
   for (let v = lo; v <= hi * 1.0001; v *= 10) {
     const label = v >= 1000 ? `${num(v / 1000)} s` : `${num(v)} ms`;
@@ -140,6 +143,18 @@ export function barChartSvg(title: string, bars: readonly Bar[]): string {
       body.push(`<text x="${num(cx)}" y="${T + ph + 16 + j * 13}" text-anchor="middle" font-size="${small ? 9 : 11}"${small ? ' fill="#555555"' : ''}>${esc(line)}</text>`);
     });
   });
-  body.push(`<text x="${L}" y="${H - 28}" font-size="10">dark blue: measured (median, whisker min..p95); light blue: extrapolated from scaled-TTL runs; grey: reported in the paper, not measured (whisker: reported range)</text>`);
+  // The legend: one swatch and line per kind present, inside the picture (it used to run off it).
+  const legend: Record<Bar['kind'], string> = {
+    measured: 'measured in this run (bar: median; whisker as in the title)',
+    'measured-earlier': 'measured in an earlier lab run of this project, not in this run',
+    extrapolated: 'extrapolated from measured scaled-TTL runs, not measured',
+    reported: 'reported in the paper, not measured here (whisker: reported range)',
+  };
+  const kinds = (Object.keys(legend) as Array<Bar['kind']>).filter((k) => bars.some((b) => b.kind === k));
+  kinds.forEach((k, i) => {
+    const ly = H - 14 - (kinds.length - 1 - i) * 15;
+    body.push(`<rect x="${L}" y="${ly - 9}" width="14" height="10" fill="${fill[k]}" stroke="black" stroke-width="0.5"/>`);
+    body.push(`<text x="${L + 20}" y="${ly}" font-size="11">${esc(`${k}: ${legend[k]}`)}</text>`);
+  });
   return svg(W, H, body);
 }

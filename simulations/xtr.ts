@@ -294,24 +294,27 @@ export class EmulatedXtr {
 
   // ---------------------------------------------------------------- hosts (the VM moving)
 
-  /** Attaches a host; with `register` (default) its /32 is added to the xTR's EIDs and registered at once. */
+  /**
+   * Attaches a host; with `register` (default) its /32 is added to the xTR's EIDs and, as OOR does
+   * on every change of its local database, the xTR sends a burst: one Map-Register per mapping.
+   */
   attachHost(eid: string, handler: HostHandler, options: { readonly register?: boolean; readonly ttlMinutes?: number } = {}): void {
     this.hosts.set(eid, handler);
     if (options.register !== false) {
       const prefix = hostPrefix(eid);
       const mapping: LocalMapping = { prefix, ttlMinutes: options.ttlMinutes ?? this.c.hostTtlMinutes };
       this.local.set(prefix, mapping);
-      this.register(mapping);
+      this.registerAll();
     }
     this.emit('host-attached', eid);
   }
 
   /**
-   * Detaches a host. Its /32 stops being registered at once, unless `keepRegisteringMs` keeps a
-   * stale xTR re-registering it for a while (what an xTR whose config lags behind does);
-   * `withdraw` sends a Map-Register with TTL 0 (RFC 9301 §8.2), which OOR never does.
+   * Detaches a host. Like OOR it never withdraws (no TTL-0 Map-Register): the /32 leaves the local
+   * database and the burst sent at once (as OOR does on a change) simply omits it, unless
+   * `keepRegisteringMs` keeps a stale xTR re-registering it for a while (a config that lags behind).
    */
-  detachHost(eid: string, options: { readonly keepRegisteringMs?: number; readonly withdraw?: boolean } = {}): void {
+  detachHost(eid: string, options: { readonly keepRegisteringMs?: number } = {}): void {
     this.hosts.delete(eid);
     const prefix = hostPrefix(eid);
     const mapping = this.local.get(prefix);
@@ -320,7 +323,7 @@ export class EmulatedXtr {
         mapping.staleUntil = this.now() + options.keepRegisteringMs;
       } else {
         this.local.delete(prefix);
-        if (options.withdraw) this.register({ prefix, ttlMinutes: 0 });
+        this.registerAll();
       }
     }
     this.emit('host-detached', eid);

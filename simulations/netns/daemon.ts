@@ -1,24 +1,21 @@
-// The processes of the netns scenario (simulations/netns/run.sh starts each one inside its
-// namespace with `ip netns exec`):
-//   ms    livmap (startService) on the underlay address, mobility on or off
-//   xtr   an EmulatedXtr on its underlay RLOC; its site side is a TUN device served by tun.py
-//         (raw IPv4 packets over UDP on 127.0.0.1), and it takes commands, one a line, from a FIFO:
-//         "attach <eid>", "detach <eid> <keepRegisteringMs> [withdraw]"
-//   echo  the VM: echoes UDP datagrams
+// The helper processes of the netns scenario (simulations/netns/run.sh starts each one inside its
+// namespace with `ip netns exec`; livmap itself runs as `bin/livmap serve`):
+//   xtr     an EmulatedXtr on its underlay RLOC (--xtr emulated); its site side is a TUN device
+//           served by tun.py (raw IPv4 packets over UDP on 127.0.0.1), and it takes commands, one a
+//           line, from a FIFO: "attach <eid>", "detach <eid>". Like OOR it never withdraws: a
+//           detached VM just stops appearing in its register bursts.
+//   echo    the VM: echoes UDP datagrams
 //   probe   the correspondent: one UDP probe every interval, prints send times and RTTs as JSON
-//   analyze the outage of each move from probe output and the move times run.sh recorded
-// Every process stops by itself after --lifetime-ms (default 120 s), so nothing outlives a run.
+//   warmup  probes every 10 ms until one is answered (the first resolution), exit 1 on timeout
+//   http    one REST call to livmap's API (GET or POST with a JSON body), prints the reply
+//   replay  sends the bytes of a file as one UDP datagram from a given address (a captured Map-Register)
+// Every long-lived process stops by itself after --lifetime-ms (default 120 s).
 import dgram from 'node:dgram';
 import { constants, openSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { resolveConfig } from '../../mapserver/config/load.js';
-import { startService } from '../../mapserver/service.js';
-import { measureOutage, round, summarize, type Probe } from '../stats.js';
+import { round, type Probe } from '../stats.js';
 import { EmulatedXtr } from '../xtr.js';
 
 type Args = Map<string, string[]>;
@@ -66,26 +63,6 @@ function bindUdp(address: string, port: number): Promise<dgram.Socket> {
   });
 }
 
-async function ms(args: Args): Promise<void> {
-  const key = one(args, 'key');
-  const dataDir = await mkdtemp(join(tmpdir(), 'livmap-netns-'));
-  const config = resolveConfig({
-    dataDir,
-    lisp: { listen: [one(args, 'listen')] },
-    api: { listen: '127.0.0.1:0', token: 'netns-simulation' },
-    sites: (args.get('site') ?? []).map((s) => {
-      const [name, eid] = s.split('=') as [string, string];
-      return { name, keys: [{ alg: 'hmac-sha1', secret: key }], prefixes: [{ eid, acceptMoreSpecifics: true }] };
-    }),
-  });
-  const service = await startService(config, { logger: pino({ level: 'silent' }), mobility: { enabled: one(args, 'mobility', 'on') === 'on' } });
-  service.lisp.events.on('event', (e) => {
-    if (e.type === 'moved') process.stdout.write(`${JSON.stringify({ at: Date.now(), moved: e.eid, smrs: e.smrs, notifies: e.notifies })}\n`);
-  });
-  process.stdout.write('ready\n');
-  lifetime(args, () => service.close());
-}
-
 async function xtr(args: Args): Promise<void> {
   const name = one(args, 'name');
   const tun = endpoint(one(args, 'tun'));
@@ -117,10 +94,10 @@ async function xtr(args: Args): Promise<void> {
   const fifo = new Socket({ fd: openSync(one(args, 'ctl-fifo'), constants.O_RDWR | constants.O_NONBLOCK), readable: true, writable: false });
   const commands = createInterface({ input: fifo });
   commands.on('line', (line) => {
-    const [verb, eid, keep, withdraw] = line.trim().split(/\s+/);
+    const [verb, eid] = line.trim().split(/\s+/);
     if (!eid) return;
     if (verb === 'attach') x.attachHost(eid, toSite);
-    else if (verb === 'detach') x.detachHost(eid, { keepRegisteringMs: Number(keep ?? 0), withdraw: withdraw === 'withdraw' });
+    else if (verb === 'detach') x.detachHost(eid);
   });
   for (const host of args.get('host') ?? []) x.attachHost(host, toSite, { register: false });
   process.stdout.write('ready\n');
@@ -172,50 +149,60 @@ async function probe(args: Args): Promise<void> {
   );
 }
 
-/** Reads probe output lines and move times (run.sh), prints the outage of each move as JSON. */
-async function analyze(args: Args): Promise<void> {
-  const runs = [];
-  for (const spec of args.get('run') ?? []) {
-    const [file, moveAt, moveDone, direction] = spec.split(',') as [string, string, string, string];
-    const text = (await readFile(file, 'utf8')).trim().split('\n').pop() ?? '';
-    const data = JSON.parse(text) as { sendWall: number[]; rttMs: Array<number | null> };
-    const probes: Probe[] = data.sendWall.map((sentAt, i) => {
-      const rtt = data.rttMs[i];
-      return rtt === null || rtt === undefined ? { sentAt } : { sentAt, answeredAt: sentAt + rtt };
-    });
-    const outage = measureOutage(probes, Number(moveAt), 50);
-    runs.push({
-      direction,
-      moveCommandsMs: round(Number(moveDone) - Number(moveAt)),
-      downtimeMs: round(outage.downtimeMs),
-      // From the end of the move (link in the new namespace, xTRs told) to the first answered probe.
-      backAfterMoveDoneMs: outage.censored ? null : round(Math.max(0, outage.gapToMs - (Number(moveDone) - Number(moveAt)))),
-      lostProbes: outage.lostProbes,
-      censored: outage.censored,
-      gapFromMs: round(outage.gapFromMs),
-      gapToMs: round(outage.gapToMs),
-      probesSent: probes.length,
-      probesAnswered: probes.filter((p) => p.answeredAt !== undefined).length,
-    });
+/** Probes every 10 ms until one probe is answered; exit 1 after --timeout-ms. */
+async function warmup(args: Args): Promise<void> {
+  const s = await bindUdp(one(args, 'bind'), 0);
+  const to = endpoint(one(args, 'to'));
+  const timeoutMs = Number(one(args, 'timeout-ms', '15000'));
+  const started = performance.now();
+  const answered = new Promise<void>((resolve) => s.once('message', () => resolve()));
+  const ticker = setInterval(() => s.send(Buffer.alloc(16), to.port, to.address), 10);
+  const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+  const outcome = await Promise.race([answered, timeout]);
+  clearInterval(ticker);
+  s.close();
+  if (outcome === 'timeout') {
+    process.stderr.write(`warmup: no answer from ${one(args, 'to')} within ${timeoutMs} ms\n`);
+    process.exit(1);
   }
-  const s = summarize(runs.map((r) => r.downtimeMs));
-  const summary = { count: s.count, mean: round(s.mean), median: round(s.median), p95: round(s.p95), min: round(s.min), max: round(s.max) };
-  const after = runs.flatMap((r) => (r.backAfterMoveDoneMs === null ? [] : [r.backAfterMoveDoneMs]));
-  const a = summarize(after);
-  process.stdout.write(`${JSON.stringify({
-    downtime: 'longest interval between answered probes with lost probes between them (from 50 ms before the move), minus the probe spacing; includes the move itself (ip link set netns + xTR commands, moveCommandsMs)',
-    summary,
-    backAfterMoveDone: { count: a.count, median: round(a.median), mean: round(a.mean), p95: round(a.p95) },
-    runs,
-  }, null, 1)}\n`);
+  process.stdout.write(`answered after ${round(performance.now() - started)} ms\n`);
 }
 
-const roles: Record<string, (args: Args) => Promise<void>> = { ms, xtr, echo, probe, analyze };
+/** One call to livmap's REST API: --method GET|POST --url URL --token-file FILE [--body JSON]. */
+async function http(args: Args): Promise<void> {
+  const token = (await readFile(one(args, 'token-file'), 'utf8')).trim();
+  const method = one(args, 'method', 'GET');
+  const body = args.get('body')?.[0];
+  const reply = await fetch(one(args, 'url'), {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body } : {}),
+    signal: AbortSignal.timeout(Number(one(args, 'timeout-ms', '5000'))),
+  });
+  const text = await reply.text();
+  process.stdout.write(`${text}\n`);
+  if (!reply.ok) {
+    process.stderr.write(`http: ${method} ${one(args, 'url')}: ${reply.status}\n`);
+    process.exit(1);
+  }
+}
+
+/** Sends a file's bytes as one UDP datagram: --bind ADDR --to ADDR:PORT --file FILE [--port SRCPORT]. */
+async function replay(args: Args): Promise<void> {
+  const bytes = await readFile(one(args, 'file'));
+  const s = await bindUdp(one(args, 'bind'), Number(one(args, 'port', '0')));
+  const to = endpoint(one(args, 'to'));
+  await new Promise<void>((resolve, reject) => s.send(bytes, to.port, to.address, (err) => (err ? reject(err) : resolve())));
+  s.close();
+  process.stdout.write(`sent ${bytes.length} bytes to ${one(args, 'to')}\n`);
+}
+
+const roles: Record<string, (args: Args) => Promise<void>> = { xtr, echo, probe, warmup, http, replay };
 
 const [role, ...rest] = process.argv.slice(2);
 const run = role ? roles[role] : undefined;
 if (!run) {
-  process.stderr.write(`usage: daemon.js ms|xtr|echo|probe --option value ...\n`);
+  process.stderr.write(`usage: daemon.js xtr|echo|probe|warmup|http|replay --option value ...\n`);
   process.exit(2);
 }
 run(parse(rest)).catch((err: unknown) => {

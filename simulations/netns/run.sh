@@ -1,85 +1,108 @@
 #!/usr/bin/env bash
-# The VM-migration scenario in Linux network namespaces, with real packets.
+# The VM-migration scenario in Linux network namespaces, as users run it: the real livmap service
+# (`bin/livmap serve`), real Open Overlay Router 1.3 xTRs (or emulated ones), the VM moving back
+# and forth, every outage measured by a 1 ms UDP probe.
 #
-#   underlay bridge (namespace <P>-ul, 10.99.0.0/24)
-#     <P>-ms  livmap            10.99.0.2
-#     <P>-xa  xTR local         10.99.0.3   EID 10.16.10.0/24 (P=0)
-#     <P>-xb  xTR cloud         10.99.0.4   EID 192.168.20.0/24 (P=1)
-#     <P>-xc  xTR corr          10.99.0.6   EID 172.16.30.0/24, correspondent 172.16.30.10 (P=0)
-#   <P>-vm  the VM 10.16.10.50/24, gateway 10.16.10.1; the other end of its veth (vm0) lives in
-#           xa or xb, and a move is `ip link set vm0 netns <other site>`.
+#   underlay bridge br0 (namespace <P>-ul, 10.99.0.0/24, gateway 10.99.0.1)
+#     <P>-ms  livmap serve     10.99.0.2   (REST API on 127.0.0.1:8080 inside <P>-ms)
+#     <P>-xa  xTR local        10.99.0.3   EID 10.16.10.0/24 (P=0)
+#     <P>-xb  xTR cloud        10.99.0.4   EID 192.168.20.0/24 (P=1)
+#     <P>-xc  xTR corr         10.99.0.6   EID 172.16.30.0/24, correspondent 172.16.30.10 (P=0)
+#     <P>-rp  (--replay only)  10.99.0.9   another underlay address that re-sends a captured Map-Register
+#   <P>-vm  the VM 10.16.10.50/24 (its own /32 EID, TTL 1 min), gateway 10.16.10.1; the other end
+#           of its veth (vm0) lives in xa or xb, and a move is `ip link set vm0 netns <other site>`.
 #
-# Emulated xTRs (default): simulations/netns/daemon.js xtr on the RLOC, with a TUN device lisp0
-# served by tun.py: the kernel routes remote EIDs into lisp0, the xTR LISP-encapsulates them on
-# UDP 4341 across the underlay, the far xTR decapsulates and writes them into its lisp0.
-# With `--xtr oor` and an `oor` binary on PATH, real OOR 1.3 xTRs run instead, from configs
-# written by `livmap xtr-config`; a move restarts both site xTRs with the new database (OOR 1.3
-# cannot change its EIDs at runtime without LMAPI). Not tried here: no oor binary.
+# Configs: `livmap xtr-config` writes the livmap config and the OOR configs for the VM at either
+# site from one spec. --xtr oor (default): each OOR runs with its own /tmp (private mount
+# namespace + tmpfs; its API socket /tmp/oor-ipc is fixed). A move: the VM's veth moves, then
+# `livmap oor-update --conf` (run inside that OOR's namespaces) gives the new site's xTR, then
+# the old site's, the database with the VM at the new site: no OOR restart. --switchover api also
+# calls POST /api/v1/moves at the switchover. --xtr emulated: simulations/xtr.ts xTRs (TUN via
+# tun.py) that, like OOR, never withdraw: the old xTR's next burst simply omits the VM.
 #
-# The probe is a UDP datagram every 1 ms from 172.16.30.10 to 10.16.10.50:7000 (echoed by the
-# VM); downtime = longest gap in answered probes around the move (as in the loopback scenario).
-# Moves alternate local -> cloud, cloud -> local. Everything runs under `timeout`, and the
-# EXIT trap kills what it started and deletes every namespace it created (links and the bridge
-# live inside them, so nothing is left in the root namespace).
+# Moves alternate local -> cloud -> local ...; --gaps are the seconds between moves (cycled). One
+# continuous probe (172.16.30.10 -> 10.16.10.50:7000, echoed by the VM) covers the series; each
+# move's window runs from its start to the next move. Results (simulations/results-cli.js):
+# OUT/results.json, OUT/timelines/move-N.svg, OUT/comparison.svg, and a table on stdout.
+# Variants: --stale (the old site's xTR is never updated: its bursts keep listing the VM),
+# --replay (a Map-Register of the VM captured on the underlay before move 1 is re-sent from
+# 10.99.0.9 after it; the binding must not change), --restart-ms (livmap serve is restarted
+# halfway through the gap before the middle move).
 #
-# The old emulated xTR withdraws the VM's /32 (Map-Register with TTL 0) when it leaves, which
-# OOR never does: livmap keeps a re-registering ETR's first-registration time, so without the
-# withdrawal a VM moving *back* to an xTR whose old registration has not expired (180 s) stays
-# bound to the other xTR. --no-withdraw shows that (every second move then fails).
-#
-# usage: simulations/netns/run.sh [--runs N] [--mobility on|off] [--time-scale S] [--no-withdraw]
-#                                 [--keep-old-registering MS] [--xtr emulated|oor] [--out DIR]
-# needs: root, iproute2 with netns, /dev/net/tun, python3, node, and `npm run build` first
-# (or LIVMAP_SIM_JS=<dir with simulations/netns/daemon.js>). Exit 77 = skipped.
+# usage: simulations/netns/run.sh [--xtr oor|emulated] [--moves N] [--gaps 1,5,30]
+#          [--switchover register|api] [--stale] [--replay] [--restart-ms] [--tail S] [--out DIR]
+# needs: root, iproute2, util-linux (unshare, nsenter), node, python3, OOR (`apt-get install
+# openoverlayrouter`) for --xtr oor, /dev/net/tun, and `npm run build` first.
+# Exit: 0 every move recovered, 3 some move did not (results written), 77 skipped (a missing
+# prerequisite), other = the scenario itself failed.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-JS=${LIVMAP_SIM_JS:-$ROOT/dist}
-RUNS=3
-MOBILITY=on
-SCALE=1
-KEEP=0
-WITHDRAW=withdraw
-XTR=emulated
+JS=$ROOT/dist
+XTR=oor
+MOVES=6
+GAPS=1,5,30
+SWITCHOVER=register
+STALE=0
+REPLAY=0
+RESTART=0
+TAIL_S=5
 OUT=$ROOT/sim-results/netns
-KEY=livmap-netns-key
-PROBE_MS=2500   # probing per move
-PRE_S=1.0       # probing before the move (includes the probe's start and first resolution)
+KEY=lisp-interop-key
+VM=10.16.10.50
+PROBE_INTERVAL_MS=1
+# tap's TypeScript loader (when a test runs this) must not leak into the node processes below.
+export NODE_OPTIONS=
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --runs) RUNS=$2; shift 2 ;;
-    --mobility) MOBILITY=$2; shift 2 ;;
-    --time-scale) SCALE=$2; shift 2 ;;
-    --keep-old-registering) KEEP=$2; shift 2 ;;
-    --no-withdraw) WITHDRAW=; shift ;;
     --xtr) XTR=$2; shift 2 ;;
+    --moves) MOVES=$2; shift 2 ;;
+    --gaps) GAPS=$2; shift 2 ;;
+    --switchover) SWITCHOVER=$2; shift 2 ;;
+    --stale) STALE=1; shift ;;
+    --replay) REPLAY=1; shift ;;
+    --restart-ms) RESTART=1; shift ;;
+    --tail) TAIL_S=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[[ "$RUNS" =~ ^[0-9]+$ ]] && [ "$RUNS" -ge 1 ] && [ "$RUNS" -le 50 ] || { echo "--runs must be 1..50" >&2; exit 2; }
+[[ "$MOVES" =~ ^[0-9]+$ ]] && [ "$MOVES" -ge 1 ] && [ "$MOVES" -le 100 ] || { echo "--moves must be 1..100" >&2; exit 2; }
+[[ "$GAPS" =~ ^[0-9]+(\.[0-9]+)?(,[0-9]+(\.[0-9]+)?)*$ ]] || { echo "--gaps must be a comma-separated list of seconds" >&2; exit 2; }
+[[ "$TAIL_S" =~ ^[0-9]+$ ]] || { echo "--tail must be whole seconds" >&2; exit 2; }
+case "$XTR" in oor|emulated) ;; *) echo "--xtr must be oor or emulated" >&2; exit 2 ;; esac
+case "$SWITCHOVER" in register|api) ;; *) echo "--switchover must be register or api" >&2; exit 2 ;; esac
+IFS=, read -r -a GAP_LIST <<<"$GAPS"
 
 skip() { echo "SKIP netns scenario: $*" >&2; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-command -v ip >/dev/null 2>&1 || skip "needs root and iproute2 'ip'"
+[ "$(id -u)" = 0 ] || skip "needs root (network and mount namespaces)"
+for cmd in ip unshare nsenter timeout setsid node python3; do command -v "$cmd" >/dev/null 2>&1 || skip "needs '$cmd' on PATH"; done
+OOR_BIN=
+if [ "$XTR" = oor ]; then
+  OOR_BIN=$(command -v oor || true)
+  [ -n "$OOR_BIN" ] || { [ -x /usr/sbin/oor ] && OOR_BIN=/usr/sbin/oor; } || true
+  [ -n "$OOR_BIN" ] || skip "--xtr oor needs OOR 1.3 (apt-get install -y openoverlayrouter)"
+fi
 PROBE_NS="lvsprobe$$"
-ip netns add "$PROBE_NS" >/dev/null 2>&1 || skip "'ip netns add' failed: needs root with CAP_SYS_ADMIN/CAP_NET_ADMIN"
+ip netns add "$PROBE_NS" >/dev/null 2>&1 || skip "'ip netns add' failed: needs CAP_SYS_ADMIN and CAP_NET_ADMIN"
 ip netns del "$PROBE_NS"
 [ -c /dev/net/tun ] || skip "needs /dev/net/tun"
-command -v node >/dev/null 2>&1 || skip "needs node"
-command -v python3 >/dev/null 2>&1 || skip "needs python3 (tun.py)"
-if [ "$XTR" = oor ]; then command -v oor >/dev/null 2>&1 || skip "--xtr oor but no 'oor' binary on PATH"; fi
-[ -f "$JS/simulations/netns/daemon.js" ] || { echo "no $JS/simulations/netns/daemon.js: run 'npm run build' first" >&2; exit 2; }
+[ -f "$JS/simulations/netns/daemon.js" ] && [ -f "$JS/simulations/results-cli.js" ] && [ -f "$JS/mapserver/cli/main.js" ] \
+  || { echo "no build in $JS: run 'npm run build' first" >&2; exit 2; }
 
 DAEMON="$JS/simulations/netns/daemon.js"
+LIVMAP="$ROOT/bin/livmap"
 P="lvs$$"
-NAMES=(ul ms xa xb xc vm)
-LIFE=$(( 20 + RUNS * 6 ))   # seconds every process may live at most
+NAMES=(ul ms xa xb xc vm rp)
+TOTAL_GAPS=0
+for ((i = 1; i < MOVES; i++)); do TOTAL_GAPS=$(awk -v a="$TOTAL_GAPS" -v b="${GAP_LIST[$(( (i - 1) % ${#GAP_LIST[@]} ))]}" 'BEGIN { print a + b }'); done
+LIFE=$(awk -v g="$TOTAL_GAPS" -v m="$MOVES" -v t="$TAIL_S" 'BEGIN { printf "%d", g + m * 4 + t + 60 }')  # seconds any process may live
 PIDS=()
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/livmap-netns.XXXXXX")
+# Not under /tmp: each OOR gets a tmpfs on /tmp that would hide its config.
+WORK=$(mktemp -d /var/tmp/livmap-netns.XXXXXX)
 
 cleanup() {
   local rc=$?
@@ -95,7 +118,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   for n in "${NAMES[@]}"; do ip netns del "$P-$n" 2>/dev/null || true; done
-  if [ -d "$OUT" ]; then cp "$WORK"/*.log "$OUT"/ 2>/dev/null || true; fi
+  if [ -d "$OUT" ]; then mkdir -p "$OUT/logs" && cp "$WORK"/*.log "$WORK"/*.jsonl "$OUT/logs/" 2>/dev/null || true; fi
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -104,7 +127,8 @@ trap 'exit 130' INT TERM
 
 ns() { echo "$P-$1"; }
 nsx() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
-now_ms() { local t; t=$(date +%s%N); echo "${t:0:-6}.${t: -6:3}"; }
+# Wall-clock ms with µs decimals, from bash's own clock (no fork in the middle of a move).
+now_ms() { local t=${EPOCHREALTIME/./}; echo "${t:0:-3}.${t: -3}"; }
 wait_for() { # file pattern seconds
   local deadline=$(( $(date +%s) + $3 ))
   until grep -q "$2" "$1" 2>/dev/null; do
@@ -112,30 +136,46 @@ wait_for() { # file pattern seconds
     sleep 0.05
   done
 }
-start() { # name log cmd... : background, bounded by timeout, remembered for cleanup
+start() { # name log cmd... : background in namespace <name>, bounded by timeout, own process group
   local n=$1 log=$2; shift 2
   setsid ip netns exec "$(ns "$n")" timeout "$LIFE" "$@" >"$WORK/$log" 2>&1 &
   PIDS+=($!)
 }
+declare -A OORPID=()
+start_oor() { # xtr conf log: oor with a private /tmp; its pid (= `timeout`'s) reaches both namespaces
+  local x=$1 conf=$2 log=$3
+  setsid unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs -o size=4m tmpfs /tmp && exec ip netns exec "$1" timeout "$2" "$3" -f "$4"' \
+    oor-ns "$(ns "$x")" "$LIFE" "$OOR_BIN" "$conf" >"$WORK/$log" 2>&1 &
+  PIDS+=($!)
+  OORPID[$x]=$!
+}
+oor_update() { # xtr conf: the hypervisor-hook step, inside that OOR's mount and network namespaces
+  nsenter -t "${OORPID[$1]}" -m -n node "$LIVMAP" oor-update --conf "$2" --timeout 5000 >>"$WORK/oor-update.log" 2>&1
+}
 
-echo "netns scenario: prefix $P, $RUNS move(s), mobility $MOBILITY, xTRs $XTR, old xTR ${WITHDRAW:-does not withdraw}" >&2
+echo "netns scenario: prefix $P, $MOVES moves (gaps ${GAPS} s), xTRs $XTR, switchover $SWITCHOVER$([ "$STALE" = 1 ] && echo ', stale old xTR')$([ "$REPLAY" = 1 ] && echo ', replay')$([ "$RESTART" = 1 ] && echo ', livmap restart')" >&2
 for n in "${NAMES[@]}"; do
   ip netns add "$(ns "$n")"
   ip -n "$(ns "$n")" link set lo up
 done
 ip -n "$(ns ul)" link add br0 type bridge
+ip -n "$(ns ul)" addr add 10.99.0.1/24 dev br0
 ip -n "$(ns ul)" link set br0 up
+# The underlay gateway (OOR wants a default route on its RLOC interface) hairpins on br0.
+nsx ul sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.br0.send_redirects=0
 
 underlay() { # role address
   ip -n "$(ns "$1")" link add ul0 type veth peer name "$1" netns "$(ns ul)"
   ip -n "$(ns ul)" link set "$1" master br0 up
   ip -n "$(ns "$1")" addr add "$2/24" dev ul0
   ip -n "$(ns "$1")" link set ul0 up
+  ip -n "$(ns "$1")" route add default via 10.99.0.1
 }
 underlay ms 10.99.0.2
 underlay xa 10.99.0.3
 underlay xb 10.99.0.4
 underlay xc 10.99.0.6
+[ "$REPLAY" = 1 ] && underlay rp 10.99.0.9
 
 for x in xa xb xc; do
   nsx "$x" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
@@ -147,7 +187,7 @@ done
 
 # The VM and its gateway side (same MAC at both sites, so the VM's ARP entry stays valid).
 ip -n "$(ns vm)" link add eth0 type veth peer name vm0 netns "$(ns xa)"
-ip -n "$(ns vm)" addr add 10.16.10.50/24 dev eth0
+ip -n "$(ns vm)" addr add "$VM/24" dev eth0
 ip -n "$(ns vm)" link set eth0 up
 ip -n "$(ns vm)" route add default via 10.16.10.1
 ip -n "$(ns xa)" link set vm0 address 02:00:00:00:10:01
@@ -155,7 +195,7 @@ vm_side() { # site: give vm0 the gateway address and the VM's host route there
   ip -n "$(ns "$1")" -batch - <<EOF
 addr add 10.16.10.1/32 dev vm0
 link set vm0 up
-route add 10.16.10.50/32 dev vm0
+route add $VM/32 dev vm0
 EOF
 }
 vm_side xa
@@ -166,19 +206,16 @@ if [ "$XTR" = emulated ]; then
   for r in 172.16.30.0/24 192.168.20.0/24; do ip -n "$(ns xa)" route add "$r" dev lisp0; done
   for r in 172.16.30.0/24 10.16.10.0/24; do ip -n "$(ns xb)" route add "$r" dev lisp0; done
   for r in 10.16.10.0/24 192.168.20.0/24; do ip -n "$(ns xc)" route add "$r" dev lisp0; done
-  for x in xa xb; do ip -n "$(ns "$x")" route add blackhole 10.16.10.50/32 metric 100; done
+  for x in xa xb; do ip -n "$(ns "$x")" route add blackhole "$VM/32" metric 100; done
 fi
 
-start ms ms.log node "$DAEMON" ms --listen 10.99.0.2:4342 --key "$KEY" --mobility "$MOBILITY" \
-  --site local=10.16.10.0/24 --site cloud=192.168.20.0/24 --site corr=172.16.30.0/24 --lifetime-ms $(( LIFE * 1000 - 1000 ))
-wait_for "$WORK/ms.log" ready 15
-
-oor_configs() { # dir vm-site: OOR configs for the VM at that site, via livmap xtr-config
-  cat >"$WORK/spec-$2.json" <<EOF
+# ---- configs: one spec, the VM at either site ------------------------------------------------
+write_spec() { # vm-site file
+  cat >"$2" <<EOF
 {
-  "description": "netns migration scenario, VM at $2",
+  "description": "netns migration scenario, VM at $1",
   "mapServers": ["10.99.0.2"], "mapResolvers": ["10.99.0.2"],
-  "livmap": { "dataDir": "./data", "listen": ["10.99.0.2:4342"] },
+  "livmap": { "dataDir": "$WORK/data", "listen": ["10.99.0.2:4342"] },
   "sites": [
     { "name": "local", "underlay": "10.99.0.0/24", "eidPrefixes": [{ "eid": "10.16.10.0/24", "iid": 0 }], "key": { "alg": "hmac-sha1", "secret": "$KEY" }, "proxyReply": false, "ttl": 10,
       "xtrs": [{ "name": "xa", "rlocs": [{ "address": "10.99.0.3", "priority": 1, "weight": 100 }] }] },
@@ -187,81 +224,175 @@ oor_configs() { # dir vm-site: OOR configs for the VM at that site, via livmap x
     { "name": "corr", "underlay": "10.99.0.0/24", "eidPrefixes": [{ "eid": "172.16.30.0/24", "iid": 0 }], "key": { "alg": "hmac-sha1", "secret": "$KEY" }, "proxyReply": false, "ttl": 10,
       "xtrs": [{ "name": "xc", "rlocs": [{ "address": "10.99.0.6", "priority": 1, "weight": 100 }] }] }
   ],
-  "vms": [{ "name": "vm1", "eid": "10.16.10.50", "iid": 0, "site": "$2", "ttl": 1 }]
+  "vms": [{ "name": "vm1", "eid": "$VM", "iid": 0, "site": "$1", "ttl": 1 }]
 }
 EOF
-  node "$ROOT/bin/livmap" xtr-config --spec "$WORK/spec-$2.json" --out "$1" >&2
+}
+write_spec local "$WORK/spec-local.json"
+write_spec cloud "$WORK/spec-cloud.json"
+node "$LIVMAP" xtr-config --spec "$WORK/spec-local.json" --out "$WORK/oor-local" --livmap-config "$WORK/livmap.json" >&2
+node "$LIVMAP" xtr-config --spec "$WORK/spec-cloud.json" --out "$WORK/oor-cloud" >&2
+declare -A SITE_OF=([xa]=local [xb]=cloud)
+
+SERVE_RUN=1
+start_serve() {
+  start ms "serve-$SERVE_RUN.log" node "$LIVMAP" serve --config "$WORK/livmap.json"
+  SERVE_PID=${PIDS[-1]}
+  wait_for "$WORK/serve-$SERVE_RUN.log" 'LISP control plane listening' 20
+  SERVE_RUN=$(( SERVE_RUN + 1 ))
+}
+start_serve
+TOKEN_FILE="$WORK/data/api-token"
+[ -s "$TOKEN_FILE" ] || { echo "livmap serve wrote no API token at $TOKEN_FILE" >&2; exit 1; }
+api() { # method path [body]: livmap's REST API from inside its namespace
+  local body=(); [ $# -ge 3 ] && body=(--body "$3")
+  nsx ms node "$DAEMON" http --method "$1" --url "http://127.0.0.1:8080/api/v1$2" --token-file "$TOKEN_FILE" "${body[@]}"
 }
 
+# ---- xTRs -------------------------------------------------------------------------------------
 declare -A RLOC=([xa]=10.99.0.3 [xb]=10.99.0.4 [xc]=10.99.0.6)
 declare -A EID=([xa]=10.16.10.0/24 [xb]=192.168.20.0/24 [xc]=172.16.30.0/24)
 declare -A PROXY=([xa]=no [xb]=yes [xc]=no)
-declare -A OORPID=()
-
 if [ "$XTR" = emulated ]; then
   for x in xa xb xc; do
     start "$x" "tun-$x.log" python3 "$HERE/tun.py" lisp0 5001 5002 "$LIFE"
     wait_for "$WORK/tun-$x.log" ready 10
-    host=(); [ "$x" = xa ] && host=(--host 10.16.10.50)
+    host=(); [ "$x" = xa ] && host=(--host "$VM")
     mkfifo "$WORK/ctl-$x"
     start "$x" "xtr-$x.log" node "$DAEMON" xtr --name "$x" --rloc "${RLOC[$x]}" --eid "${EID[$x]}" "${host[@]}" \
-      --ms 10.99.0.2:4342 --key "$KEY" --proxy-reply "${PROXY[$x]}" --time-scale "$SCALE" \
+      --ms 10.99.0.2:4342 --key "$KEY" --proxy-reply "${PROXY[$x]}" \
       --tun 127.0.0.1:5001 --site-port 5002 --ctl-fifo "$WORK/ctl-$x" --lifetime-ms $(( LIFE * 1000 - 1000 ))
   done
-  for x in xa xb xc; do wait_for "$WORK/xtr-$x.log" '"type":"registered"' 10; done
-  wait_for "$WORK/xtr-xa.log" '"detail":"10.16.10.50/32"' 10
+  for x in xa xb xc; do wait_for "$WORK/xtr-$x.log" '"type":"registered"' 15; done
+  # The VM's /32 is registered from the start, like the OOR config that lists it.
+  echo "attach $VM" >"$WORK/ctl-xa"
+  wait_for "$WORK/xtr-xa.log" "\"detail\":\"$VM/32\"" 10
 else
-  oor_configs "$WORK/oor-local" local
-  oor_configs "$WORK/oor-cloud" cloud
-  for x in xa xb xc; do
-    start "$x" "oor-$x.log" oor -f "$WORK/oor-local/$x.conf"
-    OORPID[$x]=${PIDS[-1]}
+  for x in xa xb xc; do start_oor "$x" "$WORK/oor-local/$x.conf" "oor-$x.log"; done
+  # Registered = livmap holds the site prefixes and the VM at xa (OOR sleeps ~2 s at start).
+  deadline=$(( $(date +%s) + 30 ))
+  until api GET /registrations 2>/dev/null | node -e '
+      const r = JSON.parse(require("fs").readFileSync(0, "utf8")).registrations.map((x) => x.eid);
+      process.exit(["10.16.10.0/24", "192.168.20.0/24", "172.16.30.0/24", process.argv[1] + "/32"].every((e) => r.includes(e)) ? 0 : 1);' "$VM"; do
+    [ "$(date +%s)" -le "$deadline" ] || { echo "the OOR xTRs did not register within 30 s" >&2; tail -3 "$WORK"/oor-*.log >&2; exit 1; }
+    sleep 0.3
   done
-  sleep 3   # OOR sleeps ~2 s at start without a proxy-ETR
 fi
 
 start vm echo.log node "$DAEMON" echo --port 7000 --lifetime-ms $(( LIFE * 1000 - 1000 ))
 wait_for "$WORK/echo.log" ready 10
+# The first packets resolve the VM (and the reverse path): probe until one is answered.
+nsx xc node "$DAEMON" warmup --bind 172.16.30.10 --to "$VM:7000" --timeout-ms 20000 >&2 \
+  || { echo "the correspondent never reached the VM before any move" >&2; exit 1; }
 
-control() { # site command: to the emulated xTR's command FIFO (a builtin: no fork mid-move)
-  echo "$2" >"$WORK/ctl-$1"
-}
+if [ "$REPLAY" = 1 ]; then
+  # Capture a Map-Register of the VM from xa (the site it is about to leave); a burst is
+  # triggered by re-installing xa's unchanged database (emulated: by the next attach burst).
+  nsx ul python3 "$HERE/capture.py" br0 10.99.0.3 "$VM" "$WORK/captured-register.bin" 15 >"$WORK/capture.log" 2>&1 &
+  CAPTURE_PID=$!
+  sleep 0.3
+  if [ "$XTR" = oor ]; then oor_update xa "$WORK/oor-local/xa.conf"; else echo "attach $VM" >"$WORK/ctl-xa"; fi
+  wait "$CAPTURE_PID" || { echo "no Map-Register of $VM captured on the underlay" >&2; cat "$WORK/capture.log" >&2; exit 1; }
+fi
 
-mkdir -p "$OUT"
-ANALYZE=()
+# ---- the series ---------------------------------------------------------------------------------
+PRE_S=1
+PROBE_MS=$(awk -v g="$TOTAL_GAPS" -v p="$PRE_S" -v t="$TAIL_S" 'BEGIN { printf "%d", (g + p + t) * 1000 + 500 }')
+start xc probe.log node "$DAEMON" probe --bind 172.16.30.10 --to "$VM:7000" --interval-ms "$PROBE_INTERVAL_MS" \
+  --duration-ms "$PROBE_MS" --lifetime-ms $(( PROBE_MS + 10000 ))
+PROBE_PID=${PIDS[-1]}
+sleep "$PRE_S"
+: >"$WORK/moves.jsonl"
+: >"$WORK/events.jsonl"
+RESTART_BEFORE=$(( MOVES / 2 + 1 ))
 site=xa
-for i in $(seq 1 "$RUNS"); do
-  if [ "$site" = xa ]; then to=xb; dir=local-to-cloud; else to=xa; dir=cloud-to-local; fi
-  start xc "probe-$i.log" node "$DAEMON" probe --bind 172.16.30.10 --to 10.16.10.50:7000 --interval-ms 1 --duration-ms "$PROBE_MS" --lifetime-ms $(( PROBE_MS + 5000 ))
-  probe_pid=${PIDS[-1]}
-  sleep "$PRE_S"
+series_start=$(now_ms)
+next_at=$series_start
+gap=0
+for ((i = 1; i <= MOVES; i++)); do
+  if [ "$site" = xa ]; then to=xb; else to=xa; fi
+  from_site=${SITE_OF[$site]}; to_site=${SITE_OF[$to]}
+  if [ "$RESTART" = 1 ] && [ "$i" = "$RESTART_BEFORE" ] && [ "$i" -gt 1 ]; then
+    # Halfway through the gap before this move: restart livmap serve.
+    half=$(awk -v n="$next_at" -v g="$gap" -v now="$(now_ms)" 'BEGIN { d = (n - g * 500 - now) / 1000; print (d > 0 ? d : 0) }')
+    sleep "$half"
+    stop_at=$(now_ms)
+    kill -TERM -- "-$SERVE_PID" 2>/dev/null || true
+    while kill -0 -- "-$SERVE_PID" 2>/dev/null; do sleep 0.02; done
+    start_serve
+    printf '{"type":"livmap-restart","at":%s,"listeningAt":%s}\n' "$stop_at" "$(now_ms)" >>"$WORK/events.jsonl"
+  fi
+  # Wait for this move's time (the gap after the previous move).
+  wait_s=$(awk -v n="$next_at" -v now="$(now_ms)" 'BEGIN { d = (n - now) / 1000; print (d > 0 ? d : 0) }')
+  sleep "$wait_s"
+
   move_at=$(now_ms)
   ip -n "$(ns "$site")" link set vm0 netns "$(ns "$to")"
   vm_side "$to"
-  if [ "$XTR" = emulated ]; then
-    control "$to" "attach 10.16.10.50"
-    control "$site" "detach 10.16.10.50 $KEEP $WITHDRAW"
-  else
-    # OOR 1.3: restart both site xTRs with the VM in the new site's database.
-    target=$([ "$to" = xb ] && echo cloud || echo local)
-    for x in "$site" "$to"; do
-      kill -TERM -- "-${OORPID[$x]}" 2>/dev/null || true
-      start "$x" "oor-$x-$i.log" oor -f "$WORK/oor-$target/$x.conf"
-      OORPID[$x]=${PIDS[-1]}
-    done
+  link_at=$(now_ms)
+  api_json=
+  if [ "$SWITCHOVER" = api ]; then
+    ( api POST /moves "{\"eid\":\"$VM/32\",\"site\":\"$to_site\"}" >>"$WORK/api-moves.log" 2>&1 && now_ms >"$WORK/api-at" ) &
+    API_JOB=$!
   fi
-  move_done=$(now_ms)
-  wait "$probe_pid" || true
-  cp "$WORK/probe-$i.log" "$OUT/probe-$i.json"
-  ANALYZE+=(--run "$OUT/probe-$i.json,$move_at,$move_done,$dir")
-  echo "move $i ($dir) done" >&2
+  if [ "$XTR" = oor ]; then
+    oor_update "$to" "$WORK/oor-$to_site/$to.conf" || echo "move $i: oor-update of $to failed" >&2
+    new_at=$(now_ms)
+    old_json=
+    if [ "$STALE" = 0 ]; then
+      oor_update "$site" "$WORK/oor-$to_site/$site.conf" || echo "move $i: oor-update of $site failed" >&2
+      old_json=",\"oldXtrUpdatedAt\":$(now_ms)"
+    fi
+  else
+    echo "attach $VM" >"$WORK/ctl-$to"
+    new_at=$(now_ms)
+    old_json=
+    if [ "$STALE" = 0 ]; then echo "detach $VM" >"$WORK/ctl-$site"; old_json=",\"oldXtrUpdatedAt\":$(now_ms)"; fi
+  fi
+  if [ "$SWITCHOVER" = api ]; then
+    wait "$API_JOB" || echo "move $i: POST /moves failed (see logs/api-moves.log)" >&2
+    [ -s "$WORK/api-at" ] && api_json=",\"apiMoveAt\":$(cat "$WORK/api-at")"
+    rm -f "$WORK/api-at"
+  fi
+  printf '{"index":%d,"from":"%s","to":"%s","gapS":%s,"moveAt":%s,"linkMovedAt":%s,"newXtrUpdatedAt":%s%s%s}\n' \
+    "$i" "$from_site" "$to_site" "$gap" "$move_at" "$link_at" "$new_at" "$old_json" "$api_json" >>"$WORK/moves.jsonl"
+  echo "move $i: $from_site -> $to_site" >&2
+
+  if [ "$REPLAY" = 1 ] && [ "$i" = 1 ]; then
+    # After the move has settled: re-send xa's captured Map-Register from another address.
+    sleep 0.5
+    before=$(api GET "/lookup?eid=$VM" | tr -d '\n')
+    replay_at=$(now_ms)
+    nsx rp node "$DAEMON" replay --bind 10.99.0.9 --to 10.99.0.2:4342 --file "$WORK/captured-register.bin" >&2
+    sleep 0.3
+    after=$(api GET "/lookup?eid=$VM" | tr -d '\n')
+    printf '{"type":"replay","at":%s,"from":"10.99.0.9","bindingBefore":%s,"bindingAfter":%s}\n' "$replay_at" "$before" "$after" >>"$WORK/events.jsonl"
+  fi
+
+  gap=${GAP_LIST[$(( (i - 1) % ${#GAP_LIST[@]} ))]}
+  next_at=$(awk -v m="$move_at" -v g="$gap" 'BEGIN { printf "%.3f", m + g * 1000 }')
   site=$to
 done
 
-node "$DAEMON" analyze "${ANALYZE[@]}" >"$OUT/netns-results.json"
-node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  for (const x of r.runs) console.log(`${x.direction}: ${x.downtimeMs} ms lost (${x.lostProbes} probes), move commands took ${x.moveCommandsMs} ms, traffic back ${x.backAfterMoveDoneMs} ms after them${x.censored ? ", CENSORED" : ""}`);
-  console.log(`median ${r.summary.median} ms, mean ${r.summary.mean} ms, p95 ${r.summary.p95} ms over ${r.summary.count} moves; back after the move commands: median ${r.backAfterMoveDone.median} ms`);
-' "$OUT/netns-results.json"
-echo "results: $OUT/netns-results.json" >&2
+wait "$PROBE_PID" || true
+cp "$WORK/probe.log" "$WORK/probe.jsonl" 2>/dev/null || true
+mkdir -p "$OUT"
+cp "$WORK/probe.log" "$OUT/probe.json"
+cp "$WORK/moves.jsonl" "$WORK/events.jsonl" "$OUT/"
+variants=()
+[ "$STALE" = 1 ] && variants+=(--variant stale)
+[ "$REPLAY" = 1 ] && variants+=(--variant replay)
+[ "$RESTART" = 1 ] && variants+=(--variant restart-ms)
+rc=0
+node "$JS/simulations/results-cli.js" --probe "$OUT/probe.json" --moves "$OUT/moves.jsonl" --events "$OUT/events.jsonl" \
+  --emulator netns --xtr "$XTR" --switchover "$SWITCHOVER" "${variants[@]}" --out "$OUT" || rc=$?
+if [ "$REPLAY" = 1 ]; then
+  node -e '
+    const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    for (const e of lines.filter((x) => x.type === "replay")) {
+      const rlocs = (b) => JSON.stringify((b.rlocs || []).map((r) => r.address ?? r.rloc ?? r));
+      const changed = rlocs(e.bindingBefore) !== rlocs(e.bindingAfter);
+      console.log(`replay from ${e.from}: binding ${changed ? "CHANGED" : "unchanged"} (${rlocs(e.bindingBefore)} -> ${rlocs(e.bindingAfter)})`);
+    }' "$OUT/events.jsonl"
+fi
+exit "$rc"
