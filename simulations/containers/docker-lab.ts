@@ -106,7 +106,10 @@ export class DockerLab {
   async start(): Promise<void> {
     await run('ip', ['netns', 'add', this.wiresNs]);
     this.wiresCreated = true;
-    for (const node of this.lab.nodes) await this.startNode(node);
+    // Containers are independent until linked: start them side by side (docker run is slow).
+    const started = await Promise.allSettled(this.lab.nodes.map((node) => this.startNode(node)));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     for (const link of this.lab.links) await this.connect(link.a, link.b);
   }
 
@@ -151,23 +154,49 @@ export class DockerLab {
     });
   }
 
+  private async wiresBatch(commands: readonly string[]): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn('ip', ['-n', this.wiresNs, '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`wires: ip -batch failed (${code}): ${err.trim()}`))));
+      child.stdin.end(`${commands.join('\n')}\n`);
+    });
+  }
+
+  private connectCommands(a: LabEnd, b: LabEnd): string[] {
+    const bridge = `br${this.bridges++}`;
+    for (const end of [a, b]) this.bridgeOf.set(this.wireEnd(end), bridge);
+    return [`link add ${bridge} type bridge`, `link set ${this.wireEnd(a)} master ${bridge}`, `link set ${this.wireEnd(b)} master ${bridge}`, `link set ${bridge} up`];
+  }
+
+  private disconnectCommands(end: LabEnd): string[] {
+    const bridge = this.bridgeOf.get(this.wireEnd(end));
+    if (!bridge) throw new Error(`${end.node} eth${end.adapter} is not linked`);
+    for (const [wire, b] of [...this.bridgeOf]) if (b === bridge) this.bridgeOf.delete(wire);
+    return [`link del ${bridge}`];
+  }
+
   /** Creates a link: a bridge joining the two wire ends. */
   async connect(a: LabEnd, b: LabEnd): Promise<void> {
-    const bridge = `br${this.bridges++}`;
-    await this.ipWires('link', 'add', bridge, 'type', 'bridge');
-    for (const end of [a, b]) {
-      await this.ipWires('link', 'set', this.wireEnd(end), 'master', bridge);
-      this.bridgeOf.set(this.wireEnd(end), bridge);
-    }
-    await this.ipWires('link', 'set', bridge, 'up');
+    await this.wiresBatch(this.connectCommands(a, b));
   }
 
   /** Deletes a link (its bridge); both adapters stay, unconnected. */
   async disconnect(end: LabEnd): Promise<void> {
-    const bridge = this.bridgeOf.get(this.wireEnd(end));
-    if (!bridge) throw new Error(`${end.node} eth${end.adapter} is not linked`);
-    await this.ipWires('link', 'del', bridge);
-    for (const [wire, b] of [...this.bridgeOf]) if (b === bridge) this.bridgeOf.delete(wire);
+    await this.wiresBatch(this.disconnectCommands(end));
+  }
+
+  /** Re-links `end` from wherever it is linked to `to`, in one step (delete link, create link). */
+  async relink(end: LabEnd, to: LabEnd): Promise<void> {
+    await this.wiresBatch([...this.disconnectCommands(end), ...this.connectCommands(end, to)]);
+  }
+
+  /** Whether the two adapters are linked to each other now. */
+  linked(a: LabEnd, b: LabEnd): boolean {
+    const bridge = this.bridgeOf.get(this.wireEnd(a));
+    return bridge !== undefined && this.bridgeOf.get(this.wireEnd(b)) === bridge;
   }
 
   /** `docker exec` in a node; resolves with its output, rejects on a non-zero exit. */

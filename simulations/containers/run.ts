@@ -2,11 +2,12 @@
 // a back-and-forth series of VM moves, each outage reported.
 //
 //   npm run build && node dist/simulations/containers/run.js [--spec FILE] [--moves N]
-//       [--post-moves] [--after-ms MS] [--out DIR] [--keep]
+//       [--post-moves] [--period-ms MS] [--out DIR]
 //
 // Needs root, Docker with the images of .ci/containers.sh (livmap/livmap, livmap/oor-xtr,
-// livmap/host), iproute2 and nsenter. Writes DIR/results.json (default sim-results/containers).
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+// livmap/host), iproute2 and nsenter. Writes DIR/results.json, DIR/timelines/move-N.svg and DIR/comparison.svg
+// (simulations/results.ts; default DIR sim-results/containers). Exit 1 if a move did not recover.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,7 +15,8 @@ import { buildGns3Project } from '../../xtr-config/gns3.js';
 import { buildLab, type Lab } from '../../xtr-config/lab.js';
 import { writeAtomically } from '../../xtr-config/write.js';
 import { DockerLab, dockerReady } from './docker-lab.js';
-import { runSeries, waitForReachability, type SeriesOptions, type SeriesResult } from './series.js';
+import { writeSeriesResults } from '../results.js';
+import { runSeries, waitForReachability, type ContainerSeries, type SeriesOptions } from './series.js';
 
 export const LAB_IMAGES = ['livmap/livmap', 'livmap/oor-xtr', 'livmap/host'] as const;
 
@@ -45,7 +47,7 @@ export async function startContainerScenario(rawSpec: unknown, options: { readon
   return { lab, docker, projectDir, close };
 }
 
-export async function runContainerSeries(scenario: ContainerScenario, options: SeriesOptions & { readonly readyWithinMs?: number }): Promise<SeriesResult> {
+export async function runContainerSeries(scenario: ContainerScenario, options: SeriesOptions & { readonly readyWithinMs?: number }): Promise<ContainerSeries> {
   const vm = scenario.lab.vms[0]!;
   if (!(await waitForReachability(scenario.docker, scenario.lab, vm, options.readyWithinMs ?? 60_000))) {
     const logs = await Promise.all(scenario.lab.nodes.map(async (n) => `--- ${n.name}\n${(await scenario.docker.logs(n.name)).split('\n').slice(-15).join('\n')}`));
@@ -60,7 +62,7 @@ async function main(): Promise<number> {
       spec: { type: 'string', default: join(process.cwd(), 'xtr-config/sites/livcloud.json') },
       moves: { type: 'string', default: '3' },
       'post-moves': { type: 'boolean', default: false },
-      'after-ms': { type: 'string', default: '6000' },
+      'period-ms': { type: 'string', default: '8000' },
       out: { type: 'string', default: join(process.cwd(), 'sim-results/containers') },
     },
     strict: true,
@@ -76,11 +78,11 @@ async function main(): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    const result = await runContainerSeries(scenario, { moves: Number(values.moves), postMoves: values['post-moves'], afterMs: Number(values['after-ms']), log });
-    mkdirSync(values.out, { recursive: true });
-    writeFileSync(join(values.out, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
-    log(`results: ${join(values.out, 'results.json')}; ${result.summary.recovered}/${result.summary.count} moves recovered, median ${result.summary.medianMs} ms`);
-    return result.failedMoves.length === 0 ? 0 : 1;
+    const series = await runContainerSeries(scenario, { moves: Number(values.moves), postMoves: values['post-moves'], periodMs: Number(values['period-ms']), log });
+    const written = await writeSeriesResults(series.input, values.out);
+    process.stdout.write(written.table);
+    log(`results: ${written.files.join(', ')}`);
+    return (written.results.moves as Array<{ recovered: boolean }>).every((m) => m.recovered) ? 0 : 1;
   } finally {
     await scenario.close();
   }

@@ -1,188 +1,166 @@
 // A back-and-forth migration series on the Docker lab: the VM's link moves between the site
 // xTRs (as a GNS3 user re-links it), both site xTRs get the VM's new placement through
 // `livmap oor-update` (OOR's local API, no restart), optionally `POST /api/v1/moves` tells livmap
-// at once, and a 1 ms UDP probe from the correspondent host measures each outage.
+// at once, and one continuous 1 ms UDP probe stream from the correspondent host to the VM
+// covers the whole series. The runner records raw facts only; simulations/results.ts derives
+// every outage, the same way as for the other emulators.
 import { spawn } from 'node:child_process';
-import type { Lab, LabVm } from '../../xtr-config/lab.js';
-import { measureOutage, round, summarize, type Probe } from '../stats.js';
+import { DEFAULT_ECHO_PORT, type Lab, type LabVm, type VmPlacement } from '../../xtr-config/lab.js';
+import type { MoveRecord, ProbeLog, SeriesInput } from '../results.js';
 import type { DockerLab } from './docker-lab.js';
 
 export interface SeriesOptions {
   readonly moves: number;
-  /** Probing before each move (the probe process starts first). */
+  /** Time from one move to the next: the window in which a move must recover. */
+  readonly periodMs?: number;
+  /** Probing before the first move. */
   readonly beforeMs?: number;
-  /** Probing after each move: a move not recovered by then is reported as not recovered. */
-  readonly afterMs?: number;
   readonly probeIntervalMs?: number;
-  /** Also POST /api/v1/moves to livmap right after re-linking. */
+  /** Also POST /api/v1/moves to livmap right after re-linking (switchover "api"). */
   readonly postMoves?: boolean;
-  /** Pause between the end of one move's probing and the next move. */
-  readonly gapMs?: number;
   readonly log?: (line: string) => void;
 }
 
-export interface MoveResult {
-  readonly move: number;
-  readonly from: string;
-  readonly to: string;
-  readonly direction: string;
-  /** Re-link + both oor-update (+ POST /moves): how long the move's commands took. */
-  readonly moveCommandsMs: number;
-  readonly oorUpdate: Record<string, { readonly ok: boolean; readonly ms: number; readonly output: string }>;
-  readonly downtimeMs: number;
-  /** First answered probe after the gap, counted from the end of the move commands; null if none. */
-  readonly backAfterMoveDoneMs: number | null;
-  readonly lostProbes: number;
-  readonly probesSent: number;
-  readonly probesAnswered: number;
-  readonly answeredAfterMove: number;
-  /** Traffic came back after the move (answered probes after the last loss). */
-  readonly recovered: boolean;
-  readonly gapFromMs: number;
-  readonly gapToMs: number;
-  /** The probe's send times and RTTs (ms since the move), for timelines. */
-  readonly timeline: { readonly sentMs: number[]; readonly rttMs: Array<number | null> };
+export interface ContainerSeries {
+  readonly input: SeriesInput;
+  /** What each `livmap oor-update` printed, per move and xTR. */
+  readonly updates: ReadonlyArray<Record<string, { readonly ok: boolean; readonly output: string }>>;
 }
 
-export interface SeriesResult {
-  readonly emulator: 'containers';
-  readonly vm: string;
-  readonly probe: { readonly from: string; readonly to: string; readonly intervalMs: number };
-  readonly moves: MoveResult[];
-  readonly summary: { readonly count: number; readonly recovered: number; readonly medianMs: number; readonly p95Ms: number; readonly maxMs: number };
-  readonly failedMoves: number[];
+function sleepUntil(at: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
 }
 
-interface ProbeOutput {
-  readonly sendWall: number[];
-  readonly rttMs: Array<number | null>;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Runs the probe inside the correspondent host; resolves with its JSON line. */
-function probe(dl: DockerLab, node: string, args: readonly string[]): { done: Promise<ProbeOutput> } {
+/** Runs the probe inside the correspondent host; `done` resolves with its JSON output. */
+function probe(dl: DockerLab, node: string, args: readonly string[]): Promise<ProbeLog> {
   const child = spawn('docker', ['exec', dl.containerName(node), 'livmap-host', 'probe', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const done = new Promise<ProbeOutput>((resolve, reject) => {
+  return new Promise<ProbeLog>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
       const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) reject(new Error(`probe failed (${code}): ${err.trim()} ${out.trim()}`));
-      else resolve(JSON.parse(line) as ProbeOutput);
+      if (code !== 0 || !line.startsWith('{')) reject(new Error(`probe failed (${code}): ${err.trim()} ${out.trim().slice(0, 300)}`));
+      else resolve(JSON.parse(line) as ProbeLog);
     });
   });
-  return { done };
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value?: T; error?: Error }> {
-  const t0 = performance.now();
-  try {
-    const value = await fn();
-    return { ms: performance.now() - t0, value };
-  } catch (err) {
-    return { ms: performance.now() - t0, error: err instanceof Error ? err : new Error(String(err)) };
-  }
+function probeArgs(lab: Lab, vm: LabVm, intervalMs: number, durationMs: number): string[] {
+  const corr = lab.correspondent!;
+  return ['--bind', corr.address, '--to', `${vm.address}:${DEFAULT_ECHO_PORT}`, '--interval-ms', String(intervalMs), '--duration-ms', String(durationMs)];
 }
 
 /** Until the correspondent reaches the VM (OOR registered, map-caches filled), or the deadline. */
 export async function waitForReachability(dl: DockerLab, lab: Lab, vm: LabVm, deadlineMs: number): Promise<boolean> {
-  const corr = lab.correspondent!;
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
-    const out = await probe(dl, corr.node, ['--bind', corr.address, '--to', `${vm.address}:7000`, '--interval-ms', '50', '--duration-ms', '1000']).done;
+    const out = await probe(dl, lab.correspondent!.node, probeArgs(lab, vm, 50, 1000));
     if (out.rttMs.slice(-5).some((r) => r !== null)) return true;
   }
   return false;
 }
 
-async function apiToken(dl: DockerLab, lab: Lab): Promise<string> {
-  const { stdout } = await dl.exec(lab.mapServer.node, ['cat', '/var/lib/livmap/api-token']);
-  return stdout.trim();
+/** GET /api/v1/lookup for an EID inside the livmap node, summarized as site and RLOCs. */
+async function lookup(dl: DockerLab, lab: Lab, eid: string, token: string): Promise<string> {
+  const script = `fetch('http://127.0.0.1:${lab.mapServer.apiPort}/api/v1/lookup?eid='+process.argv[1],{headers:{authorization:'Bearer '+process.argv[2]}}).then(async r=>{console.log(r.status,await r.text())})`;
+  try {
+    const { stdout } = await dl.exec(lab.mapServer.node, ['node', '-e', script, eid, token]);
+    return stdout.trim().slice(0, 600);
+  } catch (err) {
+    return `lookup failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
-export async function runSeries(dl: DockerLab, lab: Lab, options: SeriesOptions): Promise<SeriesResult> {
+export async function runSeries(dl: DockerLab, lab: Lab, options: SeriesOptions): Promise<ContainerSeries> {
   const vm = lab.vms[0]!;
-  const corr = lab.correspondent;
-  if (!corr) throw new Error('the lab has no correspondent host to probe from');
+  if (!lab.correspondent) throw new Error('the lab has no correspondent host to probe from');
   if (vm.placements.length < 2) throw new Error(`VM ${vm.node} may run at one site only`);
-  const beforeMs = options.beforeMs ?? 1000;
-  const afterMs = options.afterMs ?? 6000;
+  const period = options.periodMs ?? 8000;
+  const before = options.beforeMs ?? 1000;
   const interval = options.probeIntervalMs ?? 1;
   const log = options.log ?? (() => undefined);
-  const token = options.postMoves ? await apiToken(dl, lab) : '';
   const rlocOf = (xtr: string): string => lab.nodes.find((n) => n.name === xtr)!.interfaces[0]!.address.split('/')[0]!;
+  const token = (await dl.exec(lab.mapServer.node, ['cat', '/var/lib/livmap/api-token'])).stdout.trim();
 
-  let at = vm.placements.find((p) => p.site === vm.startSite)!;
-  const moves: MoveResult[] = [];
+  // docker exec and Node's start take a few hundred ms before the first probe leaves.
+  const startup = 1500;
+  const probing = probe(dl, lab.correspondent.node, probeArgs(lab, vm, interval, before + options.moves * period));
+  // If a move throws, the probe is still running; its failure must not surface unhandled.
+  probing.catch(() => undefined);
+  const firstMove = Date.now() + startup + before;
+  const vmEnd = { node: vm.node, adapter: 0 };
+  const linkedAt = vm.placements.find((p) => dl.linked(p.port, vmEnd));
+  if (!linkedAt) throw new Error(`VM ${vm.node} is linked to no site xTR`);
+  let at: VmPlacement = linkedAt;
+  const records: MoveRecord[] = [];
+  const updates: Array<Record<string, { ok: boolean; output: string }>> = [];
+  let previous: number | undefined;
   for (let i = 1; i <= options.moves; i++) {
-    const to = vm.placements[(vm.placements.indexOf(at) + 1) % vm.placements.length]!;
-    const p = probe(dl, corr.node, ['--bind', corr.address, '--to', `${vm.address}:7000`, '--interval-ms', String(interval), '--duration-ms', String(beforeMs + afterMs + 1500)]);
-    // docker exec and Node's start take a few hundred ms before the first probe leaves.
-    await sleep(beforeMs + 1500 - 200);
+    const to: VmPlacement = vm.placements[(vm.placements.indexOf(at) + 1) % vm.placements.length]!;
+    await sleepUntil(firstMove + (i - 1) * period);
     const moveAt = Date.now();
-    await dl.disconnect(at.port);
-    await dl.connect(to.port, { node: vm.node, adapter: 0 });
-    const updates = await Promise.all(
+    await dl.relink(vmEnd, to.port);
+    const linkMovedAt = Date.now();
+    const times: Record<string, number> = {};
+    const moveUpdates: Record<string, { ok: boolean; output: string }> = {};
+    await Promise.all(
       [to.port.node, at.port.node].map(async (xtr) => {
-        const r = await timed(() => dl.exec(xtr, ['livmap', 'oor-update', '--conf', to.oorConf, '--nudge', `${rlocOf(xtr)}:4342`]));
-        const output = r.error ? r.error.message : `${r.value!.stdout}${r.value!.stderr}`.trim();
-        return [xtr, { ok: !r.error, ms: round(r.ms), output }] as const;
+        try {
+          const r = await dl.exec(xtr, ['livmap', 'oor-update', '--conf', to.oorConf, '--nudge', `${rlocOf(xtr)}:4342`]);
+          moveUpdates[xtr] = { ok: true, output: `${r.stdout}${r.stderr}`.trim() };
+          times[xtr] = Date.now();
+        } catch (err) {
+          moveUpdates[xtr] = { ok: false, output: err instanceof Error ? err.message : String(err) };
+        }
       }),
     );
+    const notes = Object.entries(moveUpdates).flatMap(([x, u]) => (u.ok ? [] : [`oor-update on ${x} failed: ${u.output}`]));
+    let apiMoveAt: number | undefined;
     if (options.postMoves) {
-      const body = JSON.stringify({ eid: vm.eid, site: to.site });
-      const script = `fetch('http://127.0.0.1:${lab.mapServer.apiPort}/api/v1/moves',{method:'POST',headers:{'content-type':'application/json',authorization:'Bearer ${token}'},body:process.argv[1]}).then(async r=>{console.log(r.status,await r.text());process.exit(r.ok?0:1)})`;
-      const r = await timed(() => dl.exec(lab.mapServer.node, ['node', '-e', script, body]));
-      log(`move ${i}: POST /moves ${r.error ? `failed: ${r.error.message}` : r.value!.stdout.trim()}`);
+      const script = `fetch('http://127.0.0.1:${lab.mapServer.apiPort}/api/v1/moves',{method:'POST',headers:{'content-type':'application/json',authorization:'Bearer '+process.argv[2]},body:process.argv[1]}).then(async r=>{console.log(r.status,await r.text());process.exit(r.ok?0:1)})`;
+      try {
+        await dl.exec(lab.mapServer.node, ['node', '-e', script, JSON.stringify({ eid: vm.eid, site: to.site }), token]);
+        apiMoveAt = Date.now();
+      } catch (err) {
+        notes.push(`POST /moves failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
-    const moveDone = Date.now();
-    const out = await p.done;
-    const probes: Probe[] = out.sendWall.map((sentAt, k) => {
-      const rtt = out.rttMs[k];
-      return rtt === null || rtt === undefined ? { sentAt } : { sentAt, answeredAt: sentAt + rtt };
-    });
-    if (probes.length === 0 || probes[0]!.sentAt > moveAt - 50) throw new Error(`move ${i}: the probe started too late (first probe ${probes[0] ? round(probes[0].sentAt - moveAt) : 'none'} ms after the move)`);
-    const outage = measureOutage(probes, moveAt, 50);
-    const answeredAfterMove = probes.filter((q) => q.sentAt > moveDone && q.answeredAt !== undefined).length;
-    const result: MoveResult = {
-      move: i,
+    records.push({
+      index: i,
       from: at.site,
       to: to.site,
-      direction: `${at.site}-to-${to.site}`,
-      moveCommandsMs: moveDone - moveAt,
-      oorUpdate: Object.fromEntries(updates),
-      downtimeMs: round(outage.downtimeMs),
-      backAfterMoveDoneMs: outage.censored ? null : round(Math.max(0, outage.gapToMs - (moveDone - moveAt))),
-      lostProbes: outage.lostProbes,
-      probesSent: probes.length,
-      probesAnswered: probes.filter((q) => q.answeredAt !== undefined).length,
-      answeredAfterMove,
-      recovered: !outage.censored && answeredAfterMove > 0,
-      gapFromMs: round(outage.gapFromMs),
-      gapToMs: round(outage.gapToMs),
-      timeline: { sentMs: out.sendWall.map((s) => round(s - moveAt)), rttMs: out.rttMs },
-    };
-    moves.push(result);
-    log(
-      `move ${i} ${result.direction}: ${result.recovered ? `${result.downtimeMs} ms lost, traffic back ${result.backAfterMoveDoneMs} ms after the move commands (${result.moveCommandsMs} ms)` : `NOT RECOVERED within ${afterMs} ms`}; oor-update ${updates.map(([x, u]) => `${x} ${u.ok ? 'ok' : 'FAILED'} ${u.ms} ms`).join(', ')}`,
-    );
+      gapS: previous === undefined ? 0 : Math.round((moveAt - previous) / 100) / 10,
+      moveAt,
+      linkMovedAt,
+      ...(times[to.port.node] !== undefined ? { newXtrUpdatedAt: times[to.port.node]! } : {}),
+      ...(times[at.port.node] !== undefined ? { oldXtrUpdatedAt: times[at.port.node]! } : {}),
+      ...(apiMoveAt !== undefined ? { apiMoveAt } : {}),
+      notes,
+    });
+    updates.push(moveUpdates);
+    log(`move ${i} ${at.site} -> ${to.site}: link ${linkMovedAt - moveAt} ms, oor-update ${Object.entries(moveUpdates).map(([x, u]) => `${x} ${u.ok ? `ok ${times[x]! - moveAt} ms` : 'FAILED'}`).join(', ')}`);
+    previous = moveAt;
     at = to;
-    if (options.gapMs) await sleep(options.gapMs);
+    // livmap's view near the end of the window: which RLOCs it answers for the VM (why a move did not recover).
+    await sleepUntil(moveAt + period - 1500);
+    notes.push(`livmap near the end of the window: ${await lookup(dl, lab, vm.address, token)}`);
   }
-  const recovered = moves.filter((m) => m.recovered);
-  const s = summarize(recovered.map((m) => m.downtimeMs));
+  const probeLog = await probing;
+  if (probeLog.sendWall.length === 0 || probeLog.sendWall[0]! > records[0]!.moveAt - 50) {
+    throw new Error('the probe started after the first move: raise the start-up allowance');
+  }
   return {
-    emulator: 'containers',
-    vm: `${vm.node} ${vm.address}`,
-    probe: { from: `${corr.node} ${corr.address}`, to: `${vm.address}:7000`, intervalMs: interval },
-    moves,
-    summary: { count: moves.length, recovered: recovered.length, medianMs: round(s.median), p95Ms: round(s.p95), maxMs: round(s.max) },
-    failedMoves: moves.filter((m) => !m.recovered).map((m) => m.move),
+    input: {
+      emulator: 'containers',
+      xtr: 'oor',
+      switchover: options.postMoves ? 'api' : 'register',
+      variants: ['docker', 'oor-update'],
+      probe: probeLog,
+      moves: records,
+    },
+    updates,
   };
 }
