@@ -352,7 +352,8 @@ export function interfacesFile(node: LabNode): string {
     lines.push(`# eth${i.adapter}: ${i.purpose}`, `auto eth${i.adapter}`, `iface eth${i.adapter} inet static`);
     lines.push(`\taddress ${address}`, `\tnetmask ${netmask(Number(length))}`);
     if (i.gateway) lines.push(`\tgateway ${i.gateway}`);
-    if (i.mac) lines.push(`\thwaddress ${i.mac}`);
+    // `ether` first: busybox ifup (GNS3's) takes the word after the class as the address.
+    if (i.mac) lines.push(`\thwaddress ether ${i.mac}`);
     for (const r of i.routes) lines.push(`\tup ip route add ${r}`);
     lines.push('');
   }

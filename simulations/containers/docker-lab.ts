@@ -60,7 +60,9 @@ export function ifupCommands(stanzas: readonly Stanza[]): string[] {
   const cmds: string[] = [];
   for (const s of stanzas) {
     if (s.address && s.netmask) cmds.push(`addr add ${s.address}/${maskLength(s.netmask)} dev ${s.iface}`);
-    cmds.push(`link set ${s.hwaddress ? `address ${s.hwaddress} ` : ''}dev ${s.iface} up`);
+    // `hwaddress ether MAC` (busybox and Debian ifupdown): the address is the last word.
+    const mac = s.hwaddress?.split(/\s+/).pop();
+    cmds.push(`link set ${mac ? `address ${mac} ` : ''}dev ${s.iface} up`);
     if (s.gateway) cmds.push(`route add default via ${s.gateway} dev ${s.iface}`);
     for (const u of s.up) {
       if (!u.startsWith('ip ')) throw new Error(`interfaces: only 'up ip ...' lines are supported here: ${u}`);

@@ -209,6 +209,8 @@ t.test('nodes, links and files agree with the spec and with livmap xtr-config', 
     return { xtrName, eth: port![0], iface: port![1] };
   });
   t.equal(new Set(ports.map((p) => p.iface.hwaddress)).size, 1, 'the same MAC on every site (the VM keeps its ARP entry)');
+  // busybox ifup (what GNS3 runs) reads the word after the class as the MAC.
+  t.ok(ports.every((p) => /^ether ([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(p.iface.hwaddress ?? '')), 'hwaddress ether MAC');
   t.ok(ports.every((p) => p.iface.address === vmIface.gateway && p.iface.netmask === '255.255.255.255'), 'every VM port is the VM gateway /32');
   t.ok(ports.every((p) => p.iface.up.includes(`ip route add ${vm.eid}/32 dev ${p.eth}`)), 'with a host route to the VM');
   for (const p of ports) {
