@@ -7,7 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { buildLab } from '../../xtr-config/lab.js';
 import { checkOorXtrFile } from '../../xtr-config/oor-conf-reader.js';
+import { SpecError } from '../../xtr-config/spec.js';
 import { livmap } from '../helpers/cli.js';
 import { GOLDEN_DIR, SPEC_PATH, livcloudSpec } from '../xtr-config/helpers.js';
 import { GNS3_TOPOLOGY_SCHEMA } from './topology-schema.js';
@@ -262,4 +264,25 @@ t.test('regenerating gives the same project; bad input is refused before anythin
   t.match(bad.stderr, /does not contain the Map-Server 172\.30\.0\.2/);
   t.notOk(existsSync(join(work, 'bad')), 'nothing written');
   t.match((await livmap(['--help'])).stdout, /gns3/, 'listed among the verbs');
+});
+
+t.test('specs the lab cannot model are refused with the field named', async (t) => {
+  const cases: Array<[string, (s: ReturnType<typeof livcloudSpec>) => void, string, RegExp]> = [
+    ['a site without underlay', (s) => delete s.sites[1]!.underlay, 'sites[1].underlay', /give site 'cloud' an "underlay"/],
+    ['two Map-Servers', (s) => ((s as Record<string, unknown>).mapServers = ['172.30.0.2', '172.30.0.3']), 'mapServers', /exactly one Map-Server/],
+    ['an xTR with two RLOCs', (s) => s.sites[0]!.xtrs[0]!.rlocs.push({ address: '172.16.10.2' }), 'sites[0].xtrs', /exactly one RLOC/],
+    ['an interface RLOC', (s) => (s.sites[2]!.xtrs[0]!.rlocs[0] = { interface: 'eth0' }), 'sites[2].xtrs', /exactly one RLOC given by "address"/],
+  ];
+  for (const [what, mutate, field, problem] of cases) {
+    const raw = livcloudSpec();
+    mutate(raw);
+    try {
+      buildLab(raw);
+      t.fail(`${what}: accepted`);
+    } catch (err) {
+      t.ok(err instanceof SpecError, `${what}: SpecError`);
+      t.equal((err as SpecError).field, field, `${what}: names ${field}`);
+      t.match((err as SpecError).problem, problem);
+    }
+  }
 });
