@@ -32,6 +32,8 @@ export class ServerMetrics {
   private datagrams = 0;
   private readonly dropped = zeroes<DropLabel>([...DROP_REASONS, 'internal', 'filtered', 'send-error']);
   private readonly replies = zeroes<ReplyKind>(['positive', 'negative', 'forwarded']);
+  /** Records of authenticated Map-Registers refused one by one. */
+  private readonly refusedRecords = zeroes<DropReason>(DROP_REASONS);
   /** Map-Request lookups are timed one in LOOKUP_SAMPLE (timing each costs two clock reads). */
   static readonly LOOKUP_SAMPLE = 16;
   private lookupsUntilSample = 0;
@@ -42,6 +44,10 @@ export class ServerMetrics {
   readonly moves: Counter;
   readonly smrInvokedReceived: Counter;
   readonly moveFanoutSeconds: Histogram;
+  /** Refreshes of a prefix another ETR claimed since (a site whose config still lists a VM that left). */
+  readonly staleClaims: Counter;
+  /** Registrations whose ETR's register burst stopped listing them. */
+  readonly leftRegistrations: Counter;
 
   constructor(liveRegistrations: () => number, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -74,6 +80,12 @@ export class ServerMetrics {
       buckets: [1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5],
       registers,
     });
+    exported('livmap_records_refused_total', 'Records of authenticated Map-Registers refused one by one, by reason', 'reason', this.refusedRecords);
+    this.staleClaims = new Counter({
+      name: 'livmap_stale_claims_total', registers, labelNames: ['eid', 'claimant', 'holder'],
+      help: 'Map-Registers refreshing a prefix that another ETR claimed since (not answered with a Map-Notify), by prefix and both ETRs',
+    });
+    this.leftRegistrations = new Counter({ name: 'livmap_registrations_left_total', help: 'Registrations whose ETR stopped listing the prefix in its register burst', registers });
     new Gauge({ name: 'livmap_registrations_live', help: 'Live registrations', registers, collect() { this.set(liveRegistrations()); } });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'livmap_' });
   }
@@ -102,6 +114,10 @@ export class ServerMetrics {
 
   countDropped(reason: DropLabel): void {
     this.dropped[reason]++;
+  }
+
+  countRefusedRecord(reason: DropReason): void {
+    this.refusedRecords[reason]++;
   }
 
   countReply(kind: ReplyKind): void {

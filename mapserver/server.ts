@@ -3,9 +3,13 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { LispCodecError, decode, encode, signMessage, verifyMessage } from './codec/index.js';
-import type { Address, EidPrefix, EncapsulatedControl, LispMessage, MapNotify, MapRequest, MappingRecord } from './codec/types.js';
+import type { Address, EidPrefix, EncapsulatedControl, LispMessage, MapNotify, MapRegister, MapRequest, MappingRecord } from './codec/types.js';
 import type { ServerConfig } from './config/load.js';
-import { DEFAULT_RESUME_AFTER_MS, expireRegistrations, handleMapRegister, type MapServerOptions } from './control/map-server.js';
+import { etrIdOf, expireRegistrations, handleMapRegister, type MapServerOptions } from './control/map-server.js';
+import { BurstTracker } from './authority/bursts.js';
+import { isOperatorHint } from './authority/ownership.js';
+import { ReplayWindow } from './authority/replay.js';
+import { siteHolding } from './authority/sites.js';
 import { handleMapRequest, replyAddress, type ResolverOptions } from './control/map-resolver.js';
 import { MobilityNotifier, bindingMoved, type BindingChange } from './control/mobility.js';
 import { RateLimiter } from './control/rate-limit.js';
@@ -57,6 +61,9 @@ export class LispServer {
   private readonly mobilityEnabled: boolean;
   private readonly replyLimiter: RateLimiter;
   private readonly registerOptions: MapServerOptions;
+  /** The registration authority's memory: each ETR's register bursts, and the nonces seen. */
+  private readonly bursts = new BurstTracker();
+  private readonly replay: ReplayWindow;
   /**
    * The expiry the store holds for a registration that came from a quiet refresh (not written);
    * every other registration is stored with its own expiresAt. Only the exceptions are kept: a
@@ -79,7 +86,8 @@ export class LispServer {
     const mobility = options.mobility ?? config.mobility;
     this.mobilityEnabled = mobility.enabled;
     this.replyLimiter = new RateLimiter(config.lisp.rateLimit);
-    this.registerOptions = { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000, resumeAfterMs: DEFAULT_RESUME_AFTER_MS };
+    this.registerOptions = { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000 };
+    this.replay = new ReplayWindow(config.lisp.registrationTtlSeconds * 1000);
     this.requesters = new RequesterTable(mobility.requesterCapacity, (itr) => db.isRegisteredXtr(itr));
     this.mobility = new MobilityNotifier(db, this.requesters, {
       sendSmr: (to, bytes) => {
@@ -155,11 +163,16 @@ export class LispServer {
       ...this.config.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })),
     ];
     this.db.apply(seeded);
-    await this.store.apply([...seeded, ...expired]);
+    const staleNonces = this.replay.load(state.nonces, now);
+    await this.store.apply([...seeded, ...expired, ...staleNonces]);
     this.log.info(
       { sites: this.db.sites.size, registrations: this.db.liveRegistrations, expiredOnLoad: expired.length, readOn: loadedBy === 'worker' ? 'worker thread' : 'main thread' },
       'mapping database loaded',
     );
+  }
+
+  get registrationTtlSeconds(): number {
+    return this.config.lisp.registrationTtlSeconds;
   }
 
   /** Epoch milliseconds as the server sees them. */
@@ -211,6 +224,11 @@ export class LispServer {
   /** The latest commit not yet durable (commits are written in order: it is durable last). */
   private inFlight: Promise<void> | undefined;
 
+  /** Resolves once every change handled so far is durable and its answers are sent. */
+  async settled(): Promise<void> {
+    while (this.inFlight) await this.inFlight.catch(() => undefined);
+  }
+
   /**
    * A refresh that changes nothing but the lifetime need not be written every minute: the stored
    * copy is rewritten only once its stored expiry is less than REFRESH_WRITE_MARGIN_MS ahead, so
@@ -224,7 +242,7 @@ export class LispServer {
     const stored = this.storedExpiry.get(previous) ?? previous.expiresAt;
     const quiet =
       stored - now >= REFRESH_WRITE_MARGIN_MS &&
-      previous.firstRegistered === next.firstRegistered && previous.proxyReply === next.proxyReply &&
+      previous.claimedAt === next.claimedAt && previous.left === next.left && previous.proxyReply === next.proxyReply &&
       previous.merge === next.merge && sameRecord(previous.record, next.record);
     if (quiet) this.storedExpiry.set(next, stored);
     return quiet;
@@ -239,7 +257,8 @@ export class LispServer {
       this.metrics.moves.inc();
       const report = this.mobilityEnabled ? this.mobility.onChange(change, now) : { smrs: 0, notifies: 0, fanoutMs: 0 };
       if (this.mobilityEnabled) this.metrics.moveFanoutSeconds.observe(report.fanoutMs / 1000);
-      this.emit({ type: 'moved', eid: change.eid, from: rlocs(change.before), to: rlocs(change.after), smrs: report.smrs, notifies: report.notifies, fanoutMs: report.fanoutMs });
+      const site = siteHolding(this.db, change.after, now);
+      this.emit({ type: 'moved', eid: change.eid, from: rlocs(change.before), to: rlocs(change.after), smrs: report.smrs, notifies: report.notifies, fanoutMs: report.fanoutMs, ...(site ? { site } : {}) });
     }
   }
 
@@ -285,13 +304,46 @@ export class LispServer {
         if (!this.withinRate(message, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
         return this.resolveRequest(message, undefined, from, now);
       case 'map-register':
-        return handleMapRegister(this.db, this.registerOptions, message, bytes, from, now);
+        return this.register(message, bytes, from, now);
       case 'map-notify-ack':
         return this.acknowledge(message, bytes, from);
       case 'map-reply':
       case 'map-notify':
         return dropped('unexpected', `${message.type} is not for a Map-Server`, from);
     }
+  }
+
+  /**
+   * A Map-Register, with what the registration authority knows: the ETR's register burst it
+   * belongs to and the nonces already accepted. Once it is accepted, the burst it completed (if
+   * any) tells which other prefixes its ETR stopped listing.
+   */
+  private register(message: MapRegister, bytes: Uint8Array, from: Endpoint, now: number): HandlerResult {
+    const etrId = etrIdOf(message, from);
+    const burst = this.bursts.peek(etrId, now);
+    const result = handleMapRegister(this.db, this.registerOptions, message, bytes, from, now, { burst, isReplay: (nonce) => this.replay.isReplay(nonce, now) });
+    for (const reason of result.refusedRecords ?? []) this.metrics.countRefusedRecord(reason);
+    if (!result.accepted) return result;
+    this.bursts.arrive(etrId, now);
+    if (message.nonce !== 0n) this.replay.remember(message.nonce, now);
+    if (burst.completed === undefined) return result;
+    const listed = new Set(message.records.map((r) => prefixKey(r.eid)));
+    const left = this.omitted(etrId, burst.completed, now, listed);
+    return left.changes.length ? { ...result, changes: [...left.changes, ...result.changes], events: [...left.events, ...result.events] } : result;
+  }
+
+  /** `etrId`'s live registrations that its complete burst `seq` did not refresh: it left them. */
+  private omitted(etrId: string, seq: number, now: number, listedNow?: ReadonlySet<string>): { changes: DbChange[]; events: ServerEvent[] } {
+    const changes: DbChange[] = [];
+    const events: ServerEvent[] = [];
+    for (const reg of this.db.registrationsOf(etrId)) {
+      if (reg.left || reg.burst === seq || reg.expiresAt <= now || isOperatorHint(reg)) continue;
+      if (listedNow?.has(prefixKey(reg.record.eid))) continue;
+      changes.push({ kind: 'put-registration', registration: { ...reg, left: true } });
+      events.push({ type: 'left', site: reg.site, eid: reg.record.eid, etrId });
+    }
+    this.metrics.leftRegistrations.inc(changes.length);
+    return { changes, events };
   }
 
   /** Charges the address the answer would go to (the first usable ITR-RLOC, else the sender). */
@@ -354,7 +406,15 @@ export class LispServer {
         this.log.warn({ from: event.from, reason: event.reason }, event.detail);
         return;
       case 'moved':
-        this.log.info({ eid: formatEidPrefix(event.eid), from: event.from, to: event.to, smrs: event.smrs, notifies: event.notifies, fanoutMs: event.fanoutMs }, 'binding moved');
+        this.log.info({ eid: formatEidPrefix(event.eid), site: event.site, from: event.from, to: event.to, smrs: event.smrs, notifies: event.notifies, fanoutMs: event.fanoutMs }, 'binding moved');
+        return;
+      case 'contested':
+        // Every refresh of a stale ETR (OOR retries every 3 s without a Map-Notify): the metric counts them.
+        this.metrics.staleClaims.inc({ eid: formatEidPrefix(event.eid), claimant: event.claimant, holder: event.holders.join(',') });
+        this.log.debug({ eid: formatEidPrefix(event.eid), claimant: event.claimant, holders: event.holders }, 'stale claim: another ETR claimed this prefix since; no Map-Notify');
+        return;
+      case 'left':
+        this.log.info({ site: event.site, eid: formatEidPrefix(event.eid), etr: event.etrId }, 'ETR stopped listing the prefix');
         return;
       case 'registered':
         // Refreshes arrive every minute from every ETR: worth a debug line, not an info line.
@@ -410,6 +470,12 @@ export class LispServer {
       this.requesters.sweep(now);
       const result = expireRegistrations(this.db, now);
       if (result.changes.length) this.process(result);
+      for (const { etrId, seq } of this.bursts.completeQuiet(now)) {
+        const left = this.omitted(etrId, seq, now);
+        if (left.changes.length) this.process({ outbound: [], ...left });
+      }
+      const nonces = this.replay.flush(now);
+      if (nonces.length) this.process({ outbound: [], changes: nonces, events: [] });
     } catch (err) {
       this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'expiry sweep failed');
     }
@@ -422,6 +488,8 @@ export class LispServer {
     this.mobility.close();
     await this.transport?.close();
     this.transport = undefined;
+    const nonces = this.replay.flush(this.now(), true);
+    if (nonces.length) await this.writer.write(nonces);
     await this.writer.flush();
     await this.store.close();
   }

@@ -26,7 +26,7 @@ export interface MoveRecord {
   readonly moveAt: number;
   /** The VM's link is up at the new site. */
   readonly linkMovedAt?: number;
-  /** The new site's xTR holds the VM (its update returned). */
+  /** The new site's xTR holds the VM (OOR answered OK to the update, i.e. it has sent its burst). */
   readonly newXtrUpdatedAt?: number;
   /** The old site's xTR no longer holds it (absent: not updated, e.g. the stale case). */
   readonly oldXtrUpdatedAt?: number;
@@ -60,11 +60,18 @@ export interface MoveResult {
   readonly from: string;
   readonly to: string;
   readonly gapS: number;
+  /** Measured from the previous move's start (longer than gapS when a move took longer than the gap). */
+  readonly sincePreviousMoveS: number | null;
   readonly switchover: string;
   /** Lost traffic (see DEFINITIONS.outageMs); a lower bound when not recovered. */
   readonly outageMs: number;
   readonly lostProbes: number;
   readonly recovered: boolean;
+  /**
+   * Probes lost after traffic first came back (after the first loss following the move): a
+   * binding that flips back and forth shows here; null when nothing was lost or never came back.
+   */
+  readonly lostAfterRecovery: number | null;
   /** First answered probe after the outage, relative to the new xTR's update; null when not recovered. */
   readonly backAfterUpdateMs: number | null;
   /** Relative to moveAt. */
@@ -90,7 +97,8 @@ export const DEFINITIONS = {
   outageMs:
     'the longest interval between the send times of two consecutive answered probes with lost probes between them, minus the probe spacing, among the probes sent from 50 ms before the move until the next move (or the end of probing); when no probe is answered after the loss it runs to the end of the window and the move is not recovered',
   recovered: 'a probe sent after the outage was answered within the move window',
-  backAfterUpdateMs: 'send time of the first answered probe after the outage minus the time the new site\'s xTR update returned (negative: traffic came back before the update finished)',
+  lostAfterRecovery: 'probes lost after the first answered probe that follows the first loss after the move (a binding flipping back shows here)',
+  backAfterUpdateMs: "send time of the first answered probe after the outage minus the time the new site's xTR took the VM (OOR answered OK to oor-update: its Map-Register burst has left); negative: traffic came back before that",
   window: 'from 50 ms before the move to the next move (the last move: to the end of probing)',
 } as const;
 
@@ -105,6 +113,10 @@ export function directionOf(m: Pick<MoveRecord, 'from' | 'to'>): string {
   return `${m.from}-to-${m.to}`;
 }
 
+function withoutNulls(m: MoveRecord): MoveRecord {
+  return Object.fromEntries(Object.entries(m).filter(([, v]) => v !== null)) as unknown as MoveRecord;
+}
+
 /** The outage of every move and a summary per direction (pure). */
 export function analyzeSeries(input: SeriesInput): { moves: Omit<MoveResult, 'timelineSvg'>[]; summary: Record<string, DirectionSummary> } {
   const probes: Probe[] = input.probe.sendWall.map((sentAt, i) => {
@@ -112,7 +124,8 @@ export function analyzeSeries(input: SeriesInput): { moves: Omit<MoveResult, 'ti
     return rtt === null || rtt === undefined ? { sentAt } : { sentAt, answeredAt: sentAt + rtt };
   });
   const lastProbe = probes.length ? probes[probes.length - 1]!.sentAt : 0;
-  const sorted = [...input.moves].sort((a, b) => a.moveAt - b.moveAt);
+  // A runner may write null for a step that did not happen (e.g. a failed update): same as absent.
+  const sorted = [...input.moves].map(withoutNulls).sort((a, b) => a.moveAt - b.moveAt);
   const moves = sorted.map((m, i) => {
     const end = i + 1 < sorted.length ? sorted[i + 1]!.moveAt - BEFORE_MS : (input.probeEndAt ?? lastProbe);
     const inWindow = probes.filter((p) => p.sentAt < end);
@@ -120,23 +133,29 @@ export function analyzeSeries(input: SeriesInput): { moves: Omit<MoveResult, 'ti
     const windowProbes = inWindow.filter((p) => p.sentAt >= m.moveAt - BEFORE_MS);
     const answeredAfter = windowProbes.some((p) => p.answeredAt !== undefined && p.sentAt >= m.moveAt);
     const recovered = !outage.censored && answeredAfter;
+    const afterMove = windowProbes.filter((p) => p.sentAt >= m.moveAt);
+    const firstLoss = afterMove.findIndex((p) => p.answeredAt === undefined);
+    const back = firstLoss < 0 ? -1 : afterMove.findIndex((p, k) => k > firstLoss && p.answeredAt !== undefined);
+    const lostAfterRecovery = back < 0 ? null : afterMove.slice(back).filter((p) => p.answeredAt === undefined).length;
     const rel = (t: number | undefined): number | undefined => (t === undefined ? undefined : round(t - m.moveAt));
     const steps: Record<string, number> = {};
     for (const [k, v] of Object.entries({ linkMoved: rel(m.linkMovedAt), apiMove: rel(m.apiMoveAt), newXtrUpdated: rel(m.newXtrUpdatedAt), oldXtrUpdated: rel(m.oldXtrUpdatedAt) })) {
       if (v !== undefined) steps[k] = v;
     }
-    const back = recovered && m.newXtrUpdatedAt !== undefined ? round(m.moveAt + outage.gapToMs - m.newXtrUpdatedAt) : null;
+    const backAfterUpdate = recovered && m.newXtrUpdatedAt !== undefined ? round(m.moveAt + outage.gapToMs - m.newXtrUpdatedAt) : null;
     return {
       index: m.index,
       direction: directionOf(m),
       from: m.from,
       to: m.to,
       gapS: m.gapS,
+      sincePreviousMoveS: i > 0 ? round((m.moveAt - sorted[i - 1]!.moveAt) / 1000) : null,
       switchover: input.switchover,
       outageMs: round(outage.downtimeMs),
       lostProbes: windowProbes.filter((p) => p.answeredAt === undefined).length,
       recovered,
-      backAfterUpdateMs: back,
+      lostAfterRecovery,
+      backAfterUpdateMs: backAfterUpdate,
       gapFromMs: round(outage.gapFromMs),
       gapToMs: round(outage.gapToMs),
       windowMs: round(end - m.moveAt),
@@ -198,7 +217,7 @@ export async function writeSeriesResults(input: SeriesInput, outDir: string): Pr
   await mkdir(join(outDir, 'timelines'), { recursive: true });
   const files: string[] = [];
   const withSvg: MoveResult[] = [];
-  const sortedRecords = [...input.moves].sort((a, b) => a.moveAt - b.moveAt);
+  const sortedRecords = [...input.moves].map(withoutNulls).sort((a, b) => a.moveAt - b.moveAt);
   for (const [i, m] of moves.entries()) {
     const name = `timelines/move-${m.index}.svg`;
     await writeFile(join(outDir, name), timelineFor(input, m, sortedRecords[i]!));
@@ -236,10 +255,10 @@ export async function writeSeriesResults(input: SeriesInput, outDir: string): Pr
 }
 
 export function formatTable(moves: readonly Omit<MoveResult, 'timelineSvg'>[], summary: Record<string, DirectionSummary>): string {
-  const lines = ['move direction           gap(s) outage(ms) lost  back-after-update(ms) recovered'];
+  const lines = ['move direction           gap(s) since-prev(s) outage(ms) lost  back-after-update(ms) recovered'];
   for (const m of moves) {
     lines.push(
-      `${String(m.index).padStart(4)} ${m.direction.padEnd(20)} ${String(m.gapS).padStart(6)} ${String(m.outageMs).padStart(10)} ${String(m.lostProbes).padStart(5)}  ${String(m.backAfterUpdateMs ?? '-').padStart(21)} ${m.recovered ? 'yes' : `NO (nothing answered in ${m.windowMs} ms)`}`,
+      `${String(m.index).padStart(4)} ${m.direction.padEnd(20)} ${String(m.gapS).padStart(6)} ${String(m.sincePreviousMoveS ?? '-').padStart(13)} ${String(m.outageMs).padStart(10)} ${String(m.lostProbes).padStart(5)}  ${String(m.backAfterUpdateMs ?? '-').padStart(21)} ${m.recovered ? 'yes' : `NO (nothing answered in ${m.windowMs} ms)`}`,
     );
   }
   for (const [direction, s] of Object.entries(summary)) {

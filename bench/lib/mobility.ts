@@ -149,7 +149,7 @@ export async function measureMobility(o: { dir: string; itrs: number; secret: st
     registration: {
       site: 'bench', etrId: `rloc:${OLD_ETR}`, source: { address: OLD_ETR, port: 4342 }, proxyReply: true, merge: false,
       record: { ...hostRecord(VM), locators: [{ ...hostRecord(VM).locators[0]!, rloc: { afi: 'ipv4', ip: OLD_ETR } }] },
-      firstRegistered: now, lastRefreshed: now, expiresAt: now + 3600_000,
+      claimedAt: now, lastRefreshed: now, expiresAt: now + 3600_000,
     },
   }]);
   await store.close();

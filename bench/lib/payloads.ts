@@ -87,7 +87,7 @@ export function registrationV4(i: number, now: number, lifetimeMs: number): Regi
     proxyReply: true,
     merge: false,
     record: hostRecord(hostV4(i)),
-    firstRegistered: now,
+    claimedAt: now,
     lastRefreshed: now,
     expiresAt: now + lifetimeMs,
   };

@@ -24,6 +24,8 @@ export interface ControlPlane {
   readonly metrics: ServerMetrics;
   applyChanges(changes: readonly DbChange[]): Promise<void>;
   now(): number;
+  /** How long a registration lives without a refresh (an operator move's default lifetime too). */
+  readonly registrationTtlSeconds: number;
 }
 
 export interface ApiContext {

@@ -5,21 +5,25 @@ import type { DbChange, MappingDatabase } from '../db/database.js';
 import type { Endpoint, KeyAlgorithm, Registration, Site } from '../db/model.js';
 import { eidFamily, formatEidPrefix, samePrefix } from '../db/prefix.js';
 import { formatAddress } from '../codec/text.js';
-import { append, dropped, NOTHING, type HandlerResult, type Outbound, type ServerEvent } from './types.js';
+import type { BurstArrival } from '../authority/bursts.js';
+import { holderAmong, holds, isOperatorHint, startsClaim } from '../authority/ownership.js';
+import { append, dropped, NOTHING, type DropReason, type HandlerResult, type Outbound, type ServerEvent } from './types.js';
 
 export interface MapServerOptions {
-  /** Registration lifetime without refresh, in milliseconds. */
+  /** Registration lifetime without refresh, in milliseconds (unless the T bit asks for the record TTL). */
   readonly registrationTtlMs: number;
-  /**
-   * A registration refreshed after a silence longer than this (ms) counts as new: the ETR
-   * stopped and came back (an OOR restart with a new config, a VM moving back), so it may own
-   * the prefix again. Refreshes on the usual 60 s timer keep their first-registration time.
-   */
-  readonly resumeAfterMs: number;
 }
 
-/** 1.5 × the 60 s register interval of RFC 9301 §8.2 and OOR. */
-export const DEFAULT_RESUME_AFTER_MS = 90_000;
+/** What the registration authority tells the handler about one Map-Register (see authority/). */
+export interface RegisterContext {
+  /** The register burst of its ETR this Map-Register belongs to (authority/bursts.ts). */
+  readonly burst: BurstArrival;
+  /** Whether its nonce was accepted before, within the replay window. */
+  isReplay(nonce: bigint): boolean;
+}
+
+/** For callers that track neither bursts nor replays (tests of the wire behaviour). */
+export const NO_AUTHORITY: RegisterContext = { burst: { seq: 0 }, isReplay: () => false };
 
 const ALG_BY_ID: Readonly<Record<number, KeyAlgorithm>> = { [AUTH_ALG.hmacSha1]: 'hmac-sha1', [AUTH_ALG.hmacSha256]: 'hmac-sha256' };
 
@@ -50,11 +54,34 @@ function withXtrSite<T extends { xtrId?: Uint8Array; siteId?: Uint8Array }>(regi
   return target;
 }
 
+/** Whether two records name the same RLOCs (in any order). */
+function sameLocatorSet(a: MappingRecord, b: MappingRecord): boolean {
+  const rlocs = (r: MappingRecord): string => r.locators.map((l) => formatAddress(l.rloc)).sort().join(',');
+  return rlocs(a) === rlocs(b);
+}
+
 /** OOR's Map-Notify clears the L bit: the locators are not local to the Map-Server. */
 function notifyRecord(record: MappingRecord): MappingRecord {
   return { ...record, locators: record.locators.map((l): Locator => ({ ...l, local: false })) };
 }
 
+/** Why one record of an authenticated Map-Register was not registered. */
+function refuseRecord(db: MappingDatabase, site: Site, record: MappingRecord): { reason: DropReason; detail: string } | undefined {
+  if (!eidFamily(record.eid)) return { reason: 'unsupported', detail: `EID of address family ${record.eid.address.afi} cannot be registered` };
+  const covering = db.siteFor(record.eid);
+  if (!covering || covering.site.name !== site.name) return { reason: 'out-of-site', detail: `${formatEidPrefix(record.eid)} is outside site '${site.name}'` };
+  if (!covering.prefix.acceptMoreSpecifics && !samePrefix(record.eid, covering.prefix.eid)) {
+    return { reason: 'more-specific', detail: `${formatEidPrefix(record.eid)} is more specific than ${formatEidPrefix(covering.prefix.eid)} and site '${site.name}' accepts no more-specifics` };
+  }
+  return undefined;
+}
+
+/**
+ * A Map-Register: authenticated with the site of its first record, refused whole as a replay,
+ * then each record accepted or refused on its own. The Map-Notify (M bit) lists only the
+ * records whose registration holds its prefix now: an ETR whose claim the authority did not
+ * accept (a stale refresh of a prefix another ETR claimed since) is not told otherwise.
+ */
 export function handleMapRegister(
   db: MappingDatabase,
   options: MapServerOptions,
@@ -62,12 +89,11 @@ export function handleMapRegister(
   raw: Uint8Array,
   from: Endpoint,
   now: number,
+  context: RegisterContext = NO_AUTHORITY,
 ): HandlerResult {
   const first = register.records[0];
   if (!first) return dropped('malformed', 'Map-Register without records', from, true);
-  for (const record of register.records) {
-    if (!eidFamily(record.eid)) return dropped('unsupported', `EID of address family ${record.eid.address.afi} cannot be registered`, from, true);
-  }
+  if (!eidFamily(first.eid)) return dropped('unsupported', `EID of address family ${first.eid.address.afi} cannot be registered`, from, true);
   const owner = db.siteFor(first.eid);
   if (!owner) return dropped('out-of-site', `${formatEidPrefix(first.eid)} is inside no configured site`, from, true);
   const site = owner.site;
@@ -76,18 +102,26 @@ export function handleMapRegister(
   if (secret === undefined) {
     return dropped('auth', `authentication failed for site '${site.name}' (key id ${register.auth.keyId}, algorithm ${register.auth.algId})`, from, true);
   }
+  // A nonce of 0 (allowed when no Map-Notify is wanted) cannot tell a replay from a refresh.
+  if (register.nonce !== 0n && context.isReplay(register.nonce)) {
+    return dropped('replay', `replayed Map-Register for site '${site.name}' (nonce 0x${register.nonce.toString(16)} already accepted)`, from, true);
+  }
 
   const etrId = etrIdOf(register, from);
+  const { burst } = context;
   let changes: DbChange[] | undefined;
   let events: ServerEvent[] | undefined;
+  let refused: DropReason[] | undefined;
+  let notified: MappingRecord[] | undefined;
   for (const record of register.records) {
-    // OOR sends one record per Map-Register: the first record's site is already known.
-    const covering = record === first ? owner : db.siteFor(record.eid);
-    if (!covering || covering.site.name !== site.name) return dropped('out-of-site', `${formatEidPrefix(record.eid)} is outside site '${site.name}'`, from, true);
-    if (!covering.prefix.acceptMoreSpecifics && !samePrefix(record.eid, covering.prefix.eid)) {
-      return dropped('more-specific', `${formatEidPrefix(record.eid)} is more specific than ${formatEidPrefix(covering.prefix.eid)} and site '${site.name}' accepts no more-specifics`, from, true);
+    const refusal = record === first && (owner.prefix.acceptMoreSpecifics || samePrefix(record.eid, owner.prefix.eid)) ? undefined : refuseRecord(db, site, record);
+    if (refusal) {
+      refused = append(refused, refusal.reason);
+      events = append<ServerEvent>(events, { type: 'refused', from, reason: refusal.reason, detail: refusal.detail });
+      continue;
     }
-    const existing = db.registered(record.eid)?.byEtr.get(etrId);
+    const registered = db.registered(record.eid);
+    const existing = registered?.byEtr.get(etrId);
     if (record.ttl === 0) {
       // RFC 9301 §8.2: a Map-Register with TTL 0 withdraws the registration.
       if (existing) {
@@ -96,6 +130,11 @@ export function handleMapRegister(
       }
       continue;
     }
+    // The ETR's previous burst, completed by this register, omitted the prefix: it had left it.
+    const left = existing !== undefined && burst.completed !== undefined && existing.burst !== burst.completed;
+    const fresh = startsClaim(left ? { ...existing, left } : existing, now);
+    // RFC 9301 §5.6 T bit: time the registration out by the record's TTL (minutes).
+    const lifetimeMs = register.ttlTimeout ? record.ttl * 60_000 : options.registrationTtlMs;
     const registration = withXtrSite<Registration>(register, {
       site: site.name,
       etrId,
@@ -103,34 +142,64 @@ export function handleMapRegister(
       proxyReply: register.proxyReply,
       merge: register.merge,
       record,
-      firstRegistered: existing && now - existing.lastRefreshed <= options.resumeAfterMs ? existing.firstRegistered : now,
+      claimedAt: fresh ? now : existing!.claimedAt,
       lastRefreshed: now,
-      expiresAt: now + options.registrationTtlMs,
+      expiresAt: now + lifetimeMs,
+      burst: burst.seq,
     });
-    changes = append<DbChange>(changes, { kind: 'put-registration', registration });
     events = append<ServerEvent>(events, {
       type: 'registered',
       site: site.name,
       eid: record.eid,
       etrId,
       rlocs: record.locators.map((l) => formatAddress(l.rloc)),
-      refresh: existing !== undefined,
+      refresh: !fresh,
     });
+    let claimed = registration;
+    // Most prefixes have one registrant: skip the copy when that is this ETR.
+    let contenders = registered && (registered.byEtr.size > 1 || !existing) ? [...registered.byEtr.values()].filter((r) => r.etrId !== etrId) : [];
+    const settled: DbChange[] = [];
+    for (const hint of contenders) {
+      if (!isOperatorHint(hint) || hint.expiresAt <= now) continue;
+      // An operator move is settled by the first ETR that claims after it (superseding it) or
+      // that registers the move's own locators (confirming it, and taking over its claim).
+      const confirms = sameLocatorSet(hint.record, record);
+      if (!fresh && !confirms) continue;
+      settled.push({ kind: 'delete-registration', eid: record.eid, etrId: hint.etrId });
+      if (!fresh && hint.claimedAt > claimed.claimedAt) claimed = { ...claimed, claimedAt: hint.claimedAt };
+    }
+    if (settled.length) contenders = contenders.filter((r) => !settled.some((d) => d.kind === 'delete-registration' && d.etrId === r.etrId));
+    changes = append<DbChange>(changes, { kind: 'put-registration', registration: claimed });
+    changes.push(...settled);
+    const holder = contenders.length === 0 ? undefined : holderAmong([...contenders, claimed], db.isSitePrefix(record.eid), now);
+    if (holder && !holds(holder, claimed)) {
+      events.push({ type: 'contested', site: site.name, eid: record.eid, claimant: etrId, holders: holder.registrations.map((r) => r.etrId) });
+      continue;
+    }
+    notified = append(notified, record);
   }
 
   let outbound: Outbound[] | undefined;
-  if (register.wantMapNotify) {
+  if (register.wantMapNotify && notified) {
     const notify = withXtrSite<MapNotify>(register, {
       type: 'map-notify',
       xtrIdPresent: register.xtrIdPresent,
       rtr: false,
       nonce: register.nonce,
       auth: { keyId: register.auth.keyId, algId: register.auth.algId, authData: new Uint8Array(register.auth.authData.length) },
-      records: register.records.map(notifyRecord),
+      records: notified.map(notifyRecord),
     });
     outbound = [{ kind: 'message', to: from, message: notify, secret }];
   }
-  return { outbound: outbound ?? NOTHING.outbound, changes: changes ?? NOTHING.changes, events: events ?? NOTHING.events };
+  const result: HandlerResult = {
+    outbound: outbound ?? NOTHING.outbound,
+    changes: changes ?? NOTHING.changes,
+    events: events ?? NOTHING.events,
+    accepted: { etrId, nonce: register.nonce },
+  };
+  if (!refused) return result;
+  // A register none of whose records was taken counts as dropped, for its first reason.
+  return { ...result, refusedRecords: refused, ...(changes || notified ? {} : { drop: { reason: refused[0]!, detail: 'no record of the Map-Register was accepted' } }) };
 }
 
 /** Registrations whose lifetime ran out become delete changes and `expired` events. */

@@ -11,7 +11,7 @@ export type Outbound =
   /** Bytes sent unchanged (a Map-Request ECM forwarded to the ETR that registered with P=0). */
   | { readonly kind: 'raw'; readonly to: Endpoint; readonly bytes: Uint8Array };
 
-export const DROP_REASONS = ['malformed', 'auth', 'out-of-site', 'more-specific', 'unexpected', 'unsupported', 'no-itr-rloc', 'rate'] as const;
+export const DROP_REASONS = ['malformed', 'auth', 'replay', 'out-of-site', 'more-specific', 'unexpected', 'unsupported', 'no-itr-rloc', 'rate'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 export interface Drop {
@@ -25,6 +25,10 @@ export type ServerEvent =
   | { readonly type: 'withdrawn'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string }
   | { readonly type: 'expired'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string }
   | { readonly type: 'refused'; readonly from: Endpoint; readonly reason: DropReason; readonly detail: string }
+  /** A stale claim: `claimant` refreshed a prefix that `holders` claimed after it; not answered with a Map-Notify. */
+  | { readonly type: 'contested'; readonly site: string; readonly eid: EidPrefix; readonly claimant: string; readonly holders: readonly string[] }
+  /** `etrId`'s register burst no longer listed the prefix: it stopped claiming it (OOR never withdraws). */
+  | { readonly type: 'left'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string }
   | {
       readonly type: 'moved';
       readonly eid: EidPrefix;
@@ -33,6 +37,8 @@ export type ServerEvent =
       readonly smrs: number;
       readonly notifies: number;
       readonly fanoutMs: number;
+      /** The site whose xTRs the EID is bound to now, when it is one of them. */
+      readonly site?: string;
     };
 
 export type ReplyKind = 'positive' | 'negative' | 'forwarded';
@@ -47,6 +53,10 @@ export interface HandlerResult {
   readonly replies?: readonly ReplyKind[];
   /** Who was answered what: the ITRs to SMR when that binding changes. */
   readonly answered?: readonly Requester[];
+  /** An authenticated, non-replayed Map-Register: its ETR and nonce, for the registration authority. */
+  readonly accepted?: { readonly etrId: string; readonly nonce: bigint };
+  /** Records of an accepted Map-Register that were refused, by reason. */
+  readonly refusedRecords?: readonly DropReason[];
 }
 
 /**

@@ -1,12 +1,13 @@
 // The mapping database: sites, static mappings and live registrations, with longest-prefix
 // resolution. It knows no transport and no storage; it changes only through `apply`.
-import type { EidPrefix, Locator, MappingRecord } from '../codec/types.js';
+import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import { ACTION } from '../codec/types.js';
 import type { Endpoint, Registration, Site, SitePrefix, StateChange } from './model.js';
 import { FAMILY_BITS, containsPrefix, normalizePrefix, requireFamily, samePrefix } from './prefix.js';
 import { ExpiryQueue } from './expiry.js';
 import { PrefixTable } from './trie.js';
 import { SmallMap, type ReadonlySmallMap } from './small-map.js';
+import { holderBinding } from '../authority/ownership.js';
 
 export type DbChange = StateChange;
 
@@ -60,7 +61,7 @@ class PrefixEntry extends SmallMap<string, Registration> implements OwnRegistere
   }
 }
 
-/** The binding a set of registrations yields (merge rule in `effectiveBinding`). */
+/** The binding a set of registrations yields (the rule is authority/ownership.ts's `holderBinding`). */
 export interface Binding {
   readonly record: MappingRecord;
   readonly proxyReply: boolean;
@@ -97,6 +98,8 @@ export class MappingDatabase {
   private registrationCount = 0;
   /** Source addresses of the stored registrations (the xTRs that register), with how many each. */
   private readonly xtrAddresses = new Map<string, number>();
+  /** The prefixes each ETR holds a registration of (to find what a register burst omitted). */
+  private readonly prefixesByEtr = new Map<string, Set<PrefixEntry>>();
   /**
    * Bumped whenever a prefix enters or leaves the table or a site changes: cached answers
    * (which depend on what lies inside and above their prefix) from an older generation are stale.
@@ -193,7 +196,12 @@ export class MappingDatabase {
           this.generation++;
         }
         const previous = entry.get(reg.etrId);
-        if (!previous) this.registrationCount++;
+        if (!previous) {
+          this.registrationCount++;
+          let held = this.prefixesByEtr.get(reg.etrId);
+          if (!held) this.prefixesByEtr.set(reg.etrId, (held = new Set()));
+          held.add(entry);
+        }
         // A refresh comes from the same address (most Map-Registers): the count stays as it is.
         if (previous?.source.address !== reg.source.address) {
           if (previous) this.forgetXtr(previous);
@@ -211,6 +219,9 @@ export class MappingDatabase {
         if (entry && deleted) {
           entry.delete(change.etrId);
           this.forgetXtr(deleted);
+          const held = this.prefixesByEtr.get(change.etrId);
+          held?.delete(entry);
+          if (held?.size === 0) this.prefixesByEtr.delete(change.etrId);
           this.registrationCount--;
           entry.single = undefined;
           entry.answer = undefined;
@@ -222,6 +233,17 @@ export class MappingDatabase {
         }
         return;
       }
+      case 'put-nonces':
+      case 'delete-nonces':
+        return; // the registration authority's replay window, not mapping state
+    }
+  }
+
+  /** Every registration `etrId` holds. */
+  *registrationsOf(etrId: string): Iterable<Registration> {
+    for (const entry of this.prefixesByEtr.get(etrId) ?? []) {
+      const reg = entry.get(etrId);
+      if (reg) yield reg;
     }
   }
 
@@ -299,7 +321,7 @@ export class MappingDatabase {
       const cached = registered.answer;
       if (cached && cached.generation === this.generation && cached.expiresAt > now) return cached.resolution;
       const isSitePrefix = value.sitePrefix !== undefined;
-      const binding = effectiveBinding(registered, isSitePrefix, now);
+      const binding = holderBinding(registered, isSitePrefix, now);
       if (binding) {
         const cap = isSitePrefix ? undefined : this.siteFor(prefix)?.prefix.moreSpecificTtl;
         const capped = cap !== undefined && binding.record.ttl > cap ? { ...binding, record: { ...binding.record, ttl: cap } } : binding;
@@ -331,10 +353,11 @@ export class MappingDatabase {
   /** The binding registered for exactly `eid` at `now` (undefined when none is live). */
   bindingAt(eid: EidPrefix, now: number): Binding | undefined {
     const registered = this.entries.get(eid)?.registered;
-    return registered ? effectiveBinding(registered, this.isSitePrefix(eid), now) : undefined;
+    return registered ? holderBinding(registered, this.isSitePrefix(eid), now) : undefined;
   }
 
-  private isSitePrefix(eid: EidPrefix): boolean {
+  /** Whether `eid` is exactly one of the sites' configured prefixes. */
+  isSitePrefix(eid: EidPrefix): boolean {
     return this.sitePrefixes.get(eid) !== undefined;
   }
 
@@ -347,7 +370,7 @@ export class MappingDatabase {
     if (!this.entries.hasMoreSpecifics(matched)) return matched;
     const inner = this.entries.coveredBy(matched).filter(({ prefix, value }) => {
       if (samePrefix(prefix, matched)) return false;
-      return value.mapping !== undefined || value.sitePrefix !== undefined || (value.registered !== undefined && effectiveBinding(value.registered, false, now) !== undefined);
+      return value.mapping !== undefined || value.sitePrefix !== undefined || (value.registered !== undefined && holderBinding(value.registered, false, now) !== undefined);
     });
     if (inner.length === 0) return matched;
     const max = maxLength(eid);
@@ -357,60 +380,6 @@ export class MappingDatabase {
     }
     return hostPrefixOf(eid);
   }
-}
-
-/**
- * The merge rule. Live registrations of one prefix by several ETRs are merged (the union of
- * their locators, earliest registration first; the smallest TTL) when every one of them set
- * the merge bit, or when the prefix is a configured site prefix and every ETR identified
- * itself with an xTR-ID (a multi-homed site). Otherwise the ETR that registered most recently
- * owns the prefix — by first registration, not last refresh — so an ETR whose RLOC changed
- * (new source address) replaces its stale registration at once, and an old ETR that keeps
- * refreshing cannot take back an EID that moved away until the new owner's registration
- * expires or is withdrawn.
- */
-export function effectiveBinding(registered: RegisteredPrefix, isSitePrefix: boolean, now: number): Binding | undefined {
-  if (registered.byEtr.size === 1) {
-    // The common case, on every Map-Request: one ETR, nothing to merge or order.
-    let single = registered.single;
-    if (!single) {
-      const only = registered.byEtr.any()!;
-      single = { registration: only, binding: { record: only.record, proxyReply: only.proxyReply, etr: etrOf(only), registrations: [only] } };
-      registered.single = single;
-    }
-    return single.registration.expiresAt > now ? single.binding : undefined;
-  }
-  const live: Registration[] = [];
-  for (const reg of registered.byEtr.values()) if (reg.expiresAt > now) live.push(reg);
-  if (live.length === 0) return undefined;
-  live.sort((a, b) => a.firstRegistered - b.firstRegistered);
-  const newest = live[live.length - 1]!;
-  const merge = live.length > 1 && live.every((r) => r.merge || (isSitePrefix && r.xtrId !== undefined));
-  if (!merge) {
-    return { record: newest.record, proxyReply: newest.proxyReply, etr: etrOf(newest), registrations: [newest] };
-  }
-  const locators: Locator[] = [];
-  const seen = new Set<string>();
-  for (const reg of live) {
-    for (const locator of reg.record.locators) {
-      const key = JSON.stringify(locator.rloc);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      locators.push(locator);
-    }
-  }
-  const lastRefreshed = live.reduce((a, b) => (b.lastRefreshed > a.lastRefreshed ? b : a));
-  return {
-    record: { ...newest.record, ttl: Math.min(...live.map((r) => r.record.ttl)), locators },
-    proxyReply: live.some((r) => r.proxyReply),
-    etr: etrOf(lastRefreshed),
-    registrations: live,
-  };
-}
-
-function etrOf(reg: Registration): Endpoint {
-  // Forwarded Map-Requests go to the ETR's control port, whatever port it registered from.
-  return { address: reg.source.address, port: 4342 };
 }
 
 function maxLength(eid: EidPrefix): number {

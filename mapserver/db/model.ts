@@ -52,10 +52,17 @@ export interface Registration {
   readonly proxyReply: boolean;
   readonly merge: boolean;
   readonly record: MappingRecord;
-  /** Epoch milliseconds. */
-  readonly firstRegistered: number;
+  /**
+   * Epoch milliseconds. `claimedAt` starts this ETR's current claim on the prefix: its first
+   * registration, or its first after it stopped listing the prefix (see authority/ownership.ts).
+   */
+  readonly claimedAt: number;
   readonly lastRefreshed: number;
   readonly expiresAt: number;
+  /** The ETR's latest complete register burst did not list the prefix: it no longer claims it. */
+  readonly left?: boolean;
+  /** In memory only: the ETR's register burst that last refreshed this registration. */
+  readonly burst?: number;
 }
 
 /** One change to the mapping state: what the database applies and the store persists. */
@@ -65,4 +72,7 @@ export type StateChange =
   | { readonly kind: 'put-mapping'; readonly mapping: MappingRecord }
   | { readonly kind: 'delete-mapping'; readonly eid: EidPrefix }
   | { readonly kind: 'put-registration'; readonly registration: Registration }
-  | { readonly kind: 'delete-registration'; readonly eid: EidPrefix; readonly etrId: string };
+  | { readonly kind: 'delete-registration'; readonly eid: EidPrefix; readonly etrId: string }
+  /** Map-Register nonces accepted in the second starting at `at` (replay protection). */
+  | { readonly kind: 'put-nonces'; readonly at: number; readonly nonces: readonly bigint[] }
+  | { readonly kind: 'delete-nonces'; readonly at: number };

@@ -98,9 +98,10 @@ interface PbRegistration {
   proxyReply?: boolean;
   merge?: boolean;
   record?: PbMappingRecord;
-  firstRegistered?: number;
+  claimedAt?: number;
   lastRefreshed?: number;
   expiresAt?: number;
+  left?: boolean;
 }
 
 const KEY_ALG_TO_PB: Readonly<Record<KeyAlgorithm, number>> = { 'hmac-sha1': 1, 'hmac-sha256': 2 };
@@ -315,12 +316,13 @@ export function encodeRegistration(r: Registration): Uint8Array {
     proxyReply: r.proxyReply,
     merge: r.merge,
     record: mappingToPb(r.record),
-    firstRegistered: epochMs(r.firstRegistered, 'firstRegistered'),
+    claimedAt: epochMs(r.claimedAt, 'claimedAt'),
     lastRefreshed: epochMs(r.lastRefreshed, 'lastRefreshed'),
     expiresAt: epochMs(r.expiresAt, 'expiresAt'),
   };
   if (r.xtrId !== undefined) plain.xtrId = r.xtrId;
   if (r.siteId !== undefined) plain.siteId = r.siteId;
+  if (r.left) plain.left = true;
   return encode(schema().registration, plain);
 }
 
@@ -334,6 +336,21 @@ export function decodeRegistration(bytes: Uint8Array, interner?: Interner): Regi
   } catch (err) {
     throw new StoreCodecError(`Registration: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/** Replay-window nonces: 8 bytes each, big-endian, as on the wire. */
+export function encodeNonces(nonces: readonly bigint[]): Uint8Array {
+  const out = Buffer.alloc(nonces.length * 8);
+  nonces.forEach((nonce, i) => out.writeBigUInt64BE(nonce, i * 8));
+  return out;
+}
+
+export function decodeNonces(bytes: Uint8Array): bigint[] {
+  if (bytes.length % 8 !== 0) throw new StoreCodecError(`nonces: ${bytes.length} bytes is not a whole number of 8-byte nonces`);
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: bigint[] = [];
+  for (let at = 0; at < bytes.length; at += 8) out.push(view.readBigUInt64BE(at));
+  return out;
 }
 
 export function encodeMeta(schemaVersion: number): Uint8Array {

@@ -309,8 +309,8 @@ export function readRegistration(bytes: Uint8Array, interner?: Interner): Regist
   let source: Endpoint | undefined;
   let record: MappingRecord | undefined;
   let xtrId: Uint8Array | undefined, siteId: Uint8Array | undefined;
-  let proxyReply = false, merge = false;
-  let firstRegistered = 0, lastRefreshed = 0, expiresAt = 0;
+  let proxyReply = false, merge = false, left = false;
+  let claimedAt = 0, lastRefreshed = 0, expiresAt = 0;
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
@@ -322,17 +322,18 @@ export function readRegistration(bytes: Uint8Array, interner?: Interner): Regist
       case 6: expectWire(tag, VARINT, 'proxy_reply'); proxyReply = r.bool(); break;
       case 7: expectWire(tag, VARINT, 'merge'); merge = r.bool(); break;
       case 8: expectWire(tag, LENGTH_DELIMITED, 'record'); record = readRecord(r, subEnd(r, end, 'record'), interner); break;
-      case 9: expectWire(tag, FIXED64, 'first_registered'); firstRegistered = r.double(); break;
+      case 9: expectWire(tag, FIXED64, 'claimed_at'); claimedAt = r.double(); break;
       case 10: expectWire(tag, FIXED64, 'last_refreshed'); lastRefreshed = r.double(); break;
       case 11: expectWire(tag, FIXED64, 'expires_at'); expiresAt = r.double(); break;
+      case 12: expectWire(tag, VARINT, 'left'); left = r.bool(); break;
       default: r.skipType(tag & 7);
     }
   }
   if (!site || !etrId) throw new WireError('registration without site or ETR id');
   if (!source) throw new WireError('registration without source endpoint');
   if (!record) throw new WireError('registration: mapping record missing');
-  const base: Registration = { site, etrId, source, proxyReply, merge, record, firstRegistered, lastRefreshed, expiresAt };
+  const base: Registration = { site, etrId, source, proxyReply, merge, record, claimedAt, lastRefreshed, expiresAt };
   // Optional fields appear only when stored, so a round trip keeps `'xtrId' in r` unchanged.
-  if (xtrId === undefined && siteId === undefined) return base;
-  return { ...base, ...(xtrId !== undefined ? { xtrId } : {}), ...(siteId !== undefined ? { siteId } : {}) };
+  if (xtrId === undefined && siteId === undefined && !left) return base;
+  return { ...base, ...(xtrId !== undefined ? { xtrId } : {}), ...(siteId !== undefined ? { siteId } : {}), ...(left ? { left } : {}) };
 }

@@ -25,6 +25,8 @@ import {
   encodeMapping,
   encodeMeta,
   encodeRegistration,
+  encodeNonces,
+  decodeNonces,
   encodeSite,
 } from './codec.js';
 
@@ -44,6 +46,8 @@ export interface StoredState {
   readonly sites: Site[];
   readonly mappings: MappingRecord[];
   readonly registrations: Registration[];
+  /** The replay window: Map-Register nonces accepted, by the second they were accepted in. */
+  readonly nonces: Array<{ readonly at: number; readonly nonces: bigint[] }>;
   readonly corrupt: CorruptEntry[];
 }
 
@@ -66,6 +70,7 @@ class StateCollector {
   private readonly sites: Site[] = [];
   private readonly mappings: MappingRecord[] = [];
   private readonly registrations: Registration[] = [];
+  private readonly nonces: Array<{ readonly at: number; readonly nonces: bigint[] }> = [];
   private readonly corrupt: CorruptEntry[] = [];
   private readonly interner = new Interner();
 
@@ -97,6 +102,10 @@ class StateCollector {
         const mapping = decodeMapping(value);
         if (mappingStoreKey(mapping.eid) !== key) throw new Error(`holds the mapping of ${prefixKey(mapping.eid)}`);
         this.mappings.push(mapping);
+      } else if (key.startsWith('nonce/')) {
+        const at = Number(key.slice('nonce/'.length));
+        if (!Number.isSafeInteger(at) || nonceStoreKey(at) !== key) throw new Error('not a nonce/<epoch ms> key');
+        this.nonces.push({ at, nonces: decodeNonces(value) });
       } else if (!key.startsWith('meta/')) {
         throw new Error('unknown key kind');
       }
@@ -114,7 +123,7 @@ class StateCollector {
   }
 
   state(): StoredState {
-    return { sites: this.sites, mappings: this.mappings, registrations: this.registrations, corrupt: this.corrupt };
+    return { sites: this.sites, mappings: this.mappings, registrations: this.registrations, nonces: this.nonces, corrupt: this.corrupt };
   }
 }
 
@@ -207,6 +216,11 @@ export function registrationStoreKey(eid: EidPrefix, etrId: string): string {
   return `reg/${prefixKey(eid)}/${etrId}`;
 }
 
+/** Zero-padded so the keys sort by time. */
+export function nonceStoreKey(at: number): string {
+  return `nonce/${String(at).padStart(15, '0')}`;
+}
+
 /** The key a change writes or deletes. */
 export function changeKey(change: StoreChange): string {
   switch (change.kind) {
@@ -222,6 +236,9 @@ export function changeKey(change: StoreChange): string {
       return registrationStoreKey(change.registration.record.eid, change.registration.etrId);
     case 'delete-registration':
       return registrationStoreKey(change.eid, change.etrId);
+    case 'put-nonces':
+    case 'delete-nonces':
+      return nonceStoreKey(change.at);
   }
 }
 
@@ -307,7 +324,8 @@ export class Store {
     let configuration = false;
     for (const change of changes) {
       const key = changeKey(change);
-      if (change.kind !== 'put-registration' && change.kind !== 'delete-registration') configuration = true;
+      // Registrations and the replay window are soft state, refreshed all the time.
+      if (change.kind !== 'put-registration' && change.kind !== 'delete-registration' && change.kind !== 'put-nonces' && change.kind !== 'delete-nonces') configuration = true;
       switch (change.kind) {
         case 'put-site':
           ops.push({ type: 'put', key, value: encodeSite(change.site) });
@@ -317,6 +335,9 @@ export class Store {
           break;
         case 'put-registration':
           ops.push({ type: 'put', key, value: encodeRegistration(change.registration) });
+          break;
+        case 'put-nonces':
+          ops.push({ type: 'put', key, value: encodeNonces(change.nonces) });
           break;
         default:
           ops.push({ type: 'del', key });

@@ -2,7 +2,8 @@
 """Captures one LISP Map-Register from the underlay, as an attacker on the path could.
 
 capture.py IFACE SRC_IP EID_IP OUT_FILE TIMEOUT_S
-  Listens on IFACE (an AF_PACKET socket: run it in the namespace that owns the underlay bridge)
+  Listens on IFACE (an AF_PACKET socket on the sender's bridge port: the bridge device itself
+  only sees frames addressed to it)
   for an IPv4/UDP datagram from SRC_IP to port 4342 whose payload is a Map-Register (type 3)
   with a record for EID_IP/32, writes that UDP payload to OUT_FILE and exits 0; exits 1 when
   nothing matched within TIMEOUT_S seconds.
@@ -42,6 +43,8 @@ def main() -> int:
     src_bytes, eid = socket.inet_aton(src), socket.inet_aton(eid_text)
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.bind((iface, 0))
+    print('listening', flush=True)
+    seen = 0
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         s.settimeout(max(0.01, deadline - time.monotonic()))
@@ -59,12 +62,13 @@ def main() -> int:
         if len(udp) < 8 or struct.unpack('!H', udp[2:4])[0] != 4342:
             continue
         payload = udp[8:struct.unpack('!H', udp[4:6])[0]]
+        seen += 1
         if record_has_eid(payload, eid):
             with open(out, 'wb') as f:
                 f.write(payload)
             print(f'captured {len(payload)} bytes', flush=True)
             return 0
-    print('nothing captured', file=sys.stderr)
+    print(f'nothing captured ({seen} datagrams from {src} to port 4342 seen, none a Map-Register for {eid_text}/32)', file=sys.stderr)
     return 1
 
 

@@ -5,7 +5,8 @@
 //           line, from a FIFO: "attach <eid>", "detach <eid>". Like OOR it never withdraws: a
 //           detached VM just stops appearing in its register bursts.
 //   echo    the VM: echoes UDP datagrams
-//   probe   the correspondent: one UDP probe every interval, prints send times and RTTs as JSON
+//   probe   the correspondent: one UDP probe every interval until --duration-ms or SIGTERM, then
+//           prints send times and RTTs as JSON
 //   warmup  probes every 10 ms until one is answered (the first resolution), exit 1 on timeout
 //   http    one REST call to livmap's API (GET or POST with a JSON body), prints the reply
 //   replay  sends the bytes of a file as one UDP datagram from a given address (a captured Map-Register)
@@ -135,7 +136,16 @@ async function probe(args: Args): Promise<void> {
     probes.push({ sentAt: performance.now() });
     s.send(payload, to.port, to.address);
   }, interval);
-  await new Promise((r) => setTimeout(r, duration));
+  // Until --duration-ms, or until run.sh ends the series with SIGTERM (the log is written either way).
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, duration);
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.on(signal, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }
+  });
   clearInterval(ticker);
   await new Promise((r) => setTimeout(r, 100));
   s.close();

@@ -66,7 +66,7 @@ while [ $# -gt 0 ]; do
     --restart-ms) RESTART=1; shift ;;
     --tail) TAIL_S=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -99,7 +99,7 @@ P="lvs$$"
 NAMES=(ul ms xa xb xc vm rp)
 TOTAL_GAPS=0
 for ((i = 1; i < MOVES; i++)); do TOTAL_GAPS=$(awk -v a="$TOTAL_GAPS" -v b="${GAP_LIST[$(( (i - 1) % ${#GAP_LIST[@]} ))]}" 'BEGIN { print a + b }'); done
-LIFE=$(awk -v g="$TOTAL_GAPS" -v m="$MOVES" -v t="$TAIL_S" 'BEGIN { printf "%d", g + m * 4 + t + 60 }')  # seconds any process may live
+LIFE=$(awk -v g="$TOTAL_GAPS" -v m="$MOVES" -v t="$TAIL_S" 'BEGIN { printf "%d", g + m * 10 + t + 120 }')  # seconds any process may live
 PIDS=()
 # Not under /tmp: each OOR gets a tmpfs on /tmp that would hide its config.
 WORK=$(mktemp -d /var/tmp/livmap-netns.XXXXXX)
@@ -149,8 +149,19 @@ start_oor() { # xtr conf log: oor with a private /tmp; its pid (= `timeout`'s) r
   PIDS+=($!)
   OORPID[$x]=$!
 }
-oor_update() { # xtr conf: the hypervisor-hook step, inside that OOR's mount and network namespaces
-  nsenter -t "${OORPID[$1]}" -m -n node "$LIVMAP" oor-update --conf "$2" --timeout 5000 >>"$WORK/oor-update.log" 2>&1
+oor_update() { # xtr conf [json-out]: the hypervisor-hook step, inside that OOR's mount and network namespaces
+  local out=${3:-/dev/null} rc=0
+  nsenter -t "${OORPID[$1]}" -m -n node "$LIVMAP" oor-update --conf "$2" --timeout 5000 --json >"$out" 2>>"$WORK/oor-update.log" || rc=$?
+  [ "$out" = /dev/null ] || cat "$out" >>"$WORK/oor-update.log"
+  return "$rc"
+}
+answered_at() { # oor-update --json output: when OOR answered OK (verb start + its own duration), else null
+  local j; j=$(cat "$1" 2>/dev/null || true)
+  if [[ $j =~ \"ok\":true.*\"startedAt\":([0-9]+).*\"totalMs\":([0-9.]+) ]]; then
+    awk -v s="${BASH_REMATCH[1]}" -v t="${BASH_REMATCH[2]}" 'BEGIN { printf "%.3f", s + t }'
+  else
+    echo null
+  fi
 }
 
 echo "netns scenario: prefix $P, $MOVES moves (gaps ${GAPS} s), xTRs $XTR, switchover $SWITCHOVER$([ "$STALE" = 1 ] && echo ', stale old xTR')$([ "$REPLAY" = 1 ] && echo ', replay')$([ "$RESTART" = 1 ] && echo ', livmap restart')" >&2
@@ -238,7 +249,8 @@ SERVE_RUN=1
 start_serve() {
   start ms "serve-$SERVE_RUN.log" node "$LIVMAP" serve --config "$WORK/livmap.json"
   SERVE_PID=${PIDS[-1]}
-  wait_for "$WORK/serve-$SERVE_RUN.log" 'LISP control plane listening' 20
+  # The API (and its token file, written on first start) comes up after the LISP sockets.
+  wait_for "$WORK/serve-$SERVE_RUN.log" 'operator API listening' 20
   SERVE_RUN=$(( SERVE_RUN + 1 ))
 }
 start_serve
@@ -288,16 +300,17 @@ nsx xc node "$DAEMON" warmup --bind 172.16.30.10 --to "$VM:7000" --timeout-ms 20
 if [ "$REPLAY" = 1 ]; then
   # Capture a Map-Register of the VM from xa (the site it is about to leave); a burst is
   # triggered by re-installing xa's unchanged database (emulated: by the next attach burst).
-  nsx ul python3 "$HERE/capture.py" br0 10.99.0.3 "$VM" "$WORK/captured-register.bin" 15 >"$WORK/capture.log" 2>&1 &
+  nsx ul python3 "$HERE/capture.py" xa 10.99.0.3 "$VM" "$WORK/captured-register.bin" 15 >"$WORK/capture.log" 2>&1 &
   CAPTURE_PID=$!
-  sleep 0.3
+  wait_for "$WORK/capture.log" listening 10
   if [ "$XTR" = oor ]; then oor_update xa "$WORK/oor-local/xa.conf"; else echo "attach $VM" >"$WORK/ctl-xa"; fi
   wait "$CAPTURE_PID" || { echo "no Map-Register of $VM captured on the underlay" >&2; cat "$WORK/capture.log" >&2; exit 1; }
 fi
 
 # ---- the series ---------------------------------------------------------------------------------
 PRE_S=1
-PROBE_MS=$(awk -v g="$TOTAL_GAPS" -v p="$PRE_S" -v t="$TAIL_S" 'BEGIN { printf "%d", (g + p + t) * 1000 + 500 }')
+# Probing ends with SIGTERM after the tail; the duration is only a bound.
+PROBE_MS=$(( (LIFE - 20) * 1000 ))
 start xc probe.log node "$DAEMON" probe --bind 172.16.30.10 --to "$VM:7000" --interval-ms "$PROBE_INTERVAL_MS" \
   --duration-ms "$PROBE_MS" --lifetime-ms $(( PROBE_MS + 10000 ))
 PROBE_PID=${PIDS[-1]}
@@ -336,12 +349,17 @@ for ((i = 1; i <= MOVES; i++)); do
     API_JOB=$!
   fi
   if [ "$XTR" = oor ]; then
-    oor_update "$to" "$WORK/oor-$to_site/$to.conf" || echo "move $i: oor-update of $to failed" >&2
-    new_at=$(now_ms)
+    # Both sites' hooks run at once, as two hypervisor hosts would; each records when OOR said OK.
+    rm -f "$WORK/upd-new.json" "$WORK/upd-old.json"
+    oor_update "$to" "$WORK/oor-$to_site/$to.conf" "$WORK/upd-new.json" &
+    NEW_JOB=$!
+    if [ "$STALE" = 0 ]; then oor_update "$site" "$WORK/oor-$to_site/$site.conf" "$WORK/upd-old.json" & OLD_JOB=$!; fi
+    wait "$NEW_JOB" || echo "move $i: oor-update of $to failed (see logs/oor-update.log)" >&2
+    new_at=$(answered_at "$WORK/upd-new.json")
     old_json=
     if [ "$STALE" = 0 ]; then
-      oor_update "$site" "$WORK/oor-$to_site/$site.conf" || echo "move $i: oor-update of $site failed" >&2
-      old_json=",\"oldXtrUpdatedAt\":$(now_ms)"
+      wait "$OLD_JOB" || echo "move $i: oor-update of $site failed (see logs/oor-update.log)" >&2
+      old_json=",\"oldXtrUpdatedAt\":$(answered_at "$WORK/upd-old.json")"
     fi
   else
     echo "attach $VM" >"$WORK/ctl-$to"
@@ -374,8 +392,10 @@ for ((i = 1; i <= MOVES; i++)); do
   site=$to
 done
 
+sleep "$TAIL_S"
+probe_end=$(now_ms)
+kill -TERM -- "-$PROBE_PID" 2>/dev/null || true
 wait "$PROBE_PID" || true
-cp "$WORK/probe.log" "$WORK/probe.jsonl" 2>/dev/null || true
 mkdir -p "$OUT"
 cp "$WORK/probe.log" "$OUT/probe.json"
 cp "$WORK/moves.jsonl" "$WORK/events.jsonl" "$OUT/"
@@ -385,7 +405,7 @@ variants=()
 [ "$RESTART" = 1 ] && variants+=(--variant restart-ms)
 rc=0
 node "$JS/simulations/results-cli.js" --probe "$OUT/probe.json" --moves "$OUT/moves.jsonl" --events "$OUT/events.jsonl" \
-  --emulator netns --xtr "$XTR" --switchover "$SWITCHOVER" "${variants[@]}" --out "$OUT" || rc=$?
+  --emulator netns --xtr "$XTR" --switchover "$SWITCHOVER" "${variants[@]}" --probe-end "$probe_end" --out "$OUT" || rc=$?
 if [ "$REPLAY" = 1 ]; then
   node -e '
     const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map((l) => JSON.parse(l));

@@ -21,7 +21,7 @@ function labDb(): MappingDatabase {
 }
 
 function register(db: MappingDatabase, f: ControlFrame): HandlerResult {
-  const result = handleMapRegister(db, { registrationTtlMs: 180_000, resumeAfterMs: 90_000 }, f.message as MapRegister, f.bytes, f.from, NOW);
+  const result = handleMapRegister(db, { registrationTtlMs: 180_000 }, f.message as MapRegister, f.bytes, f.from, NOW);
   db.apply(result.changes);
   return result;
 }
@@ -70,7 +70,7 @@ t.test('a forged or mismatched Map-Register is refused and changes nothing', asy
   const tampered = Buffer.from(f.bytes);
   tampered[tampered.length - 1] ^= 1; // flip a bit of the locator: the HMAC no longer matches
   const db = labDb();
-  const bad = handleMapRegister(db, { registrationTtlMs: 180_000, resumeAfterMs: 90_000 }, { ...(f.message as MapRegister) }, tampered, f.from, NOW);
+  const bad = handleMapRegister(db, { registrationTtlMs: 180_000 }, { ...(f.message as MapRegister) }, tampered, f.from, NOW);
   t.equal(bad.drop?.reason, 'auth');
   t.equal(bad.changes.length, 0);
   t.equal(bad.outbound.length, 0, 'silent on the wire');

@@ -34,6 +34,6 @@ export function record(eid: string, rlocs: string[], ttl = 10, iid = 0): Mapping
 export function registration(siteName: string, etr: string, rec: MappingRecord, at: number, extra: Partial<Registration> = {}): Registration {
   return {
     site: siteName, etrId: `rloc:${etr}`, source: { address: etr, port: 4342 }, proxyReply: true, merge: false,
-    record: rec, firstRegistered: at, lastRefreshed: at, expiresAt: at + 180_000, ...extra,
+    record: rec, claimedAt: at, lastRefreshed: at, expiresAt: at + 180_000, ...extra,
   };
 }

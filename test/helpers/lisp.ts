@@ -10,12 +10,18 @@ const ip = (text: string): Address => (text.includes(':') ? { afi: 'ipv6', ip: t
 
 export function mapRegisterBytes(options: {
   eid: string; rlocs: string[]; ttl?: number; proxy?: boolean; nonce?: bigint; secret?: string; alg?: 'hmac-sha1' | 'hmac-sha256'; iid?: number; xtrId?: Uint8Array;
+  /** More records after the first, with the same locators. */
+  alsoEids?: string[];
+  /** RFC 9301 T bit: time the registration out by the record TTL. */
+  ttlTimeout?: boolean;
 }): Buffer {
+  const recordOf = (eid: string) => ({ eid: parseEidPrefix(eid, options.iid ?? 0), ttl: options.ttl ?? 10, action: 0, authoritative: true, mapVersion: 0, locators: options.rlocs.map((r) => locator(r)) });
   const register: MapRegister = {
     type: 'map-register', proxyReply: options.proxy ?? true, security: false, xtrIdPresent: options.xtrId !== undefined, rtr: false,
     wantMapNotify: true, merge: false, nonce: options.nonce ?? nonce(),
     auth: options.alg === 'hmac-sha256' ? { keyId: 0, algId: 2, authData: new Uint8Array(32) } : { keyId: 0, algId: 1, authData: new Uint8Array(20) },
-    records: [{ eid: parseEidPrefix(options.eid, options.iid ?? 0), ttl: options.ttl ?? 10, action: 0, authoritative: true, mapVersion: 0, locators: options.rlocs.map((r) => locator(r)) }],
+    records: [options.eid, ...(options.alsoEids ?? [])].map(recordOf),
+    ...(options.ttlTimeout ? { ttlTimeout: true } : {}),
     ...(options.xtrId ? { xtrId: options.xtrId, siteId: new Uint8Array(8) } : {}),
   };
   return signMessage(register, options.secret ?? INTEROP_KEY);

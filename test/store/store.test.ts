@@ -110,11 +110,12 @@ const arbRegistration: fc.Arbitrary<Registration> = fc
     proxyReply: fc.boolean(),
     merge: fc.boolean(),
     record: arbMapping,
-    firstRegistered: arbEpoch,
+    claimedAt: arbEpoch,
     lastRefreshed: arbEpoch,
     expiresAt: fc.oneof(arbEpoch, fc.constant(Number.POSITIVE_INFINITY)),
+    left: fc.boolean(),
   })
-  .map(({ xtrId, siteId, ...rest }) => ({ ...rest, ...(xtrId ? { xtrId } : {}), ...(siteId ? { siteId } : {}) }));
+  .map(({ xtrId, siteId, left, ...rest }) => ({ ...rest, ...(xtrId ? { xtrId } : {}), ...(siteId ? { siteId } : {}), ...(left ? { left } : {}) }));
 
 // ---- codec ----
 
@@ -227,7 +228,7 @@ const registration: Registration = {
   proxyReply: true,
   merge: false,
   record: { ...mapping, eid: parseEidPrefix('10.16.10.10/32') },
-  firstRegistered: 1_700_000_000_000,
+  claimedAt: 1_700_000_000_000,
   lastRefreshed: 1_700_000_060_000,
   expiresAt: 1_700_000_240_000,
 };
@@ -245,13 +246,26 @@ t.test('data survives close and reopen; schema version recorded', async (t) => {
   store = await Store.open(dir);
   t.equal(await store.schemaVersion(), SCHEMA_VERSION);
   const state = await store.loadAll();
-  t.same(state, { sites: [siteA], mappings: [mapping], registrations: [registration], corrupt: [] });
+  t.same(state, { sites: [siteA], mappings: [mapping], registrations: [registration], nonces: [], corrupt: [] });
   await store.close();
   store = await Store.open(dir, { sync: false });
   await store.apply([{ kind: 'delete-registration', eid: registration.record.eid, etrId: registration.etrId }]);
   await store.close();
   store = await Store.open(dir);
   t.same((await store.loadAll()).registrations, []);
+  await store.close();
+});
+
+t.test('the replay window\'s nonces are stored by second, read back, and deleted', async (t) => {
+  const dir = t.testdir();
+  let store = await Store.open(dir, { sync: false });
+  const nonces = [0xffd90d6f762919dcn, 1n, 0xffffffffffffffffn];
+  await store.apply([{ kind: 'put-nonces', at: 1_700_000_001_000, nonces }, { kind: 'put-nonces', at: 1_700_000_002_000, nonces: [7n] }]);
+  await store.close();
+  store = await Store.open(dir, { sync: false });
+  t.same((await store.loadAll()).nonces, [{ at: 1_700_000_001_000, nonces }, { at: 1_700_000_002_000, nonces: [7n] }]);
+  await store.apply([{ kind: 'delete-nonces', at: 1_700_000_001_000 }]);
+  t.same((await store.loadAll()).nonces, [{ at: 1_700_000_002_000, nonces: [7n] }]);
   await store.close();
 });
 
@@ -268,7 +282,7 @@ t.test('apply is atomic: one unstorable change writes nothing', async (t) => {
     ]),
     { name: 'StoreCodecError' },
   );
-  t.same(await store.loadAll(), { sites: [siteA], mappings: [], registrations: [], corrupt: [] });
+  t.same(await store.loadAll(), { sites: [siteA], mappings: [], registrations: [], nonces: [], corrupt: [] });
 });
 
 t.test('corrupt values are reported, the rest still loads', async (t) => {
@@ -306,7 +320,7 @@ t.test('corrupt values are reported, the rest still loads', async (t) => {
 t.test('openAndLoad: a worker thread reads exactly what loadAll reads; a new store is created on this thread', async (t) => {
   const fresh = await Store.openAndLoad(t.testdir());
   t.equal(fresh.loadedBy, 'main', 'nothing to read yet');
-  t.same(fresh.state, { sites: [], mappings: [], registrations: [], corrupt: [] });
+  t.same(fresh.state, { sites: [], mappings: [], registrations: [], nonces: [], corrupt: [] });
   await fresh.store.close();
   const dir = t.testdir();
   let store = await Store.open(dir);

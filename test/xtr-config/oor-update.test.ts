@@ -161,8 +161,11 @@ const API = 'http://127.0.0.1:18080/api/v1';
 interface RegistrationView {
   readonly eid: string;
   readonly source: string;
-  readonly firstRegistered: string;
+  /** Start of this ETR's current claim: for a fresh EID, its first Map-Register. */
+  readonly claimedAt: string;
   readonly lastRefreshed: string;
+  /** livmap's view: the ETR's latest burst no longer listed the prefix. */
+  readonly left?: boolean;
 }
 
 function xtrConf(vms: readonly string[]): string {
@@ -236,7 +239,8 @@ ip -n ${XTR} route add default via 10.99.0.2`);
   );
   const serve = daemon('ip', ['netns', 'exec', MS, 'timeout', '85', process.execPath, LIVMAP_BIN, 'serve', '--config', livmapConfig]);
   daemons.push(serve);
-  await until('livmap serve to listen', 15_000, async () => (serve.output().includes('LISP control plane listening') ? true : undefined));
+  // The operator API comes up after the LISP sockets.
+  await until('livmap serve to listen', 15_000, async () => (serve.output().includes('operator API listening') ? true : undefined));
 
   const baseConf = join(dir, 'xtr.conf');
   writeFileSync(baseConf, xtrConf([]));
@@ -254,7 +258,7 @@ ip -n ${XTR} route add default via 10.99.0.2`);
   const replies: number[] = [];
   const inVerb: number[] = [];
   for (let i = 1; i <= 5; i++) {
-    // A fresh VM EID each time, so its registration's firstRegistered is this update's first Map-Register.
+    // A fresh VM EID each time, so its registration's claimedAt is this update's first Map-Register.
     const vm = `10.16.10.${100 + i}/32`;
     const withVm = join(dir, `xtr-with-vm-${i}.conf`);
     writeFileSync(withVm, xtrConf([vm]));
@@ -265,9 +269,9 @@ ip -n ${XTR} route add default via 10.99.0.2`);
     t.same(outcome.eids, ['10.16.10.0/24', vm]);
     replies.push(outcome.replyMs);
     const reg = await until(`${vm} registered`, 3000, async () => find(await registrations(), vm));
-    const latency = Date.parse(reg.firstRegistered) - verbStart;
+    const latency = Date.parse(reg.claimedAt) - verbStart;
     latencies.push(latency);
-    inVerb.push(Date.parse(reg.firstRegistered) - outcome.startedAt);
+    inVerb.push(Date.parse(reg.claimedAt) - outcome.startedAt);
     t.ok(latency >= 0 && latency < 2000, `${vm}: first Map-Register ${latency} ms after the verb started`);
     t.equal(reg.source.split(':')[0], '10.99.0.3', 'registered by the xTR');
     t.ok(oor.child.exitCode === null, 'OOR was not restarted');
@@ -284,6 +288,7 @@ ip -n ${XTR} route add default via 10.99.0.2`);
     await sleep(200);
     const after = find(await registrations(), vm);
     t.ok(after === undefined || Date.parse(after.lastRefreshed) < removedAt, `${vm} is not in the burst after its removal`);
+    if (after?.left !== undefined) t.equal(after.left, true, 'livmap saw the burst leave it out');
     t.ok(find(burst, '10.16.10.0/24'), 'the site prefix is');
   }
   const p50 = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -6,6 +6,7 @@ import { MappingJson } from '../../config/schema.js';
 import { formatEidPrefix, parseEidPrefix, FAMILY_BITS, requireFamily } from '../../db/prefix.js';
 import type { Registration } from '../../db/model.js';
 import type { ApiContext } from '../app.js';
+import { siteHolding } from '../../authority/sites.js';
 
 const LookupQuery = Type.Object({
   eid: Type.String({ minLength: 1, maxLength: 64, description: 'EID address (or prefix) to resolve' }),
@@ -20,7 +21,8 @@ const LookupReply = Type.Object({
   ttl: Type.Integer({ description: 'minutes' }),
   action: Type.String(),
   rlocs: MappingJson.properties.rlocs,
-  site: Type.Optional(Type.String()),
+  site: Type.Optional(Type.String({ description: 'registered: the site whose xTRs the EID is bound to now; negative: the site whose prefix covers it' })),
+  registeredUnder: Type.Optional(Type.String({ description: 'registered: the site whose configured prefix the registration is filed under' })),
   proxyReply: Type.Optional(Type.Boolean({ description: 'registered: the Map-Server answers (true) or forwards to the ETR (false)' })),
   etr: Type.Optional(Type.String({ description: 'registered without proxy reply: where the Map-Request is forwarded' })),
   reason: Type.Optional(Type.String()),
@@ -38,7 +40,8 @@ const RegistrationJson = Type.Object({
   merge: Type.Boolean(),
   ttl: Type.Integer(),
   rlocs: MappingJson.properties.rlocs,
-  firstRegistered: Type.String({ format: 'date-time' }),
+  claimedAt: Type.String({ format: 'date-time', description: 'start of this ETR\'s current claim on the prefix' }),
+  left: Type.Boolean({ description: 'the ETR\'s latest register burst no longer listed the prefix' }),
   lastRefreshed: Type.String({ format: 'date-time' }),
   expiresAt: Type.String({ format: 'date-time' }),
 });
@@ -57,7 +60,8 @@ function registrationJson(reg: Registration) {
     merge: reg.merge,
     ttl: reg.record.ttl,
     rlocs: mapping.rlocs,
-    firstRegistered: new Date(reg.firstRegistered).toISOString(),
+    claimedAt: new Date(reg.claimedAt).toISOString(),
+    left: reg.left === true,
     lastRefreshed: new Date(reg.lastRefreshed).toISOString(),
     expiresAt: new Date(reg.expiresAt).toISOString(),
   };
@@ -77,7 +81,8 @@ export const lookupRoutes: FastifyPluginAsync<ApiContext> = async (app, { contro
         const { record } = resolution.binding;
         return {
           ...base, kind: 'registered' as const, prefix: formatEidPrefix({ ...resolution.eid, iid: 0 }), ttl: record.ttl,
-          action: actionName(record.action), rlocs: mappingToJson(record).rlocs, site: resolution.site,
+          action: actionName(record.action), rlocs: mappingToJson(record).rlocs,
+          site: siteHolding(control.db, resolution.binding, control.now()) ?? resolution.site, registeredUnder: resolution.site,
           proxyReply: resolution.binding.proxyReply,
           ...(resolution.binding.proxyReply ? {} : { etr: resolution.binding.etr.address }),
         };

@@ -1,6 +1,7 @@
 // /api/v1/moves: the migration tool tells the Map-Server at switchover where a VM now lives.
-// The move becomes the newest registration of the VM's prefix, so it wins over the old ETR's
-// refreshes until the next move, its withdrawal (DELETE), or a newer ETR registration.
+// A move is a switchover hint (authority/ownership.ts): it takes effect at once, and holds until
+// an xTR's registration confirms it (registers its locators) or supersedes it (claims the prefix
+// after it), its lifetime ends (default: the registration lifetime), or DELETE withdraws it.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Locator } from '../../codec/types.js';
@@ -9,13 +10,13 @@ import { mappingFromJson } from '../../config/convert.js';
 import { RlocJson } from '../../config/schema.js';
 import { FAMILY_BITS, formatEidPrefix, parseEidPrefix, requireFamily, samePrefix } from '../../db/prefix.js';
 import type { Registration } from '../../db/model.js';
+import { OPERATOR_MOVE_ETR_ID } from '../../authority/ownership.js';
+import { siteHolding, siteLocators } from '../../authority/sites.js';
 import type { ServerEvent } from '../../control/types.js';
 import { ApiError } from '../errors.js';
 import type { ApiContext } from '../app.js';
 
-export const MOVE_ETR_ID = 'move:api';
-/** Operator moves do not expire on their own. */
-const MOVE_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
+export const MOVE_ETR_ID = OPERATOR_MOVE_ETR_ID;
 
 const MoveBody = Type.Object({
   eid: Type.String({ minLength: 1, maxLength: 64, description: 'the VM\'s EID (host address) or prefix' }),
@@ -23,6 +24,7 @@ const MoveBody = Type.Object({
   site: Type.Optional(Type.String({ description: 'destination site: its live registrations give the RLOCs' })),
   rlocs: Type.Optional(Type.Array(RlocJson, { minItems: 1, maxItems: 255, description: 'destination RLOCs (instead of site)' })),
   ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 1440, description: 'record TTL in minutes for replies (default: the current one, else 1)' })),
+  lifetimeSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, description: 'how long the hint holds without an xTR confirming it (default: the registration lifetime)' })),
 }, { additionalProperties: false });
 type MoveBody = Static<typeof MoveBody>;
 
@@ -34,6 +36,8 @@ const MoveReply = Type.Object({
   smrs: Type.Integer({ description: 'ITRs solicited (SMR) to refresh their map-cache' }),
   notifies: Type.Integer({ description: 'Map-Notifies to old ETRs and subscribers' }),
   fanoutMs: Type.Number(),
+  site: Type.Optional(Type.String({ description: 'the site whose xTRs the EID is bound to now' })),
+  expiresAt: Type.String({ format: 'date-time', description: 'when the hint ends unless an xTR confirms or supersedes it first' }),
 });
 
 export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control }) => {
@@ -54,13 +58,8 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
       locators = mappingFromJson({ eid: body.eid, iid, rlocs: body.rlocs }, 'body').locators;
     } else {
       if (!control.db.sites.has(body.site!)) throw new ApiError(400, `no site '${body.site}'`, 'body.site');
-      const seen = new Map<string, Locator>();
-      for (const reg of control.db.registrations()) {
-        if (reg.site !== body.site || reg.expiresAt <= now || reg.etrId === MOVE_ETR_ID) continue;
-        for (const l of reg.record.locators) seen.set(JSON.stringify(l.rloc), { ...l, local: false });
-      }
-      if (seen.size === 0) throw new ApiError(409, `site '${body.site}' has no live registration to take RLOCs from; give body.rlocs`, 'body.site');
-      locators = [...seen.values()];
+      locators = siteLocators(control.db, body.site!, now);
+      if (locators.length === 0) throw new ApiError(409, `site '${body.site}' has no live registration of its own prefixes to take its xTRs' RLOCs from; give body.rlocs`, 'body.site');
     }
 
     const current = control.db.resolve(eid, now);
@@ -72,9 +71,9 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
       proxyReply: true,
       merge: false,
       record: { eid, ttl: body.ttl ?? currentTtl, action: 0, authoritative: true, mapVersion: 0, locators },
-      firstRegistered: now,
+      claimedAt: now,
       lastRefreshed: now,
-      expiresAt: now + MOVE_LIFETIME_MS,
+      expiresAt: now + (body.lifetimeSeconds ?? control.registrationTtlSeconds) * 1000,
     };
     const moved: Array<Extract<ServerEvent, { type: 'moved' }>> = [];
     const listener = (event: ServerEvent): void => {
@@ -82,12 +81,13 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
     };
     control.events.on('event', listener);
     try {
-      // Replacing the previous operator move restarts "newest wins" from now.
+      // Replacing the previous operator move: the newest hint claims from now.
       await control.applyChanges([{ kind: 'delete-registration', eid, etrId: MOVE_ETR_ID }, { kind: 'put-registration', registration }]);
     } finally {
       control.events.off('event', listener);
     }
     const event = moved[0];
+    const site = siteHolding(control.db, control.db.bindingAt(eid, control.now()), control.now());
     return {
       eid: formatEidPrefix({ ...eid, iid: 0 }),
       iid,
@@ -96,6 +96,8 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
       smrs: event?.smrs ?? 0,
       notifies: event?.notifies ?? 0,
       fanoutMs: event?.fanoutMs ?? 0,
+      ...(site ? { site } : {}),
+      expiresAt: new Date(registration.expiresAt).toISOString(),
     };
   });
 

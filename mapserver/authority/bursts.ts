@@ -1,0 +1,102 @@
+// Register bursts: how the Map-Server learns that an ETR stopped listing a prefix.
+//
+// OOR (and lispers.net, IOS-XE) re-register every mapping they hold together: every 60 s, and at
+// once whenever their local database changes, one Map-Register per mapping, back to back (OOR:
+// within ~3 ms). None of them withdraws a mapping it dropped: it simply stops appearing. So the
+// Map-Registers of one ETR that arrive less than BURST_QUIET_MS apart form a burst, and when a
+// burst is complete, every live registration of that ETR it did not refresh has been left.
+// A burst completes when the ETR's next authenticated Map-Register arrives after the quiet gap,
+// or when the server's sweep finds it quiet (whichever comes first).
+//
+// Edge cases (README, "Who holds an EID"):
+//  - one lost Map-Register marks its prefix left until the ETR's next burst (≤ 60 s, or the 3 s
+//    retry OOR sends when no Map-Notify came): the prefix stays answered as long as no other ETR
+//    claims it, and the ETR's next listing is a fresh claim;
+//  - an ETR that refreshes its prefixes one at a time, out of step with each other, has each
+//    refresh leave the others: harmless while one ETR registers a prefix, wrong if two contest it;
+//  - OOR re-sends a Map-Register that got no Map-Notify 3 s later, alone (a stale claim, a lost
+//    Map-Notify). Such a retry is a burst of its own that lists one mapping: a burst that starts
+//    3 s (± RETRY_SLACK_MS) after the ETR's previous one is taken for a retry and completes
+//    without leaving anything. A real change that happens to come 3 s after a burst is then seen
+//    at the ETR's next burst instead.
+/** Longer than any gap inside a burst, shorter than the 1 s between two moves of a VM. */
+export const BURST_QUIET_MS = 250;
+/** OOR_INITIAL_MREG_TIMEOUT: OOR retries an unanswered Map-Register after 3 s. */
+export const OOR_RETRY_MS = 3000;
+const RETRY_SLACK_MS = 300;
+
+const FORGET_AFTER_MS = 3_600_000;
+
+interface EtrBurst {
+  /** The ETR's current (possibly complete) burst. */
+  seq: number;
+  startedAt: number;
+  lastAt: number;
+  complete: boolean;
+  /** The burst is a retry (see above): its omissions mean nothing. */
+  retry: boolean;
+}
+
+export interface BurstArrival {
+  /** The burst this Map-Register belongs to (unique across ETRs, never reused). */
+  readonly seq: number;
+  /** The ETR's previous burst, completed by this arrival (its omissions are now known), unless it was a retry. */
+  readonly completed?: number;
+}
+
+export class BurstTracker {
+  private readonly etrs = new Map<string, EtrBurst>();
+  private lastSeq = 0;
+
+  constructor(private readonly quietMs = BURST_QUIET_MS) {}
+
+  /**
+   * The burst a Map-Register from `etrId` at `now` would belong to, recording nothing: the
+   * handler decides with it before the register is known to be authentic.
+   */
+  peek(etrId: string, now: number): BurstArrival {
+    const etr = this.etrs.get(etrId);
+    if (!etr) return { seq: this.lastSeq + 1 };
+    if (now - etr.lastAt < this.quietMs) return { seq: etr.seq };
+    return etr.complete || etr.retry ? { seq: this.lastSeq + 1 } : { seq: this.lastSeq + 1, completed: etr.seq };
+  }
+
+  /** Records an authenticated Map-Register of `etrId` at `now`; returns what `peek` said. */
+  arrive(etrId: string, now: number): BurstArrival {
+    const arrival = this.peek(etrId, now);
+    const etr = this.etrs.get(etrId);
+    if (arrival.seq > this.lastSeq) this.lastSeq = arrival.seq;
+    if (!etr) {
+      this.etrs.set(etrId, { seq: arrival.seq, startedAt: now, lastAt: now, complete: false, retry: false });
+    } else {
+      if (arrival.seq !== etr.seq) {
+        etr.retry = Math.abs(now - etr.startedAt - OOR_RETRY_MS) <= RETRY_SLACK_MS;
+        etr.startedAt = now;
+      }
+      etr.seq = arrival.seq;
+      etr.lastAt = now;
+      etr.complete = false;
+    }
+    return arrival;
+  }
+
+  /** Bursts quiet since `quietMs` before `now`: each completed once, with its ETR. */
+  completeQuiet(now: number): Array<{ readonly etrId: string; readonly seq: number }> {
+    const done: Array<{ readonly etrId: string; readonly seq: number }> = [];
+    for (const [etrId, etr] of this.etrs) {
+      if (etr.complete) {
+        // An ETR silent for an hour has no live registration left to compare a burst with.
+        if (now - etr.lastAt > FORGET_AFTER_MS) this.etrs.delete(etrId);
+        continue;
+      }
+      if (now - etr.lastAt < this.quietMs) continue;
+      etr.complete = true;
+      if (!etr.retry) done.push({ etrId, seq: etr.seq });
+    }
+    return done;
+  }
+
+  get size(): number {
+    return this.etrs.size;
+  }
+}
