@@ -6,7 +6,8 @@ import { basename, dirname, join } from 'node:path';
 
 export interface OutputFile {
   readonly path: string;
-  readonly text: string;
+  /** Text (UTF-8) or bytes. */
+  readonly text: string | Uint8Array;
 }
 
 /** Writes all files; on any failure removes the temporaries and leaves existing targets untouched. */

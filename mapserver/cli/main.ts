@@ -11,6 +11,7 @@ const verbs: Record<string, { readonly summary: string; readonly load: () => Pro
   register: { summary: 'send a Map-Register like an ETR and check the Map-Notify', load: async () => (await import('./register.js')).registerVerb },
   'xtr-config': { summary: 'write OOR xTR configs (and the matching livmap config) from a spec', load: async () => (await import('./xtr-config.js')).xtrConfigVerb },
   'oor-update': { summary: "replace a running OOR xTR's local EIDs through its local API (no restart)", load: async () => (await import('./oor-update.js')).oorUpdateVerb },
+  gns3: { summary: 'write a GNS3 2.2 project of the migration lab from a spec', load: async () => (await import('./gns3.js')).gns3Verb },
   decode: { summary: 'print the LISP messages of a pcap/pcapng capture', load: async () => (await import('./decode.js')).decodeVerb },
 };
 

@@ -46,7 +46,8 @@ t.test('the shipped spec: files equal the golden outputs', async (t) => {
     [
       `wrote ${join(out, 'local-xtr.conf')}  (xTR local-xtr, site local: 10.16.10.0/24, 10.16.10.50/32)`,
       `wrote ${join(out, 'cloud-xtr.conf')}  (xTR cloud-xtr, site cloud: 192.168.20.0/24)`,
-      `wrote ${livmapPath}  (livmap config: 2 sites: local, cloud)`,
+      `wrote ${join(out, 'corr-xtr.conf')}  (xTR corr-xtr, site corr: 172.16.30.0/24)`,
+      `wrote ${livmapPath}  (livmap config: 3 sites: local, cloud, corr)`,
       '',
     ].join('\n'),
   );

@@ -28,8 +28,8 @@ function fileOf(out: Generated, xtr: string): string {
 t.test('regenerating the shipped spec reproduces the golden files byte for byte', async (t) => {
   const { out } = build(livcloudSpec());
   const golden = readdirSync(GOLDEN_DIR).sort();
-  t.same(golden, ['cloud-xtr.conf', 'livmap.json', 'local-xtr.conf'], 'exactly the two xTR files and the livmap config');
-  t.same(out.xtrFiles.map((f) => f.fileName).sort(), ['cloud-xtr.conf', 'local-xtr.conf']);
+  t.same(golden, ['cloud-xtr.conf', 'corr-xtr.conf', 'livmap.json', 'local-xtr.conf'], 'exactly the three xTR files and the livmap config');
+  t.same(out.xtrFiles.map((f) => f.fileName).sort(), ['cloud-xtr.conf', 'corr-xtr.conf', 'local-xtr.conf']);
   for (const f of out.xtrFiles) t.equal(f.text, readFileSync(join(GOLDEN_DIR, f.fileName), 'utf8'), f.fileName);
   t.equal(out.livmapJson, readFileSync(join(GOLDEN_DIR, 'livmap.json'), 'utf8'), 'livmap.json');
   t.equal(generate(resolveSpec(livcloudSpec())).livmapJson, out.livmapJson, 'generation is deterministic');
@@ -77,16 +77,18 @@ t.test('every value in the generated OOR files matches the spec', async (t) => {
     ],
   );
   t.same(readBack(fileOf(out, 'cloud-xtr')).databaseMappings.map((m) => m.eidPrefix), ['192.168.20.0/24']);
+  t.same(readBack(fileOf(out, 'corr-xtr')).databaseMappings.map((m) => m.eidPrefix), ['172.16.30.0/24']);
 });
 
 t.test('the generated livmap config passes resolveConfig and accepts the VM wherever it runs', async (t) => {
   const { out } = build(livcloudSpec());
   const config = resolveConfig(JSON.parse(out.livmapJson));
-  t.same(config.sites.map((s) => s.name), ['local', 'cloud']);
+  t.same(config.sites.map((s) => s.name), ['local', 'cloud', 'corr']);
   const local = config.sites[0]!;
   t.equal(formatEidPrefix(local.prefixes[0]!.eid), '10.16.10.0/24');
   t.equal(local.prefixes[0]!.acceptMoreSpecifics, true, 'the VM /32 lies in local\'s prefix');
   t.equal(config.sites[1]!.prefixes[0]!.acceptMoreSpecifics, false, 'no VM EID lies in the cloud prefix');
+  t.equal(config.sites[2]!.prefixes[0]!.acceptMoreSpecifics, false, 'no VM EID lies in the correspondent prefix');
   t.same(local.keys, [{ alg: 'hmac-sha1', secret: 'lisp-interop-key' }]);
   t.same(config.lisp.listen, [{ host: '0.0.0.0', port: 4342, family: 4 }]);
   t.same(config.mappings, []);

@@ -228,7 +228,8 @@ const cases: Case[] = [
           xtrs: [{ name: `edge${i}-xtr`, rlocs: [{ interface: 'eth0' }] }],
         });
       }
-      return { ...s, sites };
+      // The VM may run at every one of them, so site local needs all nine keys.
+      return { ...s, sites, vms: s.vms.map((vm) => ({ ...vm, mayRunAt: sites.map((x) => x.name) })) };
     },
     field: 'sites[0].key',
     problem: /would need 9 keys .* livmap allows 8/,
@@ -266,7 +267,7 @@ t.test('an existing output directory is left untouched by a bad spec', async (t)
   const first = await runVerb(['--spec', good, '--out', out]);
   t.equal(first.code, 0, first.stderr);
   const before = readdirSync(out).sort();
-  t.same(before, ['cloud-xtr.conf', 'local-xtr.conf']);
+  t.same(before, ['cloud-xtr.conf', 'corr-xtr.conf', 'local-xtr.conf']);
   const bad = livcloudSpec();
   bad.vms[0]!.site = 'nowhere';
   bad.sites[1]!.xtrs[0]!.name = 'renamed-xtr';
