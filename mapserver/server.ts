@@ -64,6 +64,9 @@ export class LispServer {
   /** The registration authority's memory: each ETR's register bursts, and the nonces seen. */
   private readonly bursts = new BurstTracker();
   private readonly replay: ReplayWindow;
+  /** The requester table's version when it was last saved, and when (see sweep). */
+  private requestersSaved = 0;
+  private requestersSavedAt = 0;
   /**
    * The expiry the store holds for a registration that came from a quiet refresh (not written);
    * every other registration is stored with its own expiresAt. Only the exceptions are kept: a
@@ -164,6 +167,9 @@ export class LispServer {
     ];
     this.db.apply(seeded);
     const staleNonces = this.replay.load(state.nonces, now);
+    // The ITRs answered before the restart still cache those answers: they must get the SMRs.
+    this.requesters.restore(state.requesters, now);
+    this.requestersSaved = this.requesters.version;
     await this.store.apply([...seeded, ...expired, ...staleNonces]);
     this.log.info(
       { sites: this.db.sites.size, registrations: this.db.liveRegistrations, expiredOnLoad: expired.length, readOn: loadedBy === 'worker' ? 'worker thread' : 'main thread' },
@@ -488,6 +494,11 @@ export class LispServer {
       }
       const nonces = this.replay.flush(now);
       if (nonces.length) this.process({ outbound: [], changes: nonces, events: [] });
+      if (this.requesters.version !== this.requestersSaved && now - this.requestersSavedAt >= REQUESTERS_SAVE_MS) {
+        this.requestersSaved = this.requesters.version;
+        this.requestersSavedAt = now;
+        this.process({ outbound: [], changes: [{ kind: 'put-requesters', requesters: this.requesters.snapshot(now) }], events: [] });
+      }
     } catch (err) {
       this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'expiry sweep failed');
     }
@@ -502,10 +513,14 @@ export class LispServer {
     this.transport = undefined;
     const nonces = this.replay.flush(this.now(), true);
     if (nonces.length) await this.writer.write(nonces);
+    if (this.requesters.version !== this.requestersSaved) await this.writer.write([{ kind: 'put-requesters', requesters: this.requesters.snapshot(this.now()) }]);
     await this.writer.flush();
     await this.store.close();
   }
 }
+
+/** The requester table is saved at most this often (and at close): a crash loses what came since. */
+const REQUESTERS_SAVE_MS = 5000;
 
 /** Stored registrations are rewritten at the latest when their stored expiry is this close. */
 const REFRESH_WRITE_MARGIN_MS = 120_000;

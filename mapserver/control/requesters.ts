@@ -45,9 +45,12 @@ class Entry implements Requester {
     return this.epoch + this.until * 1000;
   }
 
-  expireAt(expiresAt: number): void {
+  /** Returns whether the expiry (in whole seconds) changed. */
+  expireAt(expiresAt: number): boolean {
     const until = Math.ceil((expiresAt - this.epoch) / 1000);
-    if (until !== this.until) this.until = until;
+    if (until === this.until) return false;
+    this.until = until;
+    return true;
   }
 }
 
@@ -86,12 +89,32 @@ export class RequesterTable {
     return this.byAge.size + this.xtrsByAge.size;
   }
 
+  /** Bumped when an entry is added, removed or given a later expiry: whether a saved snapshot is out of date. */
+  version = 0;
+
+  /** The live entries, oldest first (what a restart needs to SMR the ITRs that asked before it). */
+  snapshot(now: number): Requester[] {
+    const out: Requester[] = [];
+    for (const byAge of [this.xtrsByAge, this.byAge]) {
+      for (const entry of byAge.keys()) {
+        if (entry.expiresAt <= now) continue;
+        out.push({ itr: entry.itr, sourceEid: entry.sourceEid, eid: entry.eid, expiresAt: entry.expiresAt, ...(entry.subscription ? { subscription: entry.subscription } : {}) });
+      }
+    }
+    return out;
+  }
+
+  /** Puts back a snapshot's live entries. */
+  restore(requesters: readonly Requester[], now: number): void {
+    for (const requester of requesters) if (requester.expiresAt > now) this.record(requester);
+  }
+
   record(requester: Requester): void {
     const slot = this.slotFor(requester.eid);
     const old = slot.byItr.get(requester.itr);
     if (old) {
       // The same ITR asking again (every Map-Request on the hot path): refresh in place.
-      old.expireAt(requester.expiresAt);
+      if (old.expireAt(requester.expiresAt)) this.version++;
       // Storing this request's (young) address in the old entry would keep it alive past the
       // next scavenge and promote it: a GC cost per request for an address that rarely changes.
       if (!sameAddress(old.sourceEid, requester.sourceEid)) old.sourceEid = requester.sourceEid;
@@ -104,6 +127,7 @@ export class RequesterTable {
       }
       return;
     }
+    this.version++;
     const kept = new Entry(this.epoch, requester.itr, requester.sourceEid, requester.eid, requester.expiresAt, requester.subscription);
     slot.byItr.set(kept.itr, kept);
     kept.xtr = this.isRegisteredXtr(kept.itr);
@@ -127,6 +151,7 @@ export class RequesterTable {
   }
 
   private remove(requester: Entry, slot: PrefixSlot): void {
+    this.version++;
     (requester.xtr ? this.xtrsByAge : this.byAge).delete(requester);
     slot.byItr.delete(requester.itr);
     if (slot.byItr.size === 0) {

@@ -235,7 +235,8 @@ export class MappingDatabase {
       }
       case 'put-nonces':
       case 'delete-nonces':
-        return; // the registration authority's replay window, not mapping state
+      case 'put-requesters':
+        return; // the authority's replay window and mobility's requesters, not mapping state
     }
   }
 

@@ -1,6 +1,7 @@
 // Mapping-system state: sites (who may register what, with which keys), static mappings and
 // live registrations. Transport-free; the store persists exactly these shapes.
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
+import type { Requester } from '../control/requesters.js';
 
 export type KeyAlgorithm = 'hmac-sha1' | 'hmac-sha256';
 
@@ -75,4 +76,6 @@ export type StateChange =
   | { readonly kind: 'delete-registration'; readonly eid: EidPrefix; readonly etrId: string }
   /** Map-Register nonces accepted in the second starting at `at` (replay protection). */
   | { readonly kind: 'put-nonces'; readonly at: number; readonly nonces: readonly bigint[] }
-  | { readonly kind: 'delete-nonces'; readonly at: number };
+  | { readonly kind: 'delete-nonces'; readonly at: number }
+  /** The requester table (who to SMR), replaced whole. */
+  | { readonly kind: 'put-requesters'; readonly requesters: readonly Requester[] };

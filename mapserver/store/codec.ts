@@ -10,6 +10,7 @@ import type { Address, EidPrefix, Locator, MappingRecord } from '../codec/types.
 import { formatIpv4, formatIpv6, formatMac, parseIpv4Into, parseIpv6Into, parseMacInto } from '../codec/ip.js';
 import type { KeyAlgorithm, Registration, Site, SiteKey, SitePrefix } from '../db/model.js';
 import { readRegistration, type Interner } from './registration-reader.js';
+import type { Requester } from '../control/requesters.js';
 
 /** A value cannot be stored, or a stored value cannot be read back. */
 export class StoreCodecError extends Error {
@@ -32,6 +33,7 @@ interface Types {
   readonly mapping: protobuf.Type;
   readonly registration: protobuf.Type;
   readonly meta: protobuf.Type;
+  readonly requesters: protobuf.Type;
 }
 
 let types: Types | undefined;
@@ -44,6 +46,7 @@ function schema(): Types {
       mapping: root.lookupType('livmap.v1.MappingRecord'),
       registration: root.lookupType('livmap.v1.Registration'),
       meta: root.lookupType('livmap.v1.StoreMeta'),
+      requesters: root.lookupType('livmap.v1.RequesterSnapshot'),
     };
   }
   return types;
@@ -351,6 +354,37 @@ export function decodeNonces(bytes: Uint8Array): bigint[] {
   const out: bigint[] = [];
   for (let at = 0; at < bytes.length; at += 8) out.push(view.readBigUInt64BE(at));
   return out;
+}
+
+interface PbRequester {
+  itr?: string;
+  sourceEid?: PbAddress;
+  eid?: PbEidPrefix;
+  expiresAt?: number;
+  xtrId?: Uint8Array;
+  siteId?: Uint8Array;
+}
+
+export function encodeRequesters(requesters: readonly Requester[]): Uint8Array {
+  const plain = requesters.map((r): PbRequester => ({
+    itr: r.itr,
+    sourceEid: addressToPb(r.sourceEid, 'requester source EID'),
+    eid: eidToPb(r.eid),
+    expiresAt: epochMs(r.expiresAt, 'requester expiresAt'),
+    ...(r.subscription ? { xtrId: r.subscription.xtrId, ...(r.subscription.siteId ? { siteId: r.subscription.siteId } : {}) } : {}),
+  }));
+  return encode(schema().requesters, { requesters: plain });
+}
+
+export function decodeRequesters(bytes: Uint8Array): Requester[] {
+  const p = decode(schema().requesters, bytes) as { requesters?: PbRequester[] };
+  return (p.requesters ?? []).map((r): Requester => ({
+    itr: r.itr ?? '',
+    sourceEid: addressFromPb(r.sourceEid, 'requester source EID'),
+    eid: eidFromPb(r.eid, 'requester'),
+    expiresAt: r.expiresAt ?? 0,
+    ...(r.xtrId ? { subscription: { xtrId: copyBytes(r.xtrId), ...(r.siteId ? { siteId: copyBytes(r.siteId) } : {}) } } : {}),
+  }));
 }
 
 export function encodeMeta(schemaVersion: number): Uint8Array {

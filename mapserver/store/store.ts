@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { Level } from 'level';
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import type { Registration, Site, StateChange } from '../db/model.js';
+import type { Requester } from '../control/requesters.js';
 import { prefixKey } from '../db/prefix.js';
 import { Interner } from './registration-reader.js';
 import type { LoadWorkerData, LoadWorkerMessage } from './load-worker.js';
@@ -27,6 +28,8 @@ import {
   encodeRegistration,
   encodeNonces,
   decodeNonces,
+  encodeRequesters,
+  decodeRequesters,
   encodeSite,
 } from './codec.js';
 
@@ -48,6 +51,8 @@ export interface StoredState {
   readonly registrations: Registration[];
   /** The replay window: Map-Register nonces accepted, by the second they were accepted in. */
   readonly nonces: Array<{ readonly at: number; readonly nonces: bigint[] }>;
+  /** The requester table as last saved. */
+  readonly requesters: Requester[];
   readonly corrupt: CorruptEntry[];
 }
 
@@ -71,6 +76,7 @@ class StateCollector {
   private readonly mappings: MappingRecord[] = [];
   private readonly registrations: Registration[] = [];
   private readonly nonces: Array<{ readonly at: number; readonly nonces: bigint[] }> = [];
+  private requesters: Requester[] = [];
   private readonly corrupt: CorruptEntry[] = [];
   private readonly interner = new Interner();
 
@@ -102,6 +108,8 @@ class StateCollector {
         const mapping = decodeMapping(value);
         if (mappingStoreKey(mapping.eid) !== key) throw new Error(`holds the mapping of ${prefixKey(mapping.eid)}`);
         this.mappings.push(mapping);
+      } else if (key === REQUESTERS_STORE_KEY) {
+        this.requesters = decodeRequesters(value);
       } else if (key.startsWith('nonce/')) {
         const at = Number(key.slice('nonce/'.length));
         if (!Number.isSafeInteger(at) || nonceStoreKey(at) !== key) throw new Error('not a nonce/<epoch ms> key');
@@ -123,7 +131,7 @@ class StateCollector {
   }
 
   state(): StoredState {
-    return { sites: this.sites, mappings: this.mappings, registrations: this.registrations, nonces: this.nonces, corrupt: this.corrupt };
+    return { sites: this.sites, mappings: this.mappings, registrations: this.registrations, nonces: this.nonces, requesters: this.requesters, corrupt: this.corrupt };
   }
 }
 
@@ -216,6 +224,8 @@ export function registrationStoreKey(eid: EidPrefix, etrId: string): string {
   return `reg/${prefixKey(eid)}/${etrId}`;
 }
 
+export const REQUESTERS_STORE_KEY = 'requesters/snapshot';
+
 /** Zero-padded so the keys sort by time. */
 export function nonceStoreKey(at: number): string {
   return `nonce/${String(at).padStart(15, '0')}`;
@@ -239,12 +249,17 @@ export function changeKey(change: StoreChange): string {
     case 'put-nonces':
     case 'delete-nonces':
       return nonceStoreKey(change.at);
+    case 'put-requesters':
+      return REQUESTERS_STORE_KEY;
   }
 }
 
 function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Changes to state the xTRs refresh all the time: written without fsync (see StoreOptions). */
+const SOFT_STATE: ReadonlySet<StoreChange['kind']> = new Set(['put-registration', 'delete-registration', 'put-nonces', 'delete-nonces', 'put-requesters']);
 
 export class Store {
   private closed = false;
@@ -325,7 +340,7 @@ export class Store {
     for (const change of changes) {
       const key = changeKey(change);
       // Registrations and the replay window are soft state, refreshed all the time.
-      if (change.kind !== 'put-registration' && change.kind !== 'delete-registration' && change.kind !== 'put-nonces' && change.kind !== 'delete-nonces') configuration = true;
+      if (!SOFT_STATE.has(change.kind)) configuration = true;
       switch (change.kind) {
         case 'put-site':
           ops.push({ type: 'put', key, value: encodeSite(change.site) });
@@ -338,6 +353,9 @@ export class Store {
           break;
         case 'put-nonces':
           ops.push({ type: 'put', key, value: encodeNonces(change.nonces) });
+          break;
+        case 'put-requesters':
+          ops.push({ type: 'put', key, value: encodeRequesters(change.requesters) });
           break;
         default:
           ops.push({ type: 'del', key });

@@ -246,7 +246,7 @@ t.test('data survives close and reopen; schema version recorded', async (t) => {
   store = await Store.open(dir);
   t.equal(await store.schemaVersion(), SCHEMA_VERSION);
   const state = await store.loadAll();
-  t.same(state, { sites: [siteA], mappings: [mapping], registrations: [registration], nonces: [], corrupt: [] });
+  t.same(state, { sites: [siteA], mappings: [mapping], registrations: [registration], nonces: [], requesters: [], corrupt: [] });
   await store.close();
   store = await Store.open(dir, { sync: false });
   await store.apply([{ kind: 'delete-registration', eid: registration.record.eid, etrId: registration.etrId }]);
@@ -269,6 +269,21 @@ t.test('the replay window\'s nonces are stored by second, read back, and deleted
   await store.close();
 });
 
+t.test('the requester table is stored whole and read back', async (t) => {
+  const dir = t.testdir();
+  const store = await Store.open(dir, { sync: false });
+  const requesters = [
+    { itr: '10.99.0.6', sourceEid: { afi: 'ipv4' as const, ip: '172.16.30.10' }, eid: parseEidPrefix('10.16.50.50/32'), expiresAt: 1_700_000_060_000 },
+    { itr: '2001:db8::6', sourceEid: { afi: 'lcaf-iid' as const, iid: 7, maskLen: 32, flags: 0, address: { afi: 'ipv6' as const, ip: '2001:db8:1::10' } }, eid: parseEidPrefix('2001:db8:2::/48', 7), expiresAt: 1_700_000_600_000,
+      subscription: { xtrId: new Uint8Array(16).fill(3), siteId: new Uint8Array(8).fill(1) } },
+  ];
+  await store.apply([{ kind: 'put-requesters', requesters }]);
+  t.same((await store.loadAll()).requesters, requesters);
+  await store.apply([{ kind: 'put-requesters', requesters: [] }]);
+  t.same((await store.loadAll()).requesters, [], 'replaced whole');
+  await store.close();
+});
+
 t.test('apply is atomic: one unstorable change writes nothing', async (t) => {
   const store = await Store.open(t.testdir());
   t.teardown(() => store.close());
@@ -282,7 +297,7 @@ t.test('apply is atomic: one unstorable change writes nothing', async (t) => {
     ]),
     { name: 'StoreCodecError' },
   );
-  t.same(await store.loadAll(), { sites: [siteA], mappings: [], registrations: [], nonces: [], corrupt: [] });
+  t.same(await store.loadAll(), { sites: [siteA], mappings: [], registrations: [], nonces: [], requesters: [], corrupt: [] });
 });
 
 t.test('corrupt values are reported, the rest still loads', async (t) => {
@@ -320,7 +335,7 @@ t.test('corrupt values are reported, the rest still loads', async (t) => {
 t.test('openAndLoad: a worker thread reads exactly what loadAll reads; a new store is created on this thread', async (t) => {
   const fresh = await Store.openAndLoad(t.testdir());
   t.equal(fresh.loadedBy, 'main', 'nothing to read yet');
-  t.same(fresh.state, { sites: [], mappings: [], registrations: [], nonces: [], corrupt: [] });
+  t.same(fresh.state, { sites: [], mappings: [], registrations: [], nonces: [], requesters: [], corrupt: [] });
   await fresh.store.close();
   const dir = t.testdir();
   let store = await Store.open(dir);
