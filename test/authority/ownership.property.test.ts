@@ -23,7 +23,7 @@ const SITES: Site[] = [
 ];
 const VM = { eid: '10.16.10.50/32', ttl: 1 };
 const LIFETIME = 180_000;
-const ETRS = ['127.0.8.1', '127.0.8.2'] as const;
+const ETRS = ['127.0.48.1', '127.0.48.2'] as const;
 type Etr = 0 | 1;
 
 type Step =

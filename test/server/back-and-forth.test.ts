@@ -136,11 +136,11 @@ class Lab {
 }
 
 t.test('register-only moves A→B→A→B→A→B converge at once for every gap, in either update order', async (t) => {
-  const lab = await Lab.start(t, '127.0.3');
+  const lab = await Lab.start(t, '127.0.43');
   await lab.burst(lab.local);
   await lab.burst(lab.cloud);
   lab.settle();
-  t.equal(await lab.resolve(), '127.0.3.1', 'the ITR caches the VM at the local site');
+  t.equal(await lab.resolve(), '127.0.43.1', 'the ITR caches the VM at the local site');
 
   // 2.5 s: a change burst where OOR's retry of an unanswered register would come.
   const gaps = [1_000, 2_500, 30_000, 170_000, 2_000];
@@ -166,7 +166,7 @@ t.test('register-only moves A→B→A→B→A→B converge at once for every gap
 });
 
 t.test('a stale ETR that keeps listing the VM never flips it; the VM going back to it converges', async (t) => {
-  const lab = await Lab.start(t, '127.0.4');
+  const lab = await Lab.start(t, '127.0.44');
   await lab.burst(lab.local);
   await lab.burst(lab.cloud);
   lab.settle();
@@ -176,8 +176,8 @@ t.test('a stale ETR that keeps listing the VM never flips it; the VM going back 
   lab.cloud.mappings = [...lab.cloud.mappings, VM];
   t.ok((await lab.burst(lab.cloud)).includes(VM.eid));
   lab.settle();
-  t.equal(lab.holder(), '127.0.4.2');
-  t.equal(await lab.followSmr(), '127.0.4.2');
+  t.equal(lab.holder(), '127.0.44.2');
+  t.equal(await lab.followSmr(), '127.0.44.2');
   const movesBefore = await lab.server.metrics.value('livmap_moves_total');
   for (let i = 0; i < 4; i++) {
     lab.clock += 60_000;
@@ -186,53 +186,53 @@ t.test('a stale ETR that keeps listing the VM never flips it; the VM going back 
     t.ok(confirmed.includes('10.16.10.0/24'), 'but its own site prefix is confirmed');
     await lab.burst(lab.cloud);
     lab.settle();
-    t.equal(lab.holder(), '127.0.4.2', `burst ${i + 1}: the binding stays with the cloud`);
+    t.equal(lab.holder(), '127.0.44.2', `burst ${i + 1}: the binding stays with the cloud`);
   }
   t.equal(await lab.server.metrics.value('livmap_moves_total'), movesBefore, 'no flip');
   t.ok(await lab.itr.silentFor(100), 'no SMR to the correspondent');
-  t.match(lab.events.filter((e) => e.type === 'contested').at(-1), { claimant: 'rloc:127.0.4.1', holders: ['rloc:127.0.4.2'] }, 'the event names both ETRs');
-  t.ok(await lab.server.metrics.value('livmap_stale_claims_total', { eid: VM.eid, claimant: 'rloc:127.0.4.1', holder: 'rloc:127.0.4.2' }) >= 4);
+  t.match(lab.events.filter((e) => e.type === 'contested').at(-1), { claimant: 'rloc:127.0.44.1', holders: ['rloc:127.0.44.2'] }, 'the event names both ETRs');
+  t.ok(await lab.server.metrics.value('livmap_stale_claims_total', { eid: VM.eid, claimant: 'rloc:127.0.44.1', holder: 'rloc:127.0.44.2' }) >= 4);
 
   // The VM goes back to local (whose config listed it all along); only the cloud is updated.
   lab.clock += 5_000;
-  t.equal(await lab.resolve(), '127.0.4.2', 'the correspondent, its entry expired, resolves it again');
+  t.equal(await lab.resolve(), '127.0.44.2', 'the correspondent, its entry expired, resolves it again');
   lab.cloud.mappings = lab.cloud.mappings.filter((m) => m.eid !== VM.eid);
   await lab.burst(lab.cloud);
   lab.settle();
-  t.equal(lab.holder(), '127.0.4.1', 'the cloud stopped listing it: the local xTR that still lists it holds it');
-  t.equal(await lab.followSmr(), '127.0.4.1');
+  t.equal(lab.holder(), '127.0.44.1', 'the cloud stopped listing it: the local xTR that still lists it holds it');
+  t.equal(await lab.followSmr(), '127.0.44.1');
 });
 
 t.test('a replayed Map-Register cannot move the VM, from any address, before or after a restart', async (t) => {
-  const lab = await Lab.start(t, '127.0.5');
+  const lab = await Lab.start(t, '127.0.45');
   await lab.burst(lab.local);
   await lab.burst(lab.cloud);
   lab.settle();
   const captured = lab.local.sent.find((bytes) => bytes.includes(Buffer.from([10, 16, 10, 50])))!;
   await lab.move(lab.cloud, lab.local);
-  t.equal(lab.holder(), '127.0.5.2');
+  t.equal(lab.holder(), '127.0.45.2');
 
-  const attacker = await UdpPeer.bind('127.0.5.9', 4342);
+  const attacker = await UdpPeer.bind('127.0.45.9', 4342);
   t.teardown(() => attacker.close());
   lab.clock += 10_000;
   await attacker.send(captured, lab.ms);
   await lab.local.peer.send(captured, lab.ms);
   t.ok(await attacker.silentFor(150), 'no Map-Notify for the replay');
-  t.equal(lab.holder(), '127.0.5.2', 'the binding did not move');
+  t.equal(lab.holder(), '127.0.45.2', 'the binding did not move');
   t.equal(await lab.server.metrics.value('livmap_messages_dropped_total', { reason: 'replay' }), 2, 'both copies refused as replays');
 
   lab.clock += 5_000;
   await lab.restart();
   await attacker.send(captured, lab.ms);
   t.ok(await attacker.silentFor(150));
-  t.equal(lab.holder(), '127.0.5.2', 'still not after a restart');
+  t.equal(lab.holder(), '127.0.45.2', 'still not after a restart');
   t.equal(await lab.server.metrics.value('livmap_messages_dropped_total', { reason: 'replay' }), 1, 'the restarted server refused it as a replay');
 });
 
 t.test('a restart between moves: the claims come back from the store, whatever order the ETRs register in', async (t) => {
   for (const order of ['local-first', 'cloud-first'] as const) {
     await t.test(order, async (t) => {
-      const lab = await Lab.start(t, order === 'local-first' ? '127.0.6' : '127.0.7');
+      const lab = await Lab.start(t, order === 'local-first' ? '127.0.46' : '127.0.47');
       await lab.burst(lab.local);
       await lab.burst(lab.cloud);
       lab.settle();
