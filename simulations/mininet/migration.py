@@ -34,6 +34,7 @@ never runs `mn -c` (which deletes /tmp/*.log).
 import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -162,8 +163,10 @@ class Lab:
 
     def start_oor(self, xtr, conf):
         # timeout runs inside the new mount namespace, so its pid is a handle on that namespace
-        # for `nsenter -m` (where `livmap oor-update` finds ipc:///tmp/oor-ipc).
-        script = "mount -t tmpfs -o size=16m tmpfs /tmp && exec timeout %d oor -f %s" % (self.lifetime_s, conf)
+        # for `livmap oor-update`, which finds ipc:///tmp/oor-ipc under /proc/PID/root.
+        # The config is read before the tmpfs hides /tmp (the output directory may live there).
+        script = ('c=$(cat %s) && mount -t tmpfs -o size=16m tmpfs /tmp && printf "%%s\\n" "$c" >/tmp/oor.conf'
+                  ' && exec timeout %d oor -f /tmp/oor.conf') % (shlex.quote(conf), self.lifetime_s)
         out = open(os.path.join(self.work, "oor-%s.log" % xtr), "w")
         self.logs.append(out)
         p = self.net[xtr].popen(["unshare", "-m", "sh", "-c", script], stdout=out, stderr=subprocess.STDOUT)
@@ -283,11 +286,14 @@ class Lab:
         raise RuntimeError("the probe did not start within %d s" % seconds)
 
     def oor_update(self, xtr, vm_site):
-        """`livmap oor-update` in the xTR's network and mount namespaces (its own /tmp). Returns
-        (when OOR answered OK, or None; a note for the results)."""
+        """`livmap oor-update` in the xTR's network namespace, reaching OOR's API socket in its own
+        /tmp through /proc/PID/root (entering its mount namespace would hide this checkout when it
+        lives under /tmp). Returns (when OOR answered OK, or None; a note for the results)."""
         conf = os.path.join(self.work, "oor-" + vm_site, xtr + ".conf")
-        argv = ["nsenter", "-t", str(self.oor[xtr].pid), "-m", "-n", "--",
+        pid = self.oor[xtr].pid
+        argv = ["nsenter", "-t", str(pid), "-n", "--",
                 os.path.join(ROOT, "bin", "livmap"), "oor-update", "--conf", conf,
+                "--api", "ipc:///proc/%d/root/tmp/oor-ipc" % pid,
                 "--nudge", RLOC[xtr] + ":4342", "--timeout", "3000", "--json"]
         spawned = now_ms()
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=15)

@@ -15,7 +15,7 @@
 # Configs: `livmap xtr-config` writes the livmap config and the OOR configs for the VM at either
 # site from one spec. --xtr oor (default): each OOR runs with its own /tmp (private mount
 # namespace + tmpfs; its API socket /tmp/oor-ipc is fixed). A move: the VM's veth moves, then
-# `livmap oor-update --conf` (run inside that OOR's namespaces) gives the new site's xTR, then
+# `livmap oor-update --conf` (in that OOR's network namespace, its socket via /proc/PID/root) gives the new site's xTR, then
 # the old site's, the database with the VM at the new site: no OOR restart. --switchover api also
 # calls POST /api/v1/moves at the switchover. --xtr emulated: simulations/xtr.ts xTRs (TUN via
 # tun.py) that, like OOR, never withdraw: the old xTR's next burst simply omits the VM.
@@ -144,14 +144,17 @@ start() { # name log cmd... : background in namespace <name>, bounded by timeout
 declare -A OORPID=()
 start_oor() { # xtr conf log: oor with a private /tmp; its pid (= `timeout`'s) reaches both namespaces
   local x=$1 conf=$2 log=$3
-  setsid unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs -o size=4m tmpfs /tmp && exec ip netns exec "$1" timeout "$2" "$3" -f "$4"' \
+  # The config is read before the tmpfs hides /tmp (it may live there), then handed to OOR inside it.
+  setsid unshare -m sh -c 'c=$(cat "$4") && mount --make-rprivate / && mount -t tmpfs -o size=4m tmpfs /tmp && printf "%s\n" "$c" >/tmp/oor.conf && exec ip netns exec "$1" timeout "$2" "$3" -f /tmp/oor.conf' \
     oor-ns "$(ns "$x")" "$LIFE" "$OOR_BIN" "$conf" >"$WORK/$log" 2>&1 &
   PIDS+=($!)
   OORPID[$x]=$!
 }
-oor_update() { # xtr conf [json-out]: the hypervisor-hook step, inside that OOR's mount and network namespaces
+oor_update() { # xtr conf [json-out]: the hypervisor-hook step, in that OOR's network namespace
   local out=${3:-/dev/null} rc=0
-  nsenter -t "${OORPID[$1]}" -m -n node "$LIVMAP" oor-update --conf "$2" --timeout 5000 --json >"$out" 2>>"$WORK/oor-update.log" || rc=$?
+  # Its API socket is reached through /proc/PID/root, in OOR's own /tmp: entering its mount
+  # namespace instead would hide this checkout whenever it lives under /tmp.
+  nsenter -t "${OORPID[$1]}" -n node "$LIVMAP" oor-update --api "ipc:///proc/${OORPID[$1]}/root/tmp/oor-ipc" --conf "$2" --timeout 5000 --json >"$out" 2>>"$WORK/oor-update.log" || rc=$?
   [ "$out" = /dev/null ] || cat "$out" >>"$WORK/oor-update.log"
   return "$rc"
 }

@@ -62,12 +62,13 @@ export function daemon(cmd: string, args: readonly string[]): Daemon {
 
 /**
  * `oor -f CONF` inside network namespace NS, with a private /tmp. unshare, sh and `ip netns exec`
- * all exec, so the child's pid is oor's: `nsenter -t PID -m -n` reaches its API socket.
- * CONF must not live under /tmp (the tmpfs hides it).
+ * all exec, so the child's pid is oor's: its API socket is /proc/PID/root/tmp/oor-ipc.
+ * CONF may live anywhere: it is read before the tmpfs hides /tmp.
  */
 export function startOor(ns: string, conf: string, lifetimeS: number): Daemon {
   if (!OOR_BIN) throw new Error('no oor binary');
-  const script = `mount --make-rprivate / && mount -t tmpfs -o size=4m tmpfs /tmp && exec ip netns exec "$1" timeout ${lifetimeS} ${OOR_BIN} -f "$2"`;
+  // The config is read before the tmpfs hides /tmp (it may live there), then handed to OOR inside it.
+  const script = `c=$(cat "$2") && mount --make-rprivate / && mount -t tmpfs -o size=4m tmpfs /tmp && printf '%s\\n' "$c" >/tmp/oor.conf && exec ip netns exec "$1" timeout ${lifetimeS} ${OOR_BIN} -f /tmp/oor.conf`;
   return daemon('unshare', ['-m', 'sh', '-c', script, 'oor-in-ns', ns, conf]);
 }
 

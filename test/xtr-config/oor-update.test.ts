@@ -3,7 +3,7 @@
 // `livmap serve`, observed through livmap's REST API.
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkOorXtrFile } from '../../xtr-config/oor-conf-reader.js';
@@ -251,9 +251,11 @@ ip -n ${XTR} route add default via 10.99.0.2`);
   const find = (regs: readonly RegistrationView[], eid: string): RegistrationView | undefined => regs.find((r) => r.eid === eid);
   await until('OOR to register 10.16.10.0/24', 20_000, async () => find(await registrations(), '10.16.10.0/24'));
   const pid = oorPid(oor);
-  await until("OOR's API socket", 5000, async () => ((await run('nsenter', ['-t', String(pid), '-m', 'test', '-S', '/tmp/oor-ipc'])).code === 0 ? true : undefined));
+  // OOR's own /tmp, seen from here: entering its mount namespace would hide this checkout when it lives under /tmp.
+  const socket = `/proc/${pid}/root/tmp/oor-ipc`;
+  await until("OOR's API socket", 5000, async () => (existsSync(socket) ? true : undefined));
 
-  const oorUpdate = (conf: string) => run('nsenter', ['-t', String(pid), '-m', '-n', process.execPath, LIVMAP_BIN, 'oor-update', '--conf', conf, '--json']);
+  const oorUpdate = (conf: string) => run('nsenter', ['-t', String(pid), '-n', process.execPath, LIVMAP_BIN, 'oor-update', '--api', `ipc://${socket}`, '--conf', conf, '--json']);
   const latencies: number[] = [];
   const replies: number[] = [];
   const inVerb: number[] = [];
