@@ -6,7 +6,7 @@ import { LispCodecError, decode, encode, signMessage, verifyMessage } from './co
 import type { Address, EidPrefix, EncapsulatedControl, LispMessage, MapNotify, MapRegister, MapRequest, MappingRecord } from './codec/types.js';
 import type { ServerConfig } from './config/load.js';
 import { etrIdOf, expireRegistrations, handleMapRegister, type MapServerOptions } from './control/map-server.js';
-import { BurstTracker } from './authority/bursts.js';
+import { BURST_GAP_MS, BURST_QUIET_MS, BurstTracker } from './authority/bursts.js';
 import { holds, isOperatorHint } from './authority/ownership.js';
 import { ReplayWindow } from './authority/replay.js';
 import { siteHolding } from './authority/sites.js';
@@ -54,6 +54,7 @@ export class LispServer {
   private readonly notifies: Retransmitter<string>;
   private readonly pendingNotifySecrets = new Map<string, string>();
   private readonly clock: () => number;
+  private readonly timers: Timers;
   private readonly log: Logger;
   private readonly writer: StoreWriter;
   readonly requesters: RequesterTable;
@@ -81,6 +82,7 @@ export class LispServer {
     private readonly options: ServerOptions,
   ) {
     this.clock = options.now ?? Date.now;
+    this.timers = options.timers ?? realTimers;
     this.log = options.logger ?? pino({ level: 'silent' });
     this.metrics = new ServerMetrics(() => db.liveRegistrations);
     this.notifies = new Retransmitter(options.timers ?? realTimers);
@@ -331,6 +333,7 @@ export class LispServer {
     for (const reason of result.refusedRecords ?? []) this.metrics.countRefusedRecord(reason);
     if (!result.accepted) return result;
     this.bursts.arrive(etrId, now);
+    this.scheduleBurstCheck();
     if (message.nonce !== 0n) this.replay.remember(message.nonce, now);
     if (burst.completed === undefined) return result;
     const listed = new Set(message.records.map((r) => prefixKey(r.eid)));
@@ -355,6 +358,29 @@ export class LispServer {
     }
     this.metrics.leftRegistrations.inc(changes.length);
     return { changes, events };
+  }
+
+  private burstCheck: unknown;
+
+  /** Completes bursts once they are quiet (the sweep's 1 s tick would add up to a second to a move). */
+  private scheduleBurstCheck(): void {
+    if (this.burstCheck !== undefined) return;
+    this.burstCheck = this.timers.setTimeout(() => {
+      this.burstCheck = undefined;
+      this.completeBursts(this.now());
+      if (this.bursts.open) this.scheduleBurstCheck();
+    }, BURST_QUIET_MS + 5);
+  }
+
+  /** The omissions of every burst quiet since `quietMs`, applied like any other change. */
+  private completeBursts(now: number, quietMs?: number): DbChange[] {
+    const all: DbChange[] = [];
+    for (const { etrId, seq, maybeRetry } of this.bursts.completeQuiet(now, quietMs)) {
+      const left = this.omitted(etrId, seq, maybeRetry, now);
+      if (left.changes.length) this.process({ outbound: [], ...left });
+      all.push(...left.changes);
+    }
+    return all;
   }
 
   /** Whether `reg` holds its prefix while another ETR has a live registration of it. */
@@ -488,10 +514,7 @@ export class LispServer {
       this.requesters.sweep(now);
       const result = expireRegistrations(this.db, now);
       if (result.changes.length) this.process(result);
-      for (const { etrId, seq, maybeRetry } of this.bursts.completeQuiet(now)) {
-        const left = this.omitted(etrId, seq, maybeRetry, now);
-        if (left.changes.length) this.process({ outbound: [], ...left });
-      }
+      this.completeBursts(now);
       const nonces = this.replay.flush(now);
       if (nonces.length) this.process({ outbound: [], changes: nonces, events: [] });
       if (this.requesters.version !== this.requestersSaved && now - this.requestersSavedAt >= REQUESTERS_SAVE_MS) {
@@ -507,6 +530,11 @@ export class LispServer {
   /** Stops listening, waits for pending writes and closes the store. */
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.burstCheck !== undefined) this.timers.clearTimeout(this.burstCheck);
+    // A clean stop right after an ETR's burst (a restart between moves) must not forget what
+    // that burst left: bursts quiet longer than their own gaps are complete now.
+    this.completeBursts(this.now(), BURST_GAP_MS);
+    await this.inFlight?.catch(() => undefined);
     this.notifies.cancelAll();
     this.mobility.close();
     await this.transport?.close();

@@ -23,6 +23,8 @@
 //    and a VM moving every few seconds is still followed.
 /** Longer than any gap inside a burst, shorter than the 1 s between two moves of a VM. */
 export const BURST_QUIET_MS = 250;
+/** Longer than any gap inside one of OOR's bursts (~3 ms for all its mappings). */
+export const BURST_GAP_MS = 20;
 /** OOR retries an unanswered Map-Register this long after it (OOR_INITIAL_MREG_TIMEOUT, 1 s timer wheel). */
 export const OOR_RETRY_WINDOW_MS = { from: 1800, to: 3300 } as const;
 
@@ -90,8 +92,17 @@ export class BurstTracker {
     return arrival;
   }
 
-  /** Bursts quiet since `quietMs` before `now`: each completed once, with its ETR. */
-  completeQuiet(now: number): CompletedBurst[] {
+  /** Whether some burst is not complete yet (the server checks again after the quiet gap). */
+  get open(): boolean {
+    for (const etr of this.etrs.values()) if (!etr.complete) return true;
+    return false;
+  }
+
+  /**
+   * Bursts quiet since `quietMs` before `now` (or `quietMs` given: at a clean stop, any burst
+   * quiet longer than a burst's own gaps): each completed once, with its ETR.
+   */
+  completeQuiet(now: number, quietMs = this.quietMs): CompletedBurst[] {
     const done: CompletedBurst[] = [];
     for (const [etrId, etr] of this.etrs) {
       if (etr.complete) {
@@ -99,7 +110,7 @@ export class BurstTracker {
         if (now - etr.lastAt > FORGET_AFTER_MS) this.etrs.delete(etrId);
         continue;
       }
-      if (now - etr.lastAt < this.quietMs) continue;
+      if (now - etr.lastAt < quietMs) continue;
       etr.complete = true;
       done.push({ etrId, seq: etr.seq, maybeRetry: etr.retry });
     }

@@ -258,3 +258,27 @@ t.test('a restart between moves: the claims come back from the store, whatever o
     });
   }
 });
+
+t.test('a clean stop right after a burst keeps what the burst left', async (t) => {
+  const lab = await Lab.start(t, '127.0.49');
+  await lab.burst(lab.local);
+  await lab.burst(lab.cloud);
+  lab.settle();
+  t.equal(await lab.resolve(), lab.local.rloc);
+  // The VM moves to the cloud; livmap is restarted 50 ms after the bursts, before the quiet gap.
+  lab.clock += 1;
+  lab.cloud.mappings = [...lab.cloud.mappings, VM];
+  lab.local.mappings = lab.local.mappings.filter((m) => m.eid !== VM.eid);
+  await lab.burst(lab.cloud);
+  await lab.burst(lab.local);
+  lab.clock += 50;
+  await lab.restart();
+  t.equal(lab.server.db.registered(parseEidPrefix(VM.eid))?.byEtr.get(`rloc:${lab.local.rloc}`)?.left, true, 'the local xTR had left the VM');
+  // The VM comes back: the local xTR's listing is a fresh claim, even on a restarted server.
+  lab.clock += 2_000;
+  lab.local.mappings = [...lab.local.mappings, VM];
+  lab.cloud.mappings = lab.cloud.mappings.filter((m) => m.eid !== VM.eid);
+  const confirmed = await lab.burst(lab.local);
+  t.ok(confirmed.includes(VM.eid), 'the returning xTR is confirmed at once');
+  t.equal(lab.holder(), lab.local.rloc, 'and holds the VM before the cloud says anything');
+});
