@@ -52,6 +52,28 @@ export interface SeriesInput {
   readonly events?: readonly SeriesEvent[];
   /** When probing stopped for the last move's window (default: the last probe). */
   readonly probeEndAt?: number;
+  /** Names the series on the chart's bars (default: "<xtr> xTRs, <switchover>"). */
+  readonly label?: string;
+  /** Figures derived from the measured outages under a stated assumption: kept apart, never "measured". */
+  readonly extrapolated?: ExtrapolatedInput;
+}
+
+/** E.g. an outage measured with scaled map-cache TTLs, scaled back to the real TTL. */
+export interface ExtrapolatedInput {
+  readonly label: string;
+  /** The chart's short name for these bars (lines split on ", "; default "extrapolated"). */
+  readonly barLabel?: string;
+  readonly method: string;
+  /** Extrapolated outage (ms) per move index; a move without one is left out. */
+  readonly outageMsByMove: Readonly<Record<number, number>>;
+}
+
+export interface ExtrapolatedResult {
+  readonly kind: 'extrapolated';
+  readonly label: string;
+  readonly method: string;
+  readonly moves: ReadonlyArray<{ readonly index: number; readonly direction: string; readonly outageMs: number }>;
+  readonly summary: Readonly<Record<string, { readonly moves: number; readonly median: number; readonly p95: number; readonly max: number; readonly min: number }>>;
 }
 
 export interface MoveResult {
@@ -180,6 +202,22 @@ export function analyzeSeries(input: SeriesInput): { moves: Omit<MoveResult, 'ti
   return { moves, summary };
 }
 
+/** The extrapolated figures of a series, per move and per direction (pure). */
+export function extrapolatedOf(input: SeriesInput, moves: readonly Pick<MoveResult, 'index' | 'direction'>[]): ExtrapolatedResult | undefined {
+  const x = input.extrapolated;
+  if (!x) return undefined;
+  const per = moves.flatMap((m) => {
+    const v = x.outageMsByMove[m.index];
+    return v === undefined ? [] : [{ index: m.index, direction: m.direction, outageMs: round(v) }];
+  });
+  const summary: Record<string, { moves: number; median: number; p95: number; max: number; min: number }> = {};
+  for (const direction of [...new Set(per.map((m) => m.direction))]) {
+    const these = per.filter((m) => m.direction === direction).map((m) => m.outageMs);
+    summary[direction] = { moves: these.length, ...stats(these) };
+  }
+  return { kind: 'extrapolated', label: x.label, method: x.method, moves: per, summary };
+}
+
 /** Figures quoted from elsewhere for the comparison chart: never measured by this series. */
 export const REFERENCE_BARS: readonly Bar[] = [
   { label: "OOR's own\nMap-Server", valueMs: 54_900, note: 'measured earlier\n(vectors README, 4 runs)', kind: 'measured-earlier' },
@@ -224,13 +262,26 @@ export async function writeSeriesResults(input: SeriesInput, outDir: string): Pr
     files.push(join(outDir, name));
     withSvg.push({ ...m, timelineSvg: name });
   }
+  // A series' own label goes on lines of its own under the direction (bars are ~110 px wide).
+  const barLabel = (direction: string, label: string | undefined): string =>
+    label === undefined ? `livmap ${direction}\n(${input.xtr} xTRs, ${input.switchover})` : `${direction}\n${label.split(', ').join('\n')}`;
   const bars: Bar[] = Object.entries(summary).map(([direction, s]) => ({
-    label: `livmap ${direction}\n(${input.xtr} xTRs, ${input.switchover})`,
+    label: barLabel(direction, input.label),
     valueMs: Math.max(0.01, s.outageMs.median),
     range: [Math.max(0.01, s.outageMs.min), Math.max(0.01, s.outageMs.max)] as const,
     note: `measured: median of ${s.moves}\n${s.recovered}/${s.moves} recovered`,
     kind: 'measured' as const,
   }));
+  const extrapolated = extrapolatedOf(input, moves);
+  for (const [direction, s] of Object.entries(extrapolated?.summary ?? {})) {
+    bars.push({
+      label: barLabel(direction, input.extrapolated?.barLabel ?? 'extrapolated'),
+      valueMs: Math.max(0.01, s.median),
+      range: [Math.max(0.01, s.min), Math.max(0.01, s.max)],
+      note: `extrapolated,\nnot measured,\nmedian of ${s.moves}`,
+      kind: 'extrapolated',
+    });
+  }
   const chart = join(outDir, 'comparison.svg');
   await writeFile(chart, barChartSvg(`Lost traffic per VM move, ${input.emulator} (measured: median, whisker min..max)`, [...bars, ...REFERENCE_BARS]));
   files.push(chart);
@@ -242,7 +293,9 @@ export async function writeSeriesResults(input: SeriesInput, outDir: string): Pr
     variants: input.variants,
     probeIntervalMs: input.probe.intervalMs,
     definitions: DEFINITIONS,
+    ...(input.label ? { label: input.label } : {}),
     summary,
+    ...(extrapolated ? { extrapolated } : {}),
     moves: withSvg,
     events: input.events ?? [],
     reference: REFERENCE_BARS.map((b) => ({ label: b.label.replace('\n', ' '), valueMs: b.valueMs, range: b.range, kind: b.kind, note: b.note.replace('\n', ' ') })),
@@ -251,7 +304,10 @@ export async function writeSeriesResults(input: SeriesInput, outDir: string): Pr
   const file = join(outDir, 'results.json');
   await writeFile(file, `${JSON.stringify(results, null, 1)}\n`);
   files.unshift(file);
-  return { results, files, table: formatTable(withSvg, summary) };
+  const extrapolatedLines = Object.entries(extrapolated?.summary ?? {}).map(
+    ([direction, s]) => `${direction}: ${extrapolated!.label}: median ${s.median} ms, p95 ${s.p95}, max ${s.max} (${s.moves} moves)\n`,
+  );
+  return { results, files, table: formatTable(withSvg, summary) + extrapolatedLines.join('') };
 }
 
 export function formatTable(moves: readonly Omit<MoveResult, 'timelineSvg'>[], summary: Record<string, DirectionSummary>): string {

@@ -1,18 +1,20 @@
-// `npm run sim -- --runs N --out DIR`: the migration scenario on loopback, N moves per mode,
-// results.json + SVG plots in DIR.
+// `npm run sim -- --moves N --gaps S,S,... --out DIR`: the migration scenario on loopback, the VM
+// moving back and forth within one lab per mode; every mode's series goes through the shared
+// results step (results.ts): DIR/<mode>/results.json, timelines/move-N.svg, comparison.svg, and
+// DIR/comparison.svg puts the modes side by side.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { runOnce, type RunOptions, type RunResult } from './scenario.js';
-import { round, summarize, type Summary } from './stats.js';
-import { barChartSvg, timelineSvg, type Bar, type TimelineMarker } from './svg.js';
+import { analyzeSeries, REFERENCE_BARS, writeSeriesResults, type DirectionSummary, type ExtrapolatedResult, type MoveResult, type SeriesInput } from './results.js';
+import { runSeries, type MoveFacts, type SeriesOptions, type SeriesRun } from './scenario.js';
+import { round } from './stats.js';
+import { barChartSvg, type Bar } from './svg.js';
 
 export type Mode = 'on' | 'on-warm' | 'off';
 
 export interface SimulationOptions {
-  readonly runs: number;
-  readonly offRuns: number;
+  readonly moves: number;
+  readonly gapsS: readonly number[];
   readonly offTimeScale: number;
   readonly outDir: string;
   readonly modes: readonly Mode[];
@@ -23,9 +25,15 @@ export interface SimulationOptions {
   readonly log?: (line: string) => void;
 }
 
+/**
+ * Gaps 1, 2, 5 s rather than the lab's 1, 5, 30 s: a series per mode then takes ~10 s instead of
+ * ~40 s, and a 30 s gap adds nothing on loopback (the emulated xTRs' periodic bursts come every
+ * 60 s; `--gaps 1,5,30` runs it). 2 s is inside the window where OOR would retry an unanswered
+ * Map-Register (1.8-3.3 s), an edge case of the server's burst rule worth exercising.
+ */
 export const DEFAULT_SIMULATION: SimulationOptions = {
-  runs: 15,
-  offRuns: 15,
+  moves: 6,
+  gapsS: [1, 2, 5],
   offTimeScale: 0.01,
   outDir: 'sim-results',
   modes: ['on', 'on-warm', 'off'],
@@ -34,206 +42,210 @@ export const DEFAULT_SIMULATION: SimulationOptions = {
   vmTtlMinutes: 1,
 };
 
-/** The paper's figures for its non-LISP scenarios: quoted, never measured here. */
-export const REPORTED = [
-  { label: 'Paper Scenario 1 (non-LISP)', lostTrafficSeconds: [0.4, 1.0], status: 'reported, not measured' },
-  { label: 'Paper Scenario 2 (non-LISP)', lostTrafficSeconds: [0.4, 1.0], status: 'reported, not measured' },
-] as const;
-
-/** OOR's own Map-Server, from test/vectors/oor/README.md (OOR 1.3 in netns): quoted, not measured here. */
-export const OOR_REFERENCE = { label: "OOR's own Map-Server (VM /32 TTL 1 min)", lostTrafficSeconds: 54.9, runs: 4, status: 'from test/vectors/oor/README.md, not measured here' } as const;
-
 const MODE_TEXT: Record<Mode, string> = {
   on: 'livmap, mobility ON (SMRs to requesters)',
-  'on-warm': 'livmap, mobility ON, cloud xTR already caches the correspondent',
+  'on-warm': 'livmap, mobility ON, cloud xTR already caches the correspondent before move 1',
   off: 'livmap, mobility OFF (no SMRs: ITRs wait for the map-cache TTL)',
 };
 
-function runOptions(mode: Mode, o: SimulationOptions): Partial<RunOptions> {
-  const base = { probeIntervalMs: o.probeIntervalMs, keepOldRegisteringMs: o.keepOldRegisteringMs, vmTtlMinutes: o.vmTtlMinutes };
+function modeLabel(mode: Mode, o: SimulationOptions): string {
+  if (mode === 'off') return `mobility OFF, TTL x${o.offTimeScale}`;
+  return mode === 'on' ? 'mobility ON' : 'mobility ON, warm';
+}
+
+function scaledTtlMs(o: SimulationOptions): number {
+  return o.vmTtlMinutes * 60_000 * o.offTimeScale;
+}
+
+function seriesOptions(mode: Mode, o: SimulationOptions): Partial<SeriesOptions> {
+  const base = { moves: o.moves, gapsS: o.gapsS, probeIntervalMs: o.probeIntervalMs, keepOldRegisteringMs: o.keepOldRegisteringMs, vmTtlMinutes: o.vmTtlMinutes };
   if (mode === 'off') {
-    const ttlMs = o.vmTtlMinutes * 60_000 * o.offTimeScale;
-    // The move falls anywhere in the correspondent's TTL cycle; probing must outlast a whole TTL.
-    return { ...base, mobility: false, timeScale: o.offTimeScale, preMoveJitterMs: ttlMs, maxPostMoveMs: ttlMs + 3000 };
+    const ttlMs = scaledTtlMs(o);
+    // Each move falls anywhere in the correspondent's TTL cycle; the last one is probed for a whole TTL and more.
+    return { ...base, mobility: false, timeScale: o.offTimeScale, preMoveJitterMs: ttlMs, gapJitterMs: ttlMs, maxPostMoveMs: ttlMs + 3000 };
   }
   return { ...base, mobility: true, timeScale: 1, warmCloudCache: mode === 'on-warm' };
 }
 
-/** The TTL-expiry part of an OFF run scaled back to real minutes; the rest (resolution) kept. */
-function extrapolate(run: RunResult, scale: number): number | undefined {
-  const remaining = run.corrCacheAtMove?.remainingTtlMs;
+/**
+ * Mobility off, per recovered move: the part of the outage spent waiting for the correspondent's
+ * cache entry to expire, scaled back to the real TTL; the rest (resolution) kept as measured.
+ */
+function extrapolate(outageMs: number, facts: MoveFacts, scale: number): number | undefined {
+  const remaining = facts.corrCacheAtMove?.remainingTtlMs;
   if (remaining === undefined) return undefined;
-  const ttlPart = Math.min(Math.max(0, remaining), run.downtimeMs);
-  return run.downtimeMs - ttlPart + ttlPart / scale;
+  const ttlPart = Math.min(Math.max(0, remaining), outageMs);
+  return outageMs - ttlPart + ttlPart / scale;
 }
 
-function markers(run: RunResult): TimelineMarker[] {
-  const out: TimelineMarker[] = run.serverMoves.map((m) => ({ t: m.t, label: `server: binding moved, ${m.smrs} SMR (${m.t} ms)` }));
-  const wanted: Record<string, string> = {
-    'corr:smr-received': 'corr: SMR received',
-    'corr:cache-updated': 'corr: cache updated',
-    'corr:cache-expired': 'corr: cache expired',
-    'corr:cache-installed': 'corr: cache installed',
-    'cloud:cache-installed': 'cloud: reverse path resolved',
-    'cloud:registered': 'cloud: Map-Notify',
-  };
-  const seen = new Set<string>();
-  for (const e of run.events) {
-    const key = `${e.xtr}:${e.type}`;
-    const label = wanted[key];
-    if (!label || seen.has(key) || e.t < 0) continue;
-    seen.add(key);
-    out.push({ t: e.t, label: `${label} (${e.t} ms)` });
-  }
-  return out;
-}
-
-export interface ModeResult {
+export interface SeriesResult {
   readonly mode: Mode;
   readonly description: string;
-  readonly runs: number;
-  readonly timeScale: number;
-  readonly downtimeMs: number[];
-  readonly summary: Summary;
-  readonly censoredRuns: number;
-  readonly smrsReceivedByCorr: number;
-  readonly notes: string[];
-  readonly extrapolated?: { readonly label: string; readonly method: string; readonly downtimeMs: number[]; readonly summary: Summary };
+  readonly label: string;
+  /** Where this series' results.json, timelines and chart are. */
+  readonly dir: string;
+  readonly moves: readonly Omit<MoveResult, 'timelineSvg'>[];
+  readonly summary: Readonly<Record<string, DirectionSummary>>;
+  readonly extrapolated?: ExtrapolatedResult;
+  readonly facts: readonly MoveFacts[];
+  readonly totals: SeriesRun['totals'];
+  readonly notes: readonly string[];
+  readonly table: string;
+  /** The results.json written for this series. */
+  readonly results: Record<string, unknown>;
 }
 
 export interface SimulationResult {
-  readonly results: Record<string, unknown>;
-  readonly modes: ModeResult[];
-  readonly files: string[];
+  readonly series: readonly SeriesResult[];
+  readonly files: readonly string[];
+  /** Every move of every series recovered. */
+  readonly allRecovered: boolean;
 }
 
 export async function runSimulation(partial: Partial<SimulationOptions> = {}): Promise<SimulationResult> {
   const o: SimulationOptions = { ...DEFAULT_SIMULATION, ...partial };
   const log = o.log ?? ((): void => {});
   const outDir = resolve(o.outDir);
-  await mkdir(join(outDir, 'timelines'), { recursive: true });
+  await mkdir(outDir, { recursive: true });
   const files: string[] = [];
-  const modes: ModeResult[] = [];
-  const perRun: Array<Record<string, unknown>> = [];
+  const series: SeriesResult[] = [];
 
   for (const mode of o.modes) {
-    const count = mode === 'off' ? o.offRuns : o.runs;
-    const runs: RunResult[] = [];
-    for (let i = 0; i < count; i++) {
-      const run = await runOnce(runOptions(mode, o));
-      runs.push(run);
-      log(`${mode} run ${i + 1}/${count}: downtime ${run.downtimeMs} ms (${run.outage.lostProbes} probes lost${run.outage.censored ? ', censored' : ''})`);
-      const name = `${mode}-${String(i + 1).padStart(2, '0')}.svg`;
-      const file = join(outDir, 'timelines', name);
-      await writeFile(file, timelineSvg({
-        title: `${MODE_TEXT[mode]}, run ${i + 1}: ${run.downtimeMs} ms lost${mode === 'off' ? ` (TTL × ${o.offTimeScale})` : ''}`,
-        // Zoom on the outage; results.json keeps every probe.
-        points: run.timeline.t.map((t, k) => ({ t, rttMs: run.timeline.rttMs[k] ?? null })).filter((p) => p.t <= Math.max(60, run.outage.gapToMs * 2 + 20)),
-        gap: { from: run.outage.gapFromMs, to: run.outage.gapToMs },
-        markers: markers(run),
-      }));
-      files.push(file);
-      perRun.push({ mode, run: i + 1, timelineSvg: `timelines/${name}`, ...run });
-    }
-    const downtimes = runs.map((r) => r.downtimeMs);
-    const notes: string[] = [];
-    const smrs = runs.reduce((a, r) => a + r.smrsReceivedByCorr, 0);
-    if (mode !== 'off' && smrs === 0) notes.push('no SMR reached the correspondent: the server did not apply mobility (option not honoured?)');
-    if (mode === 'off' && smrs > 0) notes.push('SMRs arrived although mobility was switched off: the server ignored mobility.enabled=false');
-    const result: ModeResult = {
-      mode,
-      description: MODE_TEXT[mode],
-      runs: count,
-      timeScale: mode === 'off' ? o.offTimeScale : 1,
-      downtimeMs: downtimes,
-      summary: mapSummary(summarize(downtimes)),
-      censoredRuns: runs.filter((r) => r.outage.censored).length,
-      smrsReceivedByCorr: smrs,
-      notes,
+    log(`${mode}: ${o.moves} moves, gaps ${o.gapsS.join(',')} s${mode === 'off' ? `, map-cache TTLs x${o.offTimeScale}` : ''}`);
+    const run = await runSeries(seriesOptions(mode, o));
+    const variants = [`mobility-${mode}`, ...(mode === 'off' ? [`map-cache-ttl-scaled-x${o.offTimeScale}`] : []), ...(o.keepOldRegisteringMs > 0 ? [`old-xtr-keeps-registering-${o.keepOldRegisteringMs}ms`] : [])];
+    const input: SeriesInput = {
+      emulator: 'loopback',
+      xtr: 'emulated',
+      switchover: 'register',
+      variants,
+      label: modeLabel(mode, o),
+      probe: run.probe,
+      moves: run.moves,
+      events: run.events,
+      probeEndAt: run.probeEndAt,
     };
+    const notes: string[] = [];
+    let withExtrapolation = input;
     if (mode === 'off') {
-      const ext = runs.map((r) => extrapolate(r, o.offTimeScale)).filter((v): v is number => v !== undefined).map((v) => round(v));
-      notes.push(
-        `MEASURED WITH SCALED TTL: xTR map-cache TTLs scaled by ${o.offTimeScale} (VM /32 TTL ${o.vmTtlMinutes} min -> ${round(o.vmTtlMinutes * 60_000 * o.offTimeScale)} ms); ` +
-          'downtimeMs are the scaled measurements, the extrapolated block scales the TTL-expiry part back to real minutes.',
-      );
-      modes.push({
-        ...result,
+      const { moves } = analyzeSeries(input);
+      const outageMsByMove: Record<number, number> = {};
+      for (const m of moves) {
+        const facts = run.facts.find((f) => f.index === m.index);
+        const value = m.recovered && facts ? extrapolate(m.outageMs, facts, o.offTimeScale) : undefined;
+        if (value !== undefined) outageMsByMove[m.index] = round(value);
+      }
+      withExtrapolation = {
+        ...input,
         extrapolated: {
           label: `EXTRAPOLATED to a ${o.vmTtlMinutes}-minute TTL (not measured)`,
-          method: 'per run: downtime - r + r / timeScale, where r = min(downtime, remaining TTL of the correspondent\'s cache entry at the move); a move right after a refresh loses the whole TTL (~60 s).',
-          downtimeMs: ext,
-          summary: mapSummary(summarize(ext)),
+          barLabel: `mobility OFF, ${o.vmTtlMinutes}-min TTL`,
+          method: "per recovered move: outage - r + r / timeScale, where r = min(outage, remaining TTL of the correspondent's cache entry at the move); a move right after a refresh loses the whole TTL",
+          outageMsByMove,
         },
-      });
-    } else {
-      modes.push(result);
+      };
+      notes.push(
+        `MEASURED WITH SCALED TTL: xTR map-cache TTLs x${o.offTimeScale} (VM /32 TTL ${o.vmTtlMinutes} min -> ${round(scaledTtlMs(o))} ms), each gap plus a random 0-${round(scaledTtlMs(o))} ms; ` +
+          'the outages are measured with that TTL, the extrapolated figures scale the TTL-expiry part back to real minutes.',
+      );
+      if (Math.min(...o.gapsS) * 1000 <= scaledTtlMs(o)) notes.push('some gap is not longer than the scaled TTL: a move may not recover before the next one');
+    }
+    const dir = join(outDir, mode);
+    const written = await writeSeriesResults(withExtrapolation, dir);
+    files.push(...written.files);
+    const { moves, summary } = analyzeSeries(withExtrapolation);
+    const smrs = run.facts.reduce((a, f) => a + f.smrsReceivedByCorr, 0);
+    if (mode !== 'off') {
+      const without = run.facts.filter((f) => f.smrsReceivedByCorr === 0).map((f) => f.index);
+      if (without.length) notes.push(`no SMR reached the correspondent after move(s) ${without.join(', ')}`);
+    }
+    if (mode === 'off' && smrs > 0) notes.push('SMRs arrived although mobility was switched off: the server ignored mobility.enabled=false');
+    const notRecovered = moves.filter((m) => !m.recovered).map((m) => m.index);
+    if (notRecovered.length) notes.push(`NOT RECOVERED: move(s) ${notRecovered.join(', ')}`);
+    const extrapolated = written.results.extrapolated as ExtrapolatedResult | undefined;
+    series.push({
+      mode,
+      description: MODE_TEXT[mode],
+      label: modeLabel(mode, o),
+      dir,
+      moves,
+      summary,
+      ...(extrapolated ? { extrapolated } : {}),
+      facts: run.facts,
+      totals: run.totals,
+      notes,
+      table: written.table,
+      results: written.results,
+    });
+    for (const m of moves) {
+      log(`${mode} move ${m.index} ${m.direction} (gap ${m.gapS} s): ${m.recovered ? `outage ${m.outageMs} ms` : `NOT RECOVERED in ${m.windowMs} ms`}, ${m.lostProbes} probes lost`);
     }
   }
 
-  const bars: Bar[] = [];
-  for (const m of modes) {
-    const range: [number, number] = [m.summary.min, m.summary.p95];
-    if (m.mode === 'on') bars.push({ label: 'livmap\nmobility ON', valueMs: m.summary.median, range, note: `median of ${m.runs}, measured`, kind: 'measured' });
-    if (m.mode === 'on-warm') bars.push({ label: 'livmap ON, new\nsite cache warm', valueMs: m.summary.median, range, note: `median of ${m.runs}, measured`, kind: 'measured' });
-    if (m.mode === 'off') {
-      bars.push({ label: 'livmap OFF\n(TTL scaled)', valueMs: m.summary.median, range, note: `TTL × ${m.timeScale}, measured`, kind: 'measured' });
-      if (m.extrapolated) {
-        const s = m.extrapolated.summary;
-        bars.push({ label: 'livmap OFF\n(1-min TTL)', valueMs: s.median, range: [s.min, s.p95], note: 'extrapolated,\nnot measured', kind: 'extrapolated' });
-      }
-    }
-  }
-  bars.push({ label: "OOR's own MS", valueMs: OOR_REFERENCE.lostTrafficSeconds * 1000, note: 'vectors README,\nnot measured here', kind: 'measured-earlier' });
-  for (const r of REPORTED) {
-    bars.push({ label: r.label.replace(' (non-LISP)', '\n(non-LISP)'), valueMs: ((r.lostTrafficSeconds[0] + r.lostTrafficSeconds[1]) / 2) * 1000, range: [r.lostTrafficSeconds[0] * 1000, r.lostTrafficSeconds[1] * 1000], note: 'reported,\nnot measured', kind: 'reported' });
-  }
-  const chart = join(outDir, 'downtime-comparison.svg');
-  await writeFile(chart, barChartSvg('Lost traffic per VM move (median; whisker min..p95 or reported range)', bars));
+  const chart = join(outDir, 'comparison.svg');
+  await writeFile(chart, barChartSvg(`Lost traffic per VM move, loopback, ${o.moves} moves back and forth per mode (median, whisker min..max)`, comparisonBars(series, o.vmTtlMinutes)));
   files.push(chart);
-
-  const results = {
-    generatedAt: new Date().toISOString(),
-    environment: { node: process.version, platform: process.platform, cpus: cpus().length, transport: 'loopback UDP, livmap in-process, emulated OOR-like xTRs' },
-    scenario: {
-      description: 'VM 10.16.10.50 (own /32, TTL 1 min) moves from xTR local (10.16.10.0/24, P=0) to xTR cloud (192.168.20.0/24, P=1) while corr (172.16.30.10 behind xTR corr, P=0) probes it every probeIntervalMs; fresh livmap + xTRs per run.',
-      downtime: 'longest interval between send times of consecutive answered probes with lost probes between them (from 50 ms before the move), minus the median probe spacing; sender stalls without loss do not count',
-      probeIntervalMs: o.probeIntervalMs,
-      vmTtlMinutes: o.vmTtlMinutes,
-      oldXtrKeepsRegisteringMs: o.keepOldRegisteringMs,
-      serverOption: 'startService(config, { logger, mobility: { enabled } }) (ServerOptions.mobility)',
-    },
-    modes,
-    reported: [...REPORTED, OOR_REFERENCE],
-    plots: { comparison: 'downtime-comparison.svg', timelines: 'timelines/<mode>-<run>.svg' },
-    runs: perRun,
-  };
-  const file = join(outDir, 'results.json');
-  await writeFile(file, JSON.stringify(results, null, 1) + '\n');
-  files.push(file);
-  return { results, modes, files };
+  return { series, files, allRecovered: series.every((s) => s.moves.every((m) => m.recovered)) };
 }
 
-function mapSummary(s: Summary): Summary {
-  return { count: s.count, mean: round(s.mean), median: round(s.median), p95: round(s.p95), min: round(s.min), max: round(s.max) };
+function comparisonBars(series: readonly SeriesResult[], vmTtlMinutes: number): Bar[] {
+  const bars: Bar[] = [];
+  const short = (direction: string): string => direction.replace('-to-', ' -> ');
+  for (const s of series) {
+    for (const [direction, d] of Object.entries(s.summary)) {
+      bars.push({
+        label: `${s.label.replace(', ', '\n')}\n${short(direction)}`,
+        valueMs: Math.max(0.01, d.outageMs.median),
+        range: [Math.max(0.01, d.outageMs.min), Math.max(0.01, d.outageMs.max)],
+        note: `measured: median of ${d.moves}\n${d.recovered}/${d.moves} recovered`,
+        kind: 'measured',
+      });
+    }
+    for (const [direction, d] of Object.entries(s.extrapolated?.summary ?? {})) {
+      bars.push({
+        label: `mobility OFF\n${vmTtlMinutes}-min TTL\n${short(direction)}`,
+        valueMs: Math.max(0.01, d.median),
+        range: [Math.max(0.01, d.min), Math.max(0.01, d.max)],
+        note: `extrapolated,\nnot measured,\nmedian of ${d.moves}`,
+        kind: 'extrapolated',
+      });
+    }
+  }
+  return [...bars, ...REFERENCE_BARS];
 }
 
-const USAGE = `usage: npm run sim -- [--runs N] [--off-runs N] [--off-time-scale S] [--modes on,on-warm,off]
+/** Per direction and mode: median, p95, max (ms), as in the README. */
+export function summaryTable(series: readonly SeriesResult[]): string {
+  const lines = ['| mode | direction | moves | recovered | median | p95 | max |', '|---|---|---:|---:|---:|---:|---:|'];
+  for (const s of series) {
+    for (const [direction, d] of Object.entries(s.summary)) {
+      lines.push(`| ${s.label} (measured) | ${direction} | ${d.moves} | ${d.recovered} | ${d.outageMs.median} ms | ${d.outageMs.p95} ms | ${d.outageMs.max} ms |`);
+    }
+    for (const [direction, d] of Object.entries(s.extrapolated?.summary ?? {})) {
+      lines.push(`| ${s.extrapolated!.label} | ${direction} | ${d.moves} | | ${round(d.median / 1000, 2)} s | ${round(d.p95 / 1000, 2)} s | ${round(d.max / 1000, 2)} s |`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const USAGE = `usage: npm run sim -- [--moves N] [--gaps S,S,...] [--off-time-scale S] [--modes on,on-warm,off]
                       [--probe-interval MS] [--keep-old-registering MS] [--out DIR]
 
-Runs the VM-migration scenario on loopback (livmap in-process, emulated xTRs) and writes
-DIR/results.json, DIR/downtime-comparison.svg and DIR/timelines/*.svg.
-  --runs N                  moves per mobility-ON mode (default 15)
-  --off-runs N              moves with mobility OFF (default: --runs)
+Runs the VM-migration scenario on loopback (livmap in-process, emulated OOR-like xTRs): per mode,
+one lab in which the VM moves back and forth (local -> cloud -> local ...), one probe stream.
+Writes DIR/<mode>/results.json, DIR/<mode>/timelines/move-N.svg, DIR/<mode>/comparison.svg
+(the format every emulator uses, simulations/README.md) and DIR/comparison.svg (all modes).
+  --moves N                 moves per mode (default 6)
+  --gaps LIST               seconds from one move to the next, cycled (default 1,2,5)
   --off-time-scale S        map-cache TTL scale for mobility OFF (default 0.01: 1 min -> 600 ms)
   --modes LIST              on, on-warm (cloud xTR already caches the correspondent), off
   --probe-interval MS       probe spacing (default 1)
-  --keep-old-registering MS the old xTR keeps re-registering the VM this long (default 0)
-  --out DIR                 output directory (default sim-results)`;
+  --keep-old-registering MS the old site's xTR keeps re-registering the VM this long (default 0)
+  --out DIR                 output directory (default sim-results)
+Exit status 0 when every move recovered, 3 when some did not (the results are written either way).`;
 
 export function parseArgs(argv: readonly string[]): Partial<SimulationOptions> | 'help' {
   const out: { -readonly [K in keyof SimulationOptions]?: SimulationOptions[K] } = {};
-  let offRunsSet = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -248,8 +260,14 @@ export function parseArgs(argv: readonly string[]): Partial<SimulationOptions> |
     };
     switch (arg) {
       case '-h': case '--help': return 'help';
-      case '--runs': out.runs = Math.floor(number(1)); break;
-      case '--off-runs': out.offRuns = Math.floor(number(0)); offRunsSet = true; break;
+      case '--moves': out.moves = Math.floor(number(1)); break;
+      case '--gaps': {
+        const gaps = value().split(',').map((g) => Number(g.trim()));
+        if (gaps.length === 0 || gaps.some((g) => !Number.isFinite(g) || g <= 0)) throw new Error('--gaps must be a comma-separated list of positive seconds');
+        out.gapsS = gaps;
+        break;
+      }
+      case '--runs': case '--off-runs': throw new Error(`${arg} is gone: a mode now runs one series of --moves moves back and forth`);
       case '--off-time-scale': out.offTimeScale = number(0.0001); break;
       case '--probe-interval': out.probeIntervalMs = number(1); break;
       case '--keep-old-registering': out.keepOldRegisteringMs = number(0); break;
@@ -263,35 +281,39 @@ export function parseArgs(argv: readonly string[]): Partial<SimulationOptions> |
       default: throw new Error(`unknown argument '${arg}'`);
     }
   }
-  if (!offRunsSet && out.runs !== undefined) out.offRuns = out.runs;
   return out;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   let options: Partial<SimulationOptions> | 'help';
   try {
     options = parseArgs(process.argv.slice(2));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    process.exitCode = 2;
-    return;
+    return 2;
   }
   if (options === 'help') {
     process.stdout.write(`${USAGE}\n`);
-    return;
+    return 0;
   }
-  const { modes, files } = await runSimulation({ ...options, log: (line) => process.stderr.write(`${line}\n`) });
-  for (const m of modes) {
-    process.stdout.write(`${m.description}: median ${m.summary.median} ms, mean ${m.summary.mean} ms, p95 ${m.summary.p95} ms over ${m.runs} runs${m.mode === 'off' ? ` (TTL × ${m.timeScale})` : ''}\n`);
-    if (m.extrapolated) process.stdout.write(`  ${m.extrapolated.label}: median ${round(m.extrapolated.summary.median / 1000, 2)} s\n`);
-    for (const note of m.notes) process.stdout.write(`  note: ${note}\n`);
+  const { series, files, allRecovered } = await runSimulation({ ...options, log: (line) => process.stderr.write(`${line}\n`) });
+  for (const s of series) {
+    process.stdout.write(`\n== ${s.description} (${s.dir})\n${s.table}`);
+    for (const note of s.notes) process.stdout.write(`note: ${note}\n`);
   }
+  process.stdout.write(`\n${summaryTable(series)}`);
   process.stdout.write(`wrote ${files.length} files under ${resolve(options.outDir ?? DEFAULT_SIMULATION.outDir)}\n`);
+  return allRecovered ? 0 : 3;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exitCode = 1;
-  });
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }
