@@ -76,7 +76,7 @@ export class ServerMetrics {
     this.smrInvokedReceived = new Counter({ name: 'livmap_smr_invoked_requests_total', help: 'SMR-invoked Map-Requests received', registers });
     this.moveFanoutSeconds = new Histogram({
       name: 'livmap_move_fanout_seconds',
-      help: 'Time from a durable binding change to the last SMR / Map-Notify handed to the socket',
+      help: 'Time from a binding change to the last SMR / Map-Notify handed to the socket',
       buckets: [1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5],
       registers,
     });

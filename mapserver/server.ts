@@ -199,8 +199,8 @@ export class LispServer {
   }
 
   /**
-   * Applies changes to the database and the store; once durable, every binding they changed
-   * goes to the mobility notifier. Resolves when the changes are durable.
+   * Applies changes to the database and the store, and hands every binding they changed to the
+   * mobility notifier at once. Resolves when the changes are durable.
    */
   private commit(changes: readonly DbChange[]): Promise<void> | undefined {
     const now = this.now();
@@ -219,8 +219,12 @@ export class LispServer {
     // and a Map-Notify promises that registration is stored. Waiting on that commit also keeps
     // the answers in order.
     if (toStore.length === 0 && moved.length === 0) return this.inFlight;
-    const durable = toStore.length ? this.persist(toStore) : Promise.resolve();
-    const done = moved.length === 0 ? durable : durable.then(() => this.announceMoves(moved));
+    const done = toStore.length ? this.persist(toStore) : Promise.resolve();
+    // SMRs go out now, while the change is written: they promise nothing about storage (an ITR
+    // asks again and gets what is answered then; should the write fail, the ETRs, unanswered,
+    // register again), and the write costs a move 0.6–2 ms. Map-Notifies that acknowledge a
+    // registration still wait for it (see process).
+    if (moved.length) this.announceMoves(moved);
     this.inFlight = done;
     const settle = (): void => {
       if (this.inFlight === done) this.inFlight = undefined;

@@ -91,7 +91,7 @@ export interface MoveReport {
   readonly eid: EidPrefix;
   readonly smrs: number;
   readonly notifies: number;
-  /** Milliseconds from the change being durable to the last first transmission. */
+  /** Milliseconds from the change being applied to the last first transmission. */
   readonly fanoutMs: number;
 }
 
