@@ -219,12 +219,12 @@ export class LispServer {
     // and a Map-Notify promises that registration is stored. Waiting on that commit also keeps
     // the answers in order.
     if (toStore.length === 0 && moved.length === 0) return this.inFlight;
-    const done = toStore.length ? this.persist(toStore) : Promise.resolve();
-    // SMRs go out now, while the change is written: they promise nothing about storage (an ITR
+    // SMRs go out first, then the change is written: they promise nothing about storage (an ITR
     // asks again and gets what is answered then; should the write fail, the ETRs, unanswered,
-    // register again), and the write costs a move 0.6–2 ms. Map-Notifies that acknowledge a
-    // registration still wait for it (see process).
+    // register again), and encoding and writing cost a move 0.6–2 ms. Map-Notifies that
+    // acknowledge a registration still wait for the write (see process).
     if (moved.length) this.announceMoves(moved);
+    const done = toStore.length ? this.persist(toStore) : Promise.resolve();
     this.inFlight = done;
     const settle = (): void => {
       if (this.inFlight === done) this.inFlight = undefined;
