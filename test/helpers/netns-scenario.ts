@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { CHILD_ENV, realOorMissing } from './netns.js';
+import type { MoveResult } from '../../simulations/results.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUN_SH = join(ROOT, 'simulations/netns/run.sh');
@@ -23,20 +24,8 @@ export function missing(): string | undefined {
   return undefined;
 }
 
-export interface MoveResult {
-  index: number;
-  direction: string;
-  gapS: number;
-  outageMs: number;
-  lostProbes: number;
-  recovered: boolean;
-  lostAfterRecovery: number | null;
-  backAfterUpdateMs: number | null;
-  windowMs: number;
-  probesSent: number;
-  timelineSvg: string;
-  steps: Record<string, number>;
-}
+/** A move as results.json holds it: the shared format's own type. */
+export type { MoveResult };
 export interface Results {
   format: string;
   xtr: string;

@@ -8,27 +8,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import type { MoveResult } from '../../simulations/results.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = join(ROOT, 'simulations/mininet/migration.py');
 const PYTHON = '/usr/bin/python3'; // Debian's: Mininet is installed for it, not for a pyenv python3
 const CI = process.env.CI === 'true';
 
-/** The parts of the shared results format (simulations/results.ts) this test reads. */
-interface MoveResult {
-  index: number;
-  direction: string;
-  gapS: number;
-  outageMs: number;
-  lostProbes: number;
-  recovered: boolean;
-  probesSent: number;
-  probesAnswered: number;
-  windowMs: number;
-  steps: Record<string, number>;
-  notes: string[];
-  timelineSvg: string;
-}
 
 function whyNot(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (Mininet)';
