@@ -4,7 +4,7 @@
 // itself only when the file is missing, and its init script runs `ifup -a` before the image's
 // entry point, so the addresses are up before OOR or livmap start.
 import { createHash } from 'node:crypto';
-import { deflateRawSync } from 'node:zlib';
+import { zipSync } from 'fflate';
 import { interfacesFile, type Lab, type LabNode } from './lab.js';
 
 /** GNS3 2.2's topology file format revision. */
@@ -271,72 +271,11 @@ export function buildGns3Project(lab: Lab, options: Gns3Options): Gns3Project {
   return { topology, topologyText: `${JSON.stringify(topology, null, 4)}\n`, files, nodeIds, linkIds };
 }
 
-// --- a minimal ZIP writer (PKWARE APPNOTE 6.3: local headers, deflate, central directory) ---
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** A deterministic ZIP (fixed 1980-01-01 timestamps, Unix mode 0644) of the given files. */
+/** A deterministic ZIP (every entry dated 1980-01-01, deflated) of the given files. */
 export function zipFiles(entries: ReadonlyArray<{ path: string; data: Uint8Array }>): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  const DOS_DATE = (0 << 9) | (1 << 5) | 1; // 1980-01-01
-  for (const e of entries) {
-    const name = Buffer.from(e.path, 'utf8');
-    const packed = deflateRawSync(e.data, { level: 9 });
-    const crc = crc32(e.data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4); // version needed: deflate
-    local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(8, 8); // deflate
-    local.writeUInt16LE(0, 10);
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(packed.length, 18);
-    local.writeUInt32LE(e.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
-    locals.push(local, name, packed);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE((3 << 8) | 20, 4); // made by Unix, spec 2.0
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(8, 10);
-    central.writeUInt16LE(0, 12);
-    central.writeUInt16LE(DOS_DATE, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(packed.length, 20);
-    central.writeUInt32LE(e.data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(((0o100644 << 16) >>> 0), 38); // external attributes: regular file 0644
-    central.writeUInt32LE(offset, 42);
-    centrals.push(central, name);
-    offset += local.length + name.length + packed.length;
-  }
-  const centralSize = centrals.reduce((n, b) => n + b.length, 0);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(centralSize, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, ...centrals, end]);
+  const mtime = new Date(1980, 0, 1);
+  return Buffer.from(zipSync(Object.fromEntries(entries.map((e) => [e.path, [e.data, { level: 9, mtime }]]))));
 }
 
 /** The portable .gns3project: project.gns3 at the root and project-files/ beside it. */
