@@ -14,9 +14,25 @@
 //  - An operator move (POST /moves) is a hint: a registration of its own (etrId `move:…`) whose
 //    claim is the moment of the move. It holds the prefix until an ETR claims afresh after it
 //    (which confirms or supersedes it) or its lifetime ends.
-import type { Locator } from '../codec/types.js';
-import type { Binding, RegisteredPrefix } from '../db/database.js';
+import type { Locator, MappingRecord } from '../codec/types.js';
 import type { Endpoint, Registration } from '../db/model.js';
+import type { ReadonlySmallMap } from '../db/small-map.js';
+
+/** Who holds a prefix, as Map-Requests are answered: the record, and the registrations behind it. */
+export interface Binding {
+  readonly record: MappingRecord;
+  readonly proxyReply: boolean;
+  /** The ETR a Map-Request is forwarded to when no registration asked for proxy replies. */
+  readonly etr: Endpoint;
+  readonly registrations: readonly Registration[];
+}
+
+/** What the rule reads of a registered prefix (the database's RegisteredPrefix). */
+export interface HeldPrefix {
+  readonly byEtr: ReadonlySmallMap<string, Registration>;
+  /** The binding of a lone registration, cached by the rule until the database clears it. */
+  single?: { readonly registration: Registration; readonly binding: Binding } | undefined;
+}
 
 /** ETR ids of operator moves start with this. */
 export const OPERATOR_ETR_PREFIX = 'move:';
@@ -49,7 +65,7 @@ function bindingOf(reg: Registration): Binding {
 }
 
 /** The holder of a registered prefix at `now`, as the binding Map-Requests are answered with. */
-export function holderBinding(registered: RegisteredPrefix, isSitePrefix: boolean, now: number): Binding | undefined {
+export function holderBinding(registered: HeldPrefix, isSitePrefix: boolean, now: number): Binding | undefined {
   if (registered.byEtr.size === 1) {
     // The common case, on every Map-Request: one ETR, nothing to merge or order.
     let single = registered.single;

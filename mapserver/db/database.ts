@@ -2,17 +2,17 @@
 // resolution. It knows no transport and no storage; it changes only through `apply`.
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import { ACTION } from '../codec/types.js';
-import type { Endpoint, Registration, Site, SitePrefix, StateChange } from './model.js';
+import type { Registration, Site, SitePrefix, StateChange } from './model.js';
 import { FAMILY_BITS, containsPrefix, normalizePrefix, requireFamily, samePrefix } from './prefix.js';
 import { ExpiryQueue } from './expiry.js';
 import { PrefixTable } from './trie.js';
 import { SmallMap, type ReadonlySmallMap } from './small-map.js';
-import { holderBinding } from '../authority/ownership.js';
+import { holderBinding, type Binding, type HeldPrefix } from '../authority/ownership.js';
 
 export type DbChange = StateChange;
 
 /** All registrations of one EID prefix, one per registering ETR. */
-export interface RegisteredPrefix {
+export interface RegisteredPrefix extends HeldPrefix {
   readonly eid: EidPrefix;
   readonly site: string;
   readonly byEtr: ReadonlySmallMap<string, Registration>;
@@ -61,14 +61,8 @@ class PrefixEntry extends SmallMap<string, Registration> implements OwnRegistere
   }
 }
 
-/** The binding a set of registrations yields (the rule is authority/ownership.ts's `holderBinding`). */
-export interface Binding {
-  readonly record: MappingRecord;
-  readonly proxyReply: boolean;
-  /** The ETR a Map-Request is forwarded to when no registration asked for proxy replies. */
-  readonly etr: Endpoint;
-  readonly registrations: readonly Registration[];
-}
+/** The binding a prefix's registrations yield: the registration authority decides it. */
+export type { Binding };
 
 export type Resolution =
   | { readonly kind: 'registered'; readonly eid: EidPrefix; readonly binding: Binding; readonly site: string }
