@@ -85,7 +85,7 @@ export class LispServer {
     this.timers = options.timers ?? realTimers;
     this.log = options.logger ?? pino({ level: 'silent' });
     this.metrics = new ServerMetrics(() => db.liveRegistrations);
-    this.notifies = new Retransmitter(options.timers ?? realTimers);
+    this.notifies = new Retransmitter(this.timers);
     this.writer = new StoreWriter(store);
     // ServerOptions.mobility (tests, simulations) overrides the config file's.
     const mobility = options.mobility ?? config.mobility;
@@ -104,7 +104,7 @@ export class LispServer {
         else this.sendNotify(to, notify, secret);
       },
       advertise: (family) => this.advertised(family),
-    }, options.timers ?? realTimers);
+    }, this.timers);
   }
 
   /** The address SMRs carry as ITR-RLOC: the first specific listen address of the family. */
@@ -377,14 +377,11 @@ export class LispServer {
   }
 
   /** The omissions of every burst quiet since `quietMs`, applied like any other change. */
-  private completeBursts(now: number, quietMs?: number): DbChange[] {
-    const all: DbChange[] = [];
+  private completeBursts(now: number, quietMs?: number): void {
     for (const { etrId, seq, maybeRetry } of this.bursts.completeQuiet(now, quietMs)) {
       const left = this.omitted(etrId, seq, maybeRetry, now);
       if (left.changes.length) this.process({ outbound: [], ...left });
-      all.push(...left.changes);
     }
-    return all;
   }
 
   /** Whether `reg` holds its prefix while another ETR has a live registration of it. */

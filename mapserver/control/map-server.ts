@@ -158,19 +158,19 @@ export function handleMapRegister(
     let claimed = registration;
     // Most prefixes have one registrant: skip the copy when that is this ETR.
     let contenders = registered && (registered.byEtr.size > 1 || !existing) ? [...registered.byEtr.values()].filter((r) => r.etrId !== etrId) : [];
-    const settled: DbChange[] = [];
+    const settled: Registration[] = [];
     for (const hint of contenders) {
       if (!isOperatorHint(hint) || hint.expiresAt <= now) continue;
       // An operator move is settled by the first ETR that claims after it (superseding it) or
       // that registers the move's own locators (confirming it, and taking over its claim).
       const confirms = sameLocatorSet(hint.record, record);
       if (!fresh && !confirms) continue;
-      settled.push({ kind: 'delete-registration', eid: record.eid, etrId: hint.etrId });
+      settled.push(hint);
       if (!fresh && hint.claimedAt > claimed.claimedAt) claimed = { ...claimed, claimedAt: hint.claimedAt };
     }
-    if (settled.length) contenders = contenders.filter((r) => !settled.some((d) => d.kind === 'delete-registration' && d.etrId === r.etrId));
+    if (settled.length) contenders = contenders.filter((r) => !settled.includes(r));
     changes = append<DbChange>(changes, { kind: 'put-registration', registration: claimed });
-    changes.push(...settled);
+    for (const hint of settled) changes.push({ kind: 'delete-registration', eid: record.eid, etrId: hint.etrId });
     const holder = contenders.length === 0 ? undefined : holderAmong([...contenders, claimed], db.isSitePrefix(record.eid), now);
     if (holder && !holds(holder, claimed)) {
       events.push({ type: 'contested', site: site.name, eid: record.eid, claimant: etrId, holders: holder.registrations.map((r) => r.etrId) });

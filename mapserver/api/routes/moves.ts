@@ -16,8 +16,6 @@ import type { ServerEvent } from '../../control/types.js';
 import { ApiError } from '../errors.js';
 import type { ApiContext } from '../app.js';
 
-export const MOVE_ETR_ID = OPERATOR_MOVE_ETR_ID;
-
 const MoveBody = Type.Object({
   eid: Type.String({ minLength: 1, maxLength: 64, description: 'the VM\'s EID (host address) or prefix' }),
   iid: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff, default: 0 })),
@@ -66,7 +64,7 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
     const currentTtl = current.kind === 'registered' ? current.binding.record.ttl : 1;
     const registration: Registration = {
       site: owner.site.name,
-      etrId: MOVE_ETR_ID,
+      etrId: OPERATOR_MOVE_ETR_ID,
       source: { address: formatAddress(locators[0]!.rloc), port: 4342 },
       proxyReply: true,
       merge: false,
@@ -82,12 +80,12 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
     control.events.on('event', listener);
     try {
       // Replacing the previous operator move: the newest hint claims from now.
-      await control.applyChanges([{ kind: 'delete-registration', eid, etrId: MOVE_ETR_ID }, { kind: 'put-registration', registration }]);
+      await control.applyChanges([{ kind: 'delete-registration', eid, etrId: OPERATOR_MOVE_ETR_ID }, { kind: 'put-registration', registration }]);
     } finally {
       control.events.off('event', listener);
     }
     const event = moved[0];
-    const site = siteHolding(control.db, control.db.bindingAt(eid, control.now()), control.now());
+    const site = event ? event.site : siteHolding(control.db, control.db.bindingAt(eid, control.now()), control.now());
     return {
       eid: formatEidPrefix({ ...eid, iid: 0 }),
       iid,
@@ -111,8 +109,8 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
   }, async (request, reply) => {
     const parsed = parseEidPrefix(request.query.eid, request.query.iid ?? 0);
     const eid = request.query.eid.includes('/') ? parsed : { ...parsed, length: FAMILY_BITS[requireFamily(parsed)] };
-    if (!control.db.registered(eid)?.byEtr.has(MOVE_ETR_ID)) throw new ApiError(404, `no operator move for ${formatEidPrefix(eid)}`);
-    await control.applyChanges([{ kind: 'delete-registration', eid, etrId: MOVE_ETR_ID }]);
+    if (!control.db.registered(eid)?.byEtr.has(OPERATOR_MOVE_ETR_ID)) throw new ApiError(404, `no operator move for ${formatEidPrefix(eid)}`);
+    await control.applyChanges([{ kind: 'delete-registration', eid, etrId: OPERATOR_MOVE_ETR_ID }]);
     return reply.status(204).send();
   });
 };
