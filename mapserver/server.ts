@@ -22,7 +22,8 @@ import { formatEidPrefix, prefixKey } from './db/prefix.js';
 import { formatAddress } from './codec/text.js';
 import { sameAddress } from './codec/address.js';
 import { ServerMetrics } from './metrics.js';
-import { Store, type StoredState } from './store/store.js';
+import type { StateStore, StoreOpener, StoredState } from './store/state-store.js';
+import { Store } from './store/store.js';
 import { StoreWriter } from './store/writer.js';
 import { UdpTransport } from './transport/udp.js';
 
@@ -38,6 +39,8 @@ export interface ServerOptions {
    * allows only their own addresses, so hostile input can never aim the server elsewhere).
    */
   readonly sendFilter?: (to: Endpoint) => boolean;
+  /** Opens the persistent state of `config.dataDir`; LevelDB by default (store/state-store.ts). */
+  readonly openStore?: StoreOpener;
   /** Mobility (SMRs and Map-Notifies on binding changes); on by default. */
   readonly mobility?: { readonly enabled: boolean; readonly requesterCapacity?: number };
 }
@@ -78,7 +81,7 @@ export class LispServer {
   private constructor(
     readonly config: ServerConfig,
     readonly db: MappingDatabase,
-    readonly store: Store,
+    readonly store: StateStore,
     private readonly options: ServerOptions,
   ) {
     this.clock = options.now ?? Date.now;
@@ -117,7 +120,7 @@ export class LispServer {
   /** Opens the store, loads state, applies the config's sites and mappings, binds the sockets. */
   static async start(config: ServerConfig, options: ServerOptions = {}): Promise<LispServer> {
     await mkdir(config.dataDir, { recursive: true });
-    const loaded = await Store.openAndLoad(config.dataDir);
+    const loaded = await (options.openStore ?? openLevelStore)(config.dataDir);
     const { store } = loaded;
     try {
       const db = new MappingDatabase(config.lisp);
@@ -547,6 +550,8 @@ export class LispServer {
     await this.store.close();
   }
 }
+
+const openLevelStore: StoreOpener = (dataDir) => Store.openAndLoad(dataDir);
 
 /** The requester table is saved at most this often (and at close): a crash loses what came since. */
 const REQUESTERS_SAVE_MS = 5000;

@@ -18,6 +18,7 @@ import { prefixKey } from '../db/prefix.js';
 import { Interner } from './registration-reader.js';
 import type { LoadWorkerData, LoadWorkerMessage } from './load-worker.js';
 import { forEachEntry } from './entries.js';
+import type { CorruptEntry, OpenedStore, StateStore, StoredState } from './state-store.js';
 import {
   decodeMapping,
   decodeMeta,
@@ -39,22 +40,7 @@ export const SCHEMA_VERSION = 1;
 /** One change to persist: the database's own change type, passed as-is. */
 export type StoreChange = StateChange;
 
-/** A stored value that could not be decoded (or does not belong under its key); skipped by loadAll. */
-export interface CorruptEntry {
-  readonly key: string;
-  readonly reason: string;
-}
-
-export interface StoredState {
-  readonly sites: Site[];
-  readonly mappings: MappingRecord[];
-  readonly registrations: Registration[];
-  /** The replay window: Map-Register nonces accepted, by the second they were accepted in. */
-  readonly nonces: Array<{ readonly at: number; readonly nonces: bigint[] }>;
-  /** The requester table as last saved. */
-  readonly requesters: Requester[];
-  readonly corrupt: CorruptEntry[];
-}
+export type { CorruptEntry, StoredState } from './state-store.js';
 
 export interface StoreOptions {
   /**
@@ -190,11 +176,8 @@ function streamFromWorker(dir: string, workerUrl: URL, onEntry: (key: Uint8Array
   });
 }
 
-export interface LoadedStore {
+export interface LoadedStore extends OpenedStore {
   readonly store: Store;
-  readonly state: StoredState;
-  readonly loadedBy: 'worker' | 'main';
-  readonly workerError?: string;
 }
 
 export class StoreError extends Error {
@@ -261,7 +244,8 @@ function reasonOf(err: unknown): string {
 /** Changes to state the xTRs refresh all the time: written without fsync (see StoreOptions). */
 const SOFT_STATE: ReadonlySet<StoreChange['kind']> = new Set(['put-registration', 'delete-registration', 'put-nonces', 'delete-nonces', 'put-requesters']);
 
-export class Store {
+/** The LevelDB store: one protobuf value per key (proto/livmap.proto). */
+export class Store implements StateStore<PreparedBatch> {
   private closed = false;
 
   private constructor(
