@@ -3,12 +3,10 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { LispCodecError, decode, encode, signMessage, verifyMessage } from './codec/index.js';
-import type { Address, EidPrefix, EncapsulatedControl, LispMessage, MapNotify, MapRegister, MapRequest, MappingRecord } from './codec/types.js';
+import type { Address, EidPrefix, EncapsulatedControl, LispMessage, MapNotify, MapRequest, MappingRecord } from './codec/types.js';
 import type { ServerConfig } from './config/load.js';
-import { etrIdOf, expireRegistrations, handleMapRegister, type MapServerOptions } from './control/map-server.js';
-import { BURST_GAP_MS, BURST_QUIET_MS, BurstTracker } from './authority/bursts.js';
-import { holds, isOperatorHint } from './authority/ownership.js';
-import { ReplayWindow } from './authority/replay.js';
+import { expireRegistrations } from './control/map-server.js';
+import { Registrar } from './authority/registrar.js';
 import { siteHolding } from './authority/sites.js';
 import { handleMapRequest, replyAddress, type ResolverOptions } from './control/map-resolver.js';
 import { MobilityNotifier, bindingMoved, type BindingChange } from './control/mobility.js';
@@ -64,10 +62,8 @@ export class LispServer {
   private readonly mobility: MobilityNotifier;
   private readonly mobilityEnabled: boolean;
   private readonly replyLimiter: RateLimiter;
-  private readonly registerOptions: MapServerOptions;
-  /** The registration authority's memory: each ETR's register bursts, and the nonces seen. */
-  private readonly bursts = new BurstTracker();
-  private readonly replay: ReplayWindow;
+  /** The registration authority: who holds each EID, from each ETR's register bursts. */
+  private readonly registrar: Registrar;
   /** The requester table's version when it was last saved, and when (see sweep). */
   private requestersSaved = 0;
   private requestersSavedAt = 0;
@@ -94,8 +90,7 @@ export class LispServer {
     const mobility = options.mobility ?? config.mobility;
     this.mobilityEnabled = mobility.enabled;
     this.replyLimiter = new RateLimiter(config.lisp.rateLimit);
-    this.registerOptions = { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000 };
-    this.replay = new ReplayWindow(config.lisp.registrationTtlSeconds * 1000);
+    this.registrar = new Registrar(db, { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000 }, this.timers, this.clock, (result) => this.process(result));
     this.requesters = new RequesterTable(mobility.requesterCapacity, (itr) => db.isRegisteredXtr(itr));
     this.mobility = new MobilityNotifier(db, this.requesters, {
       sendSmr: (to, bytes) => {
@@ -171,7 +166,7 @@ export class LispServer {
       ...this.config.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })),
     ];
     this.db.apply(seeded);
-    const staleNonces = this.replay.load(state.nonces, now);
+    const staleNonces = this.registrar.load(state.nonces, now);
     // The ITRs answered before the restart still cache those answers: they must get the SMRs.
     this.requesters.restore(state.requesters, now);
     this.requestersSaved = this.requesters.version;
@@ -318,80 +313,17 @@ export class LispServer {
         if (message.smrInvoked) this.smrInvoked(message, from);
         if (!this.withinRate(message, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
         return this.resolveRequest(message, undefined, from, now);
-      case 'map-register':
-        return this.register(message, bytes, from, now);
+      case 'map-register': {
+        const result = this.registrar.register(message, bytes, from, now);
+        for (const reason of result.refusedRecords ?? []) this.metrics.countRefusedRecord(reason);
+        return result;
+      }
       case 'map-notify-ack':
         return this.acknowledge(message, bytes, from);
       case 'map-reply':
       case 'map-notify':
         return dropped('unexpected', `${message.type} is not for a Map-Server`, from);
     }
-  }
-
-  /**
-   * A Map-Register, with what the registration authority knows: the ETR's register burst it
-   * belongs to and the nonces already accepted. Once it is accepted, the burst it completed (if
-   * any) tells which other prefixes its ETR stopped listing.
-   */
-  private register(message: MapRegister, bytes: Uint8Array, from: Endpoint, now: number): HandlerResult {
-    const etrId = etrIdOf(message, from);
-    const burst = this.bursts.peek(etrId, now);
-    const result = handleMapRegister(this.db, this.registerOptions, message, bytes, from, now, { burst, isReplay: (nonce) => this.replay.isReplay(nonce, now) });
-    for (const reason of result.refusedRecords ?? []) this.metrics.countRefusedRecord(reason);
-    if (!result.accepted) return result;
-    this.bursts.arrive(etrId, now);
-    this.scheduleBurstCheck();
-    if (message.nonce !== 0n) this.replay.remember(message.nonce, now);
-    if (burst.completed === undefined) return result;
-    const listed = new Set(message.records.map((r) => prefixKey(r.eid)));
-    const left = this.omitted(etrId, burst.completed, burst.completedMaybeRetry === true, now, listed);
-    return left.changes.length ? { ...result, changes: [...left.changes, ...result.changes], events: [...left.events, ...result.events] } : result;
-  }
-
-  /**
-   * `etrId`'s live registrations that its complete burst `seq` did not refresh: it left them.
-   * A burst that may be OOR's retry of one unanswered register (authority/bursts.ts) leaves no
-   * prefix its ETR holds against another ETR: its next burst decides.
-   */
-  private omitted(etrId: string, seq: number, maybeRetry: boolean, now: number, listedNow?: ReadonlySet<string>): { changes: DbChange[]; events: ServerEvent[] } {
-    const changes: DbChange[] = [];
-    const events: ServerEvent[] = [];
-    for (const reg of this.db.registrationsOf(etrId)) {
-      if (reg.left || reg.burst === seq || reg.expiresAt <= now || isOperatorHint(reg)) continue;
-      if (listedNow?.has(prefixKey(reg.record.eid))) continue;
-      if (maybeRetry && this.holdsAgainstOthers(reg, now)) continue;
-      changes.push({ kind: 'put-registration', registration: { ...reg, left: true } });
-      events.push({ type: 'left', site: reg.site, eid: reg.record.eid, etrId });
-    }
-    this.metrics.leftRegistrations.inc(changes.length);
-    return { changes, events };
-  }
-
-  private burstCheck: unknown;
-
-  /** Completes bursts once they are quiet (the sweep's 1 s tick would add up to a second to a move). */
-  private scheduleBurstCheck(): void {
-    if (this.burstCheck !== undefined) return;
-    this.burstCheck = this.timers.setTimeout(() => {
-      this.burstCheck = undefined;
-      this.completeBursts(this.now());
-      if (this.bursts.open) this.scheduleBurstCheck();
-    }, BURST_QUIET_MS + 5);
-  }
-
-  /** The omissions of every burst quiet since `quietMs`, applied like any other change. */
-  private completeBursts(now: number, quietMs?: number): void {
-    for (const { etrId, seq, maybeRetry } of this.bursts.completeQuiet(now, quietMs)) {
-      const left = this.omitted(etrId, seq, maybeRetry, now);
-      if (left.changes.length) this.process({ outbound: [], ...left });
-    }
-  }
-
-  /** Whether `reg` holds its prefix while another ETR has a live registration of it. */
-  private holdsAgainstOthers(reg: Registration, now: number): boolean {
-    const registered = this.db.registered(reg.record.eid);
-    if (!registered || registered.byEtr.size < 2) return false;
-    return holds(this.db.bindingAt(reg.record.eid, now), reg);
   }
 
   /** Charges the address the answer would go to (the first usable ITR-RLOC, else the sender). */
@@ -462,6 +394,7 @@ export class LispServer {
         this.log.debug({ eid: formatEidPrefix(event.eid), claimant: event.claimant, holders: event.holders }, 'stale claim: another ETR claimed this prefix since; no Map-Notify');
         return;
       case 'left':
+        this.metrics.leftRegistrations.inc();
         this.log.info({ site: event.site, eid: formatEidPrefix(event.eid), etr: event.etrId }, 'ETR stopped listing the prefix');
         return;
       case 'registered':
@@ -518,8 +451,8 @@ export class LispServer {
       this.requesters.sweep(now);
       const result = expireRegistrations(this.db, now);
       if (result.changes.length) this.process(result);
-      this.completeBursts(now);
-      const nonces = this.replay.flush(now);
+      this.registrar.completeBursts(now);
+      const nonces = this.registrar.flushNonces(now);
       if (nonces.length) this.process({ outbound: [], changes: nonces, events: [] });
       if (this.requesters.version !== this.requestersSaved && now - this.requestersSavedAt >= REQUESTERS_SAVE_MS) {
         this.requestersSaved = this.requesters.version;
@@ -534,16 +467,13 @@ export class LispServer {
   /** Stops listening, waits for pending writes and closes the store. */
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
-    if (this.burstCheck !== undefined) this.timers.clearTimeout(this.burstCheck);
-    // A clean stop right after an ETR's burst (a restart between moves) must not forget what
-    // that burst left: bursts quiet longer than their own gaps are complete now.
-    this.completeBursts(this.now(), BURST_GAP_MS);
+    this.registrar.close();
     await this.inFlight?.catch(() => undefined);
     this.notifies.cancelAll();
     this.mobility.close();
     await this.transport?.close();
     this.transport = undefined;
-    const nonces = this.replay.flush(this.now(), true);
+    const nonces = this.registrar.flushNonces(this.now(), true);
     if (nonces.length) await this.writer.write(nonces);
     if (this.requesters.version !== this.requestersSaved) await this.writer.write([{ kind: 'put-requesters', requesters: this.requesters.snapshot(this.now()) }]);
     await this.writer.flush();
