@@ -16,7 +16,7 @@ import { Retransmitter, realTimers, type Timers } from './control/retransmit.js'
 import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './control/types.js';
 import { MappingDatabase, type DbChange } from './db/database.js';
 import type { Endpoint, Registration } from './db/model.js';
-import { formatEidPrefix, prefixKey } from './db/prefix.js';
+import { formatEidPrefix, prefixKey } from './codec/prefix.js';
 import { formatAddress } from './codec/text.js';
 import { sameAddress } from './codec/address.js';
 import { ServerMetrics } from './metrics.js';

@@ -5,7 +5,7 @@ import type { EidPrefix } from '../mapserver/codec/types.js';
 import { ConfigError } from '../mapserver/config/convert.js';
 import { resolveConfig } from '../mapserver/config/load.js';
 import type { ConfigJson, KeyJson, SiteJson } from '../mapserver/config/schema.js';
-import { containsPrefix, formatEidPrefix } from '../mapserver/db/prefix.js';
+import { containsPrefix, formatEidPrefix } from '../mapserver/codec/prefix.js';
 import { SpecError, type Key, type Vm, type XtrSpec } from './spec.js';
 import { xtrTarget } from './targets/index.js';
 

@@ -4,7 +4,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { EidPrefix } from '../mapserver/codec/types.js';
 import { canonicalIp, parseIp } from '../mapserver/codec/ip.js';
-import { containsPrefix, formatEidPrefix, parseEidPrefix, prefixesOverlap, samePrefix } from '../mapserver/db/prefix.js';
+import { LISP_CONTROL_PORT } from '../mapserver/codec/ports.js';
+import { containsPrefix, formatEidPrefix, parseEidPrefix, prefixesOverlap, samePrefix } from '../mapserver/codec/prefix.js';
 import { parseListen } from '../mapserver/config/load.js';
 import { SchemaError, validate } from '../mapserver/config/validate.js';
 import { XTR_TARGET_NAMES, xtrTarget, type XtrTargetName } from './targets/index.js';
@@ -422,7 +423,7 @@ function resolveRloc(r: Static<typeof SpecRlocJson>, field: string, underlay: Ei
 /** Wildcard listen on UDP 4342 for each address family the Map-Server addresses use. */
 function defaultListen(mapServers: readonly string[]): string[] {
   const out: string[] = [];
-  if (mapServers.some((a) => !a.includes(':'))) out.push('0.0.0.0:4342');
-  if (mapServers.some((a) => a.includes(':'))) out.push('[::]:4342');
+  if (mapServers.some((a) => !a.includes(':'))) out.push(`0.0.0.0:${LISP_CONTROL_PORT}`);
+  if (mapServers.some((a) => a.includes(':'))) out.push(`[::]:${LISP_CONTROL_PORT}`);
   return out;
 }

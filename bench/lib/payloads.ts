@@ -3,7 +3,7 @@
 import { encode, signMessage } from '../../mapserver/codec/index.js';
 import type { EidPrefix, EncapsulatedControl, Locator, MapRegister, MappingRecord } from '../../mapserver/codec/types.js';
 import type { Registration, Site } from '../../mapserver/db/model.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 
 // ECM with an inner IPv4 header and no options: 4-byte ECM word, 20-byte IPv4, 8-byte UDP.
 /** Inner UDP source port: where the Map-Reply goes; the generator writes its own port here. */

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ErrorObject } from 'ajv';
 import { ConfigError } from '../config/convert.js';
 import { describeSchemaError } from '../config/validate.js';
-import { PrefixError } from '../db/prefix.js';
+import { PrefixError } from '../codec/prefix.js';
 
 export class ApiError extends Error {
   constructor(readonly statusCode: number, message: string, readonly field?: string) {

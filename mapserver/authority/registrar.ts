@@ -8,7 +8,7 @@ import type { Timers } from '../control/retransmit.js';
 import { NOTHING, type HandlerResult, type ServerEvent } from '../control/types.js';
 import type { MappingDatabase } from '../db/database.js';
 import type { Endpoint, Registration, StateChange } from '../db/model.js';
-import { prefixKey } from '../db/prefix.js';
+import { prefixKey } from '../codec/prefix.js';
 import { BURST_GAP_MS, BURST_QUIET_MS, BurstTracker } from './bursts.js';
 import { holds, isOperatorHint } from './ownership.js';
 import { ReplayWindow } from './replay.js';

@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import type { MappingRecord } from '../codec/types.js';
 import type { RateLimit } from '../control/rate-limit.js';
 import type { Site } from '../db/model.js';
-import { prefixKey } from '../db/prefix.js';
+import { prefixKey } from '../codec/prefix.js';
 import { ConfigError, checkMappingOverlapsSite, checkSiteOverlaps, mappingFromJson, siteFromJson } from './convert.js';
 import { ConfigJson } from './schema.js';
 import { SchemaError, validate } from './validate.js';

@@ -3,7 +3,7 @@ import { verifyMessage } from '../codec/index.js';
 import { AUTH_ALG, type Locator, type MapNotify, type MapRegister, type MappingRecord } from '../codec/types.js';
 import type { DbChange, MappingDatabase } from '../db/database.js';
 import type { Endpoint, KeyAlgorithm, Registration, Site } from '../db/model.js';
-import { eidFamily, formatEidPrefix, samePrefix } from '../db/prefix.js';
+import { eidFamily, formatEidPrefix, samePrefix } from '../codec/prefix.js';
 import { formatAddress } from '../codec/text.js';
 import type { BurstArrival } from '../authority/bursts.js';
 import { holderAmong, holds, isOperatorHint, startsClaim } from '../authority/ownership.js';

@@ -3,7 +3,7 @@
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import { ACTION } from '../codec/types.js';
 import type { Registration, Site, SitePrefix, StateChange } from './model.js';
-import { FAMILY_BITS, containsPrefix, normalizePrefix, requireFamily, samePrefix } from './prefix.js';
+import { FAMILY_BITS, containsPrefix, normalizePrefix, requireFamily, samePrefix } from '../codec/prefix.js';
 import { ExpiryQueue } from './expiry.js';
 import { PrefixTable } from './trie.js';
 import { SmallMap, type ReadonlySmallMap } from './small-map.js';

@@ -4,7 +4,7 @@
 // touches only numbers: no strings, no allocation on the byte fast path.
 import type { Address, EidFamily, EidPrefix } from '../codec/types.js';
 import { parseIpv4Into, parseIpv6Into, parseMacInto } from '../codec/ip.js';
-import { FAMILY_BITS, PrefixError, normalizeParsed, normalizePrefix, prefixBytes, prefixFromBytes, requireFamily } from './prefix.js';
+import { FAMILY_BITS, PrefixError, normalizeParsed, normalizePrefix, prefixBytes, prefixFromBytes, requireFamily } from '../codec/prefix.js';
 
 /** An address to look up: raw bytes (fast path), IP/MAC text, or an Address of the family. */
 export type LookupAddress = Uint8Array | string | Address;

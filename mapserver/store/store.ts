@@ -14,7 +14,7 @@ import { Level } from 'level';
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import type { Registration, Site, StateChange } from '../db/model.js';
 import type { Requester } from '../control/requesters.js';
-import { prefixKey } from '../db/prefix.js';
+import { prefixKey } from '../codec/prefix.js';
 import { Interner } from './registration-reader.js';
 import type { LoadWorkerData, LoadWorkerMessage } from './load-worker.js';
 import { forEachEntry } from './entries.js';

@@ -9,7 +9,7 @@ import type { EncapsulatedControl, MapReply, MapRequest } from '../../mapserver/
 import { resolveApiToken } from '../../mapserver/api/auth.js';
 import { checkOorXtrFile } from '../../xtr-config/oor-conf-reader.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
-import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 import { startService, type Service } from '../../mapserver/service.js';
 import { labConfig } from '../helpers/server.js';
 import { UdpPeer } from '../helpers/udp.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../../mapserver/config/convert.js';
 import { DEMO_CONFIG } from '../../mapserver/config/demo.js';
 import { DEFAULT_RECEIVE_BUFFER_BYTES, loadConfigFile, parseListen, resolveConfig, unknownConfigKeys } from '../../mapserver/config/load.js';
-import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 
 const base = {
   dataDir: './data',

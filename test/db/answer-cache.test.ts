@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { deepStrictEqual } from 'node:assert';
 import { MappingDatabase, type DbChange } from '../../mapserver/db/database.js';
 import type { Site } from '../../mapserver/db/model.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { record, registration } from '../helpers/fixtures.js';
 
 const T0 = 1_700_000_000_000;

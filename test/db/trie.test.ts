@@ -12,7 +12,7 @@ import {
   prefixFromBytes,
   prefixKey,
   prefixesOverlap,
-} from '../../mapserver/db/prefix.js';
+} from '../../mapserver/codec/prefix.js';
 
 // Few distinct byte values so random prefixes nest and collide often.
 const arbByte = fc.constantFrom(0, 0, 0, 1, 10, 64, 128, 192, 255);

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Level } from 'level';
 import type { Address, EidPrefix, Locator, MappingRecord } from '../../mapserver/codec/types.js';
 import type { Registration, Site } from '../../mapserver/db/model.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import {
   decodeMapping,
   decodeRegistration,

@@ -1,7 +1,7 @@
 // Target "oor": Open Overlay Router 1.3's configuration file (libconfuse syntax, oor-conf.ts),
 // checked by the OOR file reader before it leaves, so what is written loads in OOR 1.3.
 import type { EidPrefix } from '../../mapserver/codec/types.js';
-import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 import { checkOorXtrFile } from '../oor-conf-reader.js';
 import { blank, bool, comment, formatOorConf, int, list, section, str, type ConfNode } from '../oor-conf.js';
 import type { Rloc, Site, Vm, Xtr, XtrSpec } from '../spec.js';

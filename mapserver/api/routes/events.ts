@@ -1,7 +1,7 @@
 // /api/v1/events: server-sent events of registrations, expiries and refused registrations.
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServerEvent } from '../../control/types.js';
-import { formatEidPrefix } from '../../db/prefix.js';
+import { formatEidPrefix } from '../../codec/prefix.js';
 import type { ApiContext } from '../app.js';
 
 export function eventJson(event: ServerEvent): Record<string, unknown> {

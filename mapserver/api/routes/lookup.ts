@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { actionName, mappingToJson } from '../../config/convert.js';
 import { MappingJson } from '../../config/schema.js';
-import { formatEidPrefix, parseEidPrefix, FAMILY_BITS, requireFamily } from '../../db/prefix.js';
+import { formatEidPrefix, parseEidPrefix, FAMILY_BITS, requireFamily } from '../../codec/prefix.js';
 import type { Registration } from '../../db/model.js';
 import type { ApiContext } from '../app.js';
 import { siteHolding } from '../../authority/sites.js';

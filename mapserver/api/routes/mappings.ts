@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { checkMappingOverlapsSite, mappingFromJson, mappingToJson } from '../../config/convert.js';
 import { MappingJson } from '../../config/schema.js';
-import { parseEidPrefix } from '../../db/prefix.js';
+import { parseEidPrefix } from '../../codec/prefix.js';
 import { ApiError } from '../errors.js';
 import type { ApiContext } from '../app.js';
 

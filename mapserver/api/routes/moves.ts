@@ -8,7 +8,7 @@ import type { Locator } from '../../codec/types.js';
 import { formatAddress } from '../../codec/text.js';
 import { mappingFromJson } from '../../config/convert.js';
 import { RlocJson } from '../../config/schema.js';
-import { FAMILY_BITS, formatEidPrefix, parseEidPrefix, requireFamily, samePrefix } from '../../db/prefix.js';
+import { FAMILY_BITS, formatEidPrefix, parseEidPrefix, requireFamily, samePrefix } from '../../codec/prefix.js';
 import type { Registration } from '../../db/model.js';
 import { OPERATOR_MOVE_ETR_ID } from '../../authority/ownership.js';
 import { siteHolding, siteLocators } from '../../authority/sites.js';

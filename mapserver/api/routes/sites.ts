@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { checkSiteOverlaps, checkMappingOverlapsSite, siteFromJson, siteToPublicJson } from '../../config/convert.js';
 import { SiteJson } from '../../config/schema.js';
 import type { DbChange } from '../../db/database.js';
-import { containsPrefix } from '../../db/prefix.js';
+import { containsPrefix } from '../../codec/prefix.js';
 import type { Site } from '../../db/model.js';
 import { ApiError } from '../errors.js';
 import type { ApiContext } from '../app.js';

@@ -2,7 +2,7 @@
 // Map-Server holds (prefixes, key) plus what only the operator knows (Map-Server address, RLOC).
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { formatEidPrefix } from '../../db/prefix.js';
+import { formatEidPrefix } from '../../codec/prefix.js';
 import { generate } from '../../../xtr-config/generate.js';
 import { SpecError, resolveSpec } from '../../../xtr-config/spec.js';
 import { ApiError } from '../errors.js';
