@@ -14,8 +14,8 @@ import { RateLimiter } from './control/rate-limit.js';
 import { RequesterTable } from './control/requesters.js';
 import { Retransmitter, realTimers, type Timers } from './control/retransmit.js';
 import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './control/types.js';
-import { MappingDatabase, type DbChange } from './db/database.js';
-import type { Endpoint, Registration } from './db/model.js';
+import { MappingDatabase } from './db/database.js';
+import type { Endpoint, Registration, StateChange } from './db/model.js';
 import { formatEidPrefix, prefixKey } from './codec/prefix.js';
 import { formatAddress } from './codec/text.js';
 import { sameAddress } from './codec/address.js';
@@ -149,9 +149,9 @@ export class LispServer {
   private async load(state: StoredState, loadedBy: 'worker' | 'main'): Promise<void> {
     for (const bad of state.corrupt) this.log.error({ key: bad.key, reason: bad.reason }, 'skipped a corrupt store entry');
     const now = this.now();
-    this.db.apply(state.sites.map((site): DbChange => ({ kind: 'put-site', site })));
-    this.db.apply(state.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })));
-    const expired: DbChange[] = [];
+    this.db.apply(state.sites.map((site): StateChange => ({ kind: 'put-site', site })));
+    this.db.apply(state.mappings.map((mapping): StateChange => ({ kind: 'put-mapping', mapping })));
+    const expired: StateChange[] = [];
     for (const registration of state.registrations) {
       // Registrations come back with their remaining lifetime, so we answer before ETRs refresh.
       if (registration.expiresAt > now) {
@@ -161,9 +161,9 @@ export class LispServer {
       }
     }
     // The config file is authoritative for the sites and mappings it names.
-    const seeded: DbChange[] = [
-      ...this.config.sites.map((site): DbChange => ({ kind: 'put-site', site })),
-      ...this.config.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })),
+    const seeded: StateChange[] = [
+      ...this.config.sites.map((site): StateChange => ({ kind: 'put-site', site })),
+      ...this.config.mappings.map((mapping): StateChange => ({ kind: 'put-mapping', mapping })),
     ];
     this.db.apply(seeded);
     const staleNonces = this.registrar.load(state.nonces, now);
@@ -192,7 +192,7 @@ export class LispServer {
   }
 
   /** Applies changes made outside the LISP socket (the REST API), durably. */
-  async applyChanges(changes: readonly DbChange[]): Promise<void> {
+  async applyChanges(changes: readonly StateChange[]): Promise<void> {
     await this.commit(changes);
   }
 
@@ -200,7 +200,7 @@ export class LispServer {
    * Applies changes to the database and the store, and hands every binding they changed to the
    * mobility notifier at once. Resolves when the changes are durable.
    */
-  private commit(changes: readonly DbChange[]): Promise<void> | undefined {
+  private commit(changes: readonly StateChange[]): Promise<void> | undefined {
     const now = this.now();
     const toStore = changes.filter((change) => !this.quietRefresh(change, now));
     // A quiet refresh keeps a live registration exactly as it was, so it cannot move a binding:
@@ -244,7 +244,7 @@ export class LispServer {
    * copy is rewritten only once its stored expiry is less than REFRESH_WRITE_MARGIN_MS ahead, so
    * after a crash every registration still comes back alive. Refreshes are most Map-Registers.
    */
-  private quietRefresh(change: DbChange, now: number): boolean {
+  private quietRefresh(change: StateChange, now: number): boolean {
     if (change.kind !== 'put-registration') return false;
     const next = change.registration;
     const previous = this.db.registered(next.record.eid)?.byEtr.get(next.etrId);
@@ -272,7 +272,7 @@ export class LispServer {
     }
   }
 
-  private persist(changes: readonly DbChange[]): Promise<void> {
+  private persist(changes: readonly StateChange[]): Promise<void> {
     // Group commit: one fsync'd batch per event-loop turn, in the order the database applied them.
     return this.writer.write(changes);
   }
@@ -505,8 +505,8 @@ function notifyKey(to: Endpoint, nonce: bigint): string {
 }
 
 /** The EID prefixes whose registrations `changes` touch, each once (usually there is one). */
-function registrationEids(changes: readonly DbChange[]): EidPrefix[] {
-  const eidOf = (change: DbChange): EidPrefix | undefined =>
+function registrationEids(changes: readonly StateChange[]): EidPrefix[] {
+  const eidOf = (change: StateChange): EidPrefix | undefined =>
     change.kind === 'put-registration' ? change.registration.record.eid : change.kind === 'delete-registration' ? change.eid : undefined;
   if (changes.length === 1) {
     const eid = eidOf(changes[0]!);

@@ -4,7 +4,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
-import type { DbChange, MappingDatabase } from '../db/database.js';
+import type { StateChange } from '../db/model.js';
+import type { MappingDatabase } from '../db/database.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ServerEvents } from '../server.js';
 import { bearerAuth } from './auth.js';
@@ -22,7 +23,7 @@ export interface ControlPlane {
   readonly db: MappingDatabase;
   readonly events: EventEmitter<ServerEvents>;
   readonly metrics: ServerMetrics;
-  applyChanges(changes: readonly DbChange[]): Promise<void>;
+  applyChanges(changes: readonly StateChange[]): Promise<void>;
   now(): number;
   /** How long a registration lives without a refresh (an operator move's default lifetime too). */
   readonly registrationTtlSeconds: number;

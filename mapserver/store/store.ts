@@ -37,8 +37,6 @@ import {
 /** Bump only when older code would misread what newer code writes. */
 export const SCHEMA_VERSION = 1;
 
-/** One change to persist: the database's own change type, passed as-is. */
-export type StoreChange = StateChange;
 
 export type { CorruptEntry, StoredState } from './state-store.js';
 
@@ -215,7 +213,7 @@ export function nonceStoreKey(at: number): string {
 }
 
 /** The key a change writes or deletes. */
-export function changeKey(change: StoreChange): string {
+export function changeKey(change: StateChange): string {
   switch (change.kind) {
     case 'put-site':
       return siteStoreKey(change.site.name);
@@ -242,7 +240,7 @@ function reasonOf(err: unknown): string {
 }
 
 /** Changes to state the xTRs refresh all the time: written without fsync (see StoreOptions). */
-const SOFT_STATE: ReadonlySet<StoreChange['kind']> = new Set(['put-registration', 'delete-registration', 'put-nonces', 'delete-nonces', 'put-requesters']);
+const SOFT_STATE: ReadonlySet<StateChange['kind']> = new Set(['put-registration', 'delete-registration', 'put-nonces', 'delete-nonces', 'put-requesters']);
 
 /** The LevelDB store: one protobuf value per key (proto/livmap.proto). */
 export class Store implements StateStore<PreparedBatch> {
@@ -318,7 +316,7 @@ export class Store implements StateStore<PreparedBatch> {
   }
 
   /** Encodes changes into a batch; throws (StoreCodecError) for a value that cannot be stored. */
-  prepare(changes: readonly StoreChange[]): PreparedBatch {
+  prepare(changes: readonly StateChange[]): PreparedBatch {
     const ops: Op[] = [];
     let configuration = false;
     for (const change of changes) {
@@ -358,7 +356,7 @@ export class Store implements StateStore<PreparedBatch> {
   }
 
   /** Persists all `changes` atomically: after it resolves they survive a crash; on failure none applied. */
-  async apply(changes: readonly StoreChange[]): Promise<void> {
+  async apply(changes: readonly StateChange[]): Promise<void> {
     await this.commit([this.prepare(changes)]);
   }
 

@@ -3,9 +3,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { checkSiteOverlaps, checkMappingOverlapsSite, siteFromJson, siteToPublicJson } from '../../config/convert.js';
 import { SiteJson } from '../../config/schema.js';
-import type { DbChange } from '../../db/database.js';
 import { containsPrefix } from '../../codec/prefix.js';
-import type { Site } from '../../db/model.js';
+import type { Site, StateChange } from '../../db/model.js';
 import { ApiError } from '../errors.js';
 import type { ApiContext } from '../app.js';
 
@@ -53,7 +52,7 @@ export const sitesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
     checkSiteOverlaps(site, control.db.sites.values(), 'body');
     for (const mapping of control.db.staticMappings()) checkMappingOverlapsSite(mapping, site, 'body');
     const existed = control.db.sites.has(name);
-    const changes: DbChange[] = [{ kind: 'put-site', site }];
+    const changes: StateChange[] = [{ kind: 'put-site', site }];
     // Registrations the new prefixes no longer cover lose their authorisation.
     for (const reg of control.db.registrations()) {
       if (reg.site === name && !site.prefixes.some((p) => containsPrefix(p.eid, reg.record.eid))) {
@@ -70,7 +69,7 @@ export const sitesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
   }, async (request, reply) => {
     const { name } = request.params;
     if (!control.db.sites.has(name)) throw new ApiError(404, `no site '${name}'`);
-    const changes: DbChange[] = [{ kind: 'delete-site', name }];
+    const changes: StateChange[] = [{ kind: 'delete-site', name }];
     for (const reg of control.db.registrations()) {
       if (reg.site === name) changes.push({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId });
     }
