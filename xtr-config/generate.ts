@@ -2,9 +2,9 @@
 // livmap server config. Nothing here touches the file system; `write.ts` does that once
 // everything has been built.
 import type { EidPrefix } from '../mapserver/codec/types.js';
-import { ConfigError } from '../mapserver/config/convert.js';
+import { ConfigError } from '../mapserver/json/convert.js';
 import { resolveConfig } from '../mapserver/config/load.js';
-import type { ConfigJson, KeyJson, SiteJson } from '../mapserver/config/schema.js';
+import type { ConfigJson, KeyJson, SiteJson } from '../mapserver/json/schema.js';
 import { containsPrefix, formatEidPrefix } from '../mapserver/codec/prefix.js';
 import { SpecError, type Key, type Vm, type XtrSpec } from './spec.js';
 import { xtrTarget } from './targets/index.js';

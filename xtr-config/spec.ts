@@ -7,7 +7,7 @@ import { canonicalIp, parseIp } from '../mapserver/codec/ip.js';
 import { LISP_CONTROL_PORT } from '../mapserver/codec/ports.js';
 import { containsPrefix, formatEidPrefix, parseEidPrefix, prefixesOverlap, samePrefix } from '../mapserver/codec/prefix.js';
 import { parseListen } from '../mapserver/config/load.js';
-import { SchemaError, validate } from '../mapserver/config/validate.js';
+import { SchemaError, validate } from '../mapserver/json/validate.js';
 import { XTR_TARGET_NAMES, xtrTarget, type XtrTargetName } from './targets/index.js';
 
 /** OOR keeps instance IDs in 24 bits (MAX_IID in liblisp/lisp_lcaf.h) and resets larger ones to 0. */

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from '../../mapserver/codec/index.js';
-import type { ConfigJson } from '../../mapserver/config/schema.js';
+import type { ConfigJson } from '../../mapserver/json/schema.js';
 import { Store } from '../../mapserver/store/store.js';
 import { ECM_CHECKSUM_OFFSET, ECM_PORT_OFFSET, ecmMapRequest, registrationV4 } from './payloads.js';
 import { repoRoot } from './loadgen.js';

@@ -2,23 +2,13 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { MappingRecord } from '../codec/types.js';
-import type { RateLimit } from '../control/rate-limit.js';
+import { DEFAULT_RATE_LIMIT, type RateLimit } from '../control/rate-limit.js';
+import { DEFAULT_RECEIVE_BUFFER_BYTES, type ListenAddress } from '../transport/udp.js';
 import type { Site } from '../db/model.js';
 import { prefixKey } from '../codec/prefix.js';
-import { ConfigError, checkMappingOverlapsSite, checkSiteOverlaps, mappingFromJson, siteFromJson } from './convert.js';
-import { ConfigJson } from './schema.js';
-import { SchemaError, validate } from './validate.js';
-
-/** Generous for one ITR with many hosts behind it, far below what would make us a useful reflector. */
-export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 1000, burst: 2000, maxAddresses: 100_000 };
-
-export const DEFAULT_RECEIVE_BUFFER_BYTES = 4 << 20;
-
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly family: 4 | 6;
-}
+import { ConfigError, checkMappingOverlapsSite, checkSiteOverlaps, mappingFromJson, siteFromJson } from '../json/convert.js';
+import { ConfigJson } from '../json/schema.js';
+import { SchemaError, validate } from '../json/validate.js';
 
 export interface ServerConfig {
   readonly dataDir: string;

@@ -1,8 +1,8 @@
 // /api/v1/lookup and /api/v1/registrations: what the Map-Resolver would answer, and why.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { actionName, mappingToJson } from '../../config/convert.js';
-import { MappingJson } from '../../config/schema.js';
+import { actionName, mappingToJson } from '../../json/convert.js';
+import { MappingJson } from '../../json/schema.js';
 import { formatEidPrefix, parseEidPrefix, FAMILY_BITS, requireFamily } from '../../codec/prefix.js';
 import type { Registration } from '../../db/model.js';
 import type { ApiContext } from '../app.js';

@@ -1,8 +1,8 @@
 // /api/v1/mappings: static mappings, identified by instance ID + EID prefix.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { checkMappingOverlapsSite, mappingFromJson, mappingToJson } from '../../config/convert.js';
-import { MappingJson } from '../../config/schema.js';
+import { checkMappingOverlapsSite, mappingFromJson, mappingToJson } from '../../json/convert.js';
+import { MappingJson } from '../../json/schema.js';
 import { parseEidPrefix } from '../../codec/prefix.js';
 import { ApiError } from '../errors.js';
 import type { ApiContext } from '../app.js';

@@ -1,8 +1,8 @@
 // /api/v1/sites: the sites that may register, their keys (write-only) and EID prefixes.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { checkSiteOverlaps, checkMappingOverlapsSite, siteFromJson, siteToPublicJson } from '../../config/convert.js';
-import { SiteJson } from '../../config/schema.js';
+import { checkSiteOverlaps, checkMappingOverlapsSite, siteFromJson, siteToPublicJson } from '../../json/convert.js';
+import { SiteJson } from '../../json/schema.js';
 import { containsPrefix } from '../../codec/prefix.js';
 import type { Site, StateChange } from '../../db/model.js';
 import { ApiError } from '../errors.js';
