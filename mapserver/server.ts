@@ -199,6 +199,20 @@ export class LispServer {
   }
 
   /**
+   * Drops the live registrations of exactly `eid` that `match` selects (the operator's `clear`,
+   * as IOS-XE's `clear lisp site`): a `withdrawn` event each, then the commit path an expiry
+   * takes (store, and SMRs/Map-Notifies if the binding moved). Resolves with how many were
+   * dropped, once that is durable. An xTR that still lists the prefix registers it again.
+   */
+  async clearRegistrations(eid: EidPrefix, match: (registration: Registration) => boolean = () => true): Promise<number> {
+    const cleared = [...(this.db.registered(eid)?.byEtr.values() ?? [])].filter(match);
+    if (cleared.length === 0) return 0;
+    for (const reg of cleared) this.emit({ type: 'withdrawn', site: reg.site, eid: reg.record.eid, etrId: reg.etrId });
+    await this.commit(cleared.map((reg): DbChange => ({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId })));
+    return cleared.length;
+  }
+
+  /**
    * Applies changes to the database and the store, and hands every binding they changed to the
    * mobility notifier at once. Resolves when the changes are durable.
    */
@@ -335,7 +349,14 @@ export class LispServer {
     const burst = this.bursts.peek(etrId, now);
     const result = handleMapRegister(this.db, this.registerOptions, message, bytes, from, now, { burst, isReplay: (nonce) => this.replay.isReplay(nonce, now) });
     for (const reason of result.refusedRecords ?? []) this.metrics.countRefusedRecord(reason);
-    if (!result.accepted) return result;
+    if (!result.accepted) {
+      // Refused for its HMAC: the site is the one its first record's EID falls in (the key it was checked with).
+      if (result.drop?.reason === 'auth') {
+        const site = this.db.siteFor(message.records[0]!.eid)?.site.name;
+        if (site !== undefined) this.metrics.countAuthFailure(site);
+      }
+      return result;
+    }
     this.bursts.arrive(etrId, now);
     this.scheduleBurstCheck();
     if (message.nonce !== 0n) this.replay.remember(message.nonce, now);

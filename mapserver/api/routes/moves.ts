@@ -14,6 +14,7 @@ import { OPERATOR_MOVE_ETR_ID } from '../../authority/ownership.js';
 import { siteHolding, siteLocators } from '../../authority/sites.js';
 import type { ServerEvent } from '../../control/types.js';
 import { ApiError } from '../errors.js';
+import { errorAnswer } from '../openapi.js';
 import type { ApiContext } from '../app.js';
 
 const MoveBody = Type.Object({
@@ -40,7 +41,11 @@ const MoveReply = Type.Object({
 
 export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control }) => {
   app.post<{ Body: MoveBody }>('/moves', {
-    schema: { summary: 'Move an EID to a site or a locator set, now', tags: ['mobility'], body: MoveBody, response: { 200: MoveReply } },
+    schema: { summary: 'Move an EID to a site or a locator set, now', tags: ['mobility'], body: MoveBody, response: {
+      200: MoveReply,
+      400: errorAnswer('not a valid move: bad EID or RLOC, both or neither of site and rlocs, an EID inside no site, or an unknown site'),
+      409: errorAnswer('the destination site has no live registration of its own prefixes to take RLOCs from: give rlocs'),
+    } },
   }, async (request) => {
     const body = request.body;
     if ((body.site === undefined) === (body.rlocs === undefined)) throw new ApiError(400, 'give exactly one of body.site and body.rlocs', 'body');
@@ -104,7 +109,7 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
       summary: 'Withdraw an operator move: the ETRs\' own registrations decide again',
       tags: ['mobility'],
       querystring: Type.Object({ eid: Type.String({ minLength: 1, maxLength: 64 }), iid: Type.Optional(Type.Integer({ minimum: 0, default: 0 })) }, { additionalProperties: false }),
-      response: { 204: Type.Null() },
+      response: { 204: Type.Null(), 404: errorAnswer('no operator move of that EID is in force') },
     },
   }, async (request, reply) => {
     const parsed = parseEidPrefix(request.query.eid, request.query.iid ?? 0);
