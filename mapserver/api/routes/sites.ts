@@ -10,7 +10,7 @@ import type { Site } from '../../db/model.js';
 import { ApiError } from '../errors.js';
 import { errorAnswer } from '../openapi.js';
 import type { ApiContext } from '../app.js';
-import type { XtrStatus } from '../xtrs.js';
+import type { SiteXtrs } from '../xtrs.js';
 
 const XtrJson = Type.Object({
   etrId: Type.String({ description: '`rloc:<address>`, or `xtr:<hex>` when it sends an xTR-ID' }),
@@ -34,17 +34,16 @@ const PublicSite = Type.Object({
 const NameParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }) });
 
 export const sitesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control, xtrs }) => {
-  const publicSite = (site: Site, xtrsBySite: ReadonlyMap<string, XtrStatus[]>) => {
-    let registrations = 0;
-    for (const reg of control.db.registrations()) if (reg.site === site.name) registrations++;
-    return { ...siteToPublicJson(site), registrations, authFailures: control.metrics.authFailures(site.name), xtrs: xtrsBySite.get(site.name) ?? [] };
+  const publicSite = (site: Site, status: ReadonlyMap<string, SiteXtrs>) => {
+    const own = status.get(site.name);
+    return { ...siteToPublicJson(site), registrations: own?.registrations ?? 0, authFailures: control.metrics.authFailures(site.name), xtrs: own?.xtrs ?? [] };
   };
 
   app.get('/sites', {
     schema: { summary: 'List sites with their status (xTRs, registrations, refused authentications)', tags: ['sites'], response: { 200: Type.Object({ sites: Type.Array(PublicSite) }) } },
   }, async () => {
-    const xtrsBySite = xtrs.bySite();
-    return { sites: [...control.db.sites.values()].map((site) => publicSite(site, xtrsBySite)) };
+    const status = xtrs.bySite();
+    return { sites: [...control.db.sites.values()].map((site) => publicSite(site, status)) };
   });
 
   app.get<{ Params: { name: string } }>('/sites/:name', {
