@@ -43,10 +43,15 @@ export class EventLog {
   }
 
   private record(event: ServerEvent): void {
+    // Refreshes (one per xTR, prefix and minute: most events) would push everything else out of
+    // the ring: they go to live streams only, and cost only their id when nobody streams.
+    const refresh = event.type === 'registered' && event.refresh;
+    if (refresh && this.listeners.size === 0) {
+      this.lastId++;
+      return;
+    }
     const logged: LoggedEvent = { id: ++this.lastId, at: this.now(), event };
-    // Refreshes (one per xTR, prefix and minute) would push everything else out of the ring:
-    // they go to live streams only.
-    if (!(event.type === 'registered' && event.refresh)) {
+    if (!refresh) {
       this.ring[this.next] = logged;
       this.next = (this.next + 1) % this.capacity;
       if (this.kept < this.capacity) this.kept++;

@@ -34,7 +34,7 @@ export const healthRoutes: FastifyPluginAsync<ApiContext> = async (app, { contro
     schema: { summary: 'livmap and Node.js versions', tags: ['operations'], response: { 200: Type.Object({ version: Type.String(), node: Type.String() }) } },
   }, async () => ({ version, node: process.version }));
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics (text format)', tags: ['operations'] } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics (text format)', tags: ['operations'], response: { 200: Type.String({ description: 'Prometheus text exposition format' }) } } }, async (_request, reply) => {
     const text = await control.metrics.registry.metrics();
     return reply.type(control.metrics.registry.contentType).send(text);
   });
