@@ -197,6 +197,20 @@ export class LispServer {
   }
 
   /**
+   * Drops the live registrations of exactly `eid` that `match` selects (the operator's `clear`,
+   * as IOS-XE's `clear lisp site`): a `withdrawn` event each, then the commit path an expiry
+   * takes (store, and SMRs/Map-Notifies if the binding moved). Resolves with how many were
+   * dropped, once that is durable. An xTR that still lists the prefix registers it again.
+   */
+  async clearRegistrations(eid: EidPrefix, match: (registration: Registration) => boolean = () => true): Promise<number> {
+    const cleared = [...(this.db.registered(eid)?.byEtr.values() ?? [])].filter(match);
+    if (cleared.length === 0) return 0;
+    for (const reg of cleared) this.emit({ type: 'withdrawn', site: reg.site, eid: reg.record.eid, etrId: reg.etrId });
+    await this.commit(cleared.map((reg): StateChange => ({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId })));
+    return cleared.length;
+  }
+
+  /**
    * Applies changes to the database and the store, and hands every binding they changed to the
    * mobility notifier at once. Resolves when the changes are durable.
    */
@@ -316,6 +330,12 @@ export class LispServer {
       case 'map-register': {
         const result = this.registrar.register(message, bytes, from, now);
         for (const reason of result.refusedRecords ?? []) this.metrics.countRefusedRecord(reason);
+        // Refused for its HMAC: the site is the one its first record's EID falls in (the key it was checked with).
+        const first = message.records[0];
+        if (result.drop?.reason === 'auth' && first) {
+          const site = this.db.siteFor(first.eid)?.site.name;
+          if (site !== undefined) this.metrics.countAuthFailure(site);
+        }
         return result;
       }
       case 'map-notify-ack':
