@@ -17,7 +17,8 @@
  * come back. --spin (closed loop): while the window is full, poll the socket without sleeping,
  * so no reply has to wake the generator; on a VM that wake-up is an inter-processor interrupt
  * charged to the server's send call, which a server answering remote ITRs never pays.
- * Loopback targets only; every run is bounded by --duration-ms and a SIGALRM backstop.
+ * Loopback or 198.18.0.0/15 (RFC 2544 benchmarking addresses, used only inside the bench's own
+ * network namespaces) targets only; every run is bounded by --duration-ms and a SIGALRM backstop.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -148,7 +149,9 @@ int main(int argc, char **argv) {
   }
   if (!target || !file) die("--target HOST:PORT and --payloads FILE are required");
 
-  /* Target: loopback only (127.0.0.0/8 or ::1). */
+  /* Target: loopback (127.0.0.0/8, ::1), or the RFC 2544 benchmarking range 198.18.0.0/15 that
+   * only the bench's own network namespaces use (bench/lib/lab.ts); nothing else. */
+  int lab = 0;
   struct sockaddr_storage dst;
   socklen_t dst_len;
   memset(&dst, 0, sizeof dst);
@@ -164,13 +167,15 @@ int main(int argc, char **argv) {
   struct sockaddr_in *d4 = (struct sockaddr_in *)&dst;
   struct sockaddr_in6 *d6 = (struct sockaddr_in6 *)&dst;
   if (inet_pton(AF_INET, host, &d4->sin_addr) == 1) {
-    if ((ntohl(d4->sin_addr.s_addr) >> 24) != 127) die("refusing a non-loopback target (only 127.0.0.0/8 or ::1)");
+    uint32_t a = ntohl(d4->sin_addr.s_addr);
+    if ((a >> 24) != 127 && (a >> 17) != (198u << 7 | 18u >> 1)) die("refusing a target outside 127.0.0.0/8, ::1 and the benchmark range 198.18.0.0/15");
+    lab = (a >> 24) != 127;
     family = AF_INET;
     d4->sin_family = AF_INET;
     d4->sin_port = htons((uint16_t)port);
     dst_len = sizeof *d4;
   } else if (inet_pton(AF_INET6, host, &d6->sin6_addr) == 1) {
-    if (!IN6_IS_ADDR_LOOPBACK(&d6->sin6_addr)) die("refusing a non-loopback target (only 127.0.0.0/8 or ::1)");
+    if (!IN6_IS_ADDR_LOOPBACK(&d6->sin6_addr)) die("refusing a target outside 127.0.0.0/8, ::1 and the benchmark range 198.18.0.0/15");
     family = AF_INET6;
     d6->sin6_family = AF_INET6;
     d6->sin6_port = htons((uint16_t)port);
@@ -212,7 +217,8 @@ int main(int argc, char **argv) {
   if (family == AF_INET) {
     struct sockaddr_in *s4 = (struct sockaddr_in *)&src;
     s4->sin_family = AF_INET;
-    s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* In a lab namespace the kernel picks the address facing the target. */
+    s4->sin_addr.s_addr = htonl(lab ? INADDR_ANY : INADDR_LOOPBACK);
   } else {
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&src;
     s6->sin6_family = AF_INET6;
