@@ -52,6 +52,13 @@ const SECRET = 'livmap-bench-sha256-key';
 
 const root = repoRoot();
 const work = mkdtempSync(join(tmpdir(), 'livmap-bench-'));
+// Also on Ctrl-C (the lab's signal handler exits the process) or any other early exit.
+process.once('exit', () => {
+  if (!args.keep) rmSync(work, { recursive: true, force: true });
+});
+// Ctrl-C: exit through 'exit', whose listeners stop the servers and take the lab down.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
 const rows: Row[] = [];
 const raw: Record<string, unknown> = {};
 const started = Date.now();
