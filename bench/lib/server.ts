@@ -105,7 +105,7 @@ export interface LivmapOptions {
   readonly apiPort?: number;
   /** The per-ITR reply limit; unless given, one so high it never refuses (see startLivmap). */
   readonly rateLimit?: { readonly perSecond: number; readonly burst: number; readonly maxAddresses?: number };
-  /** `serve --workers N` (only when the server has that option: see serveAcceptsWorkers). */
+  /** `serve --workers N` (only when the server has that option: see serveAcceptsWorkers); 1 when it has and this is unset. */
   readonly workers?: number;
   /** Run inside a lab namespace, listening on `host`; `ready` then replaces the loopback probe. */
   readonly lab?: { readonly netns: string; readonly host: string; ready(timeoutMs: number): Promise<void> };
@@ -116,9 +116,13 @@ export interface LivmapOptions {
  * option parsing refuses an unknown option before it looks at --help.
  */
 export function serveAcceptsWorkers(): boolean {
-  const result = spawnSync(process.execPath, [join(repoRoot(), 'bin/livmap'), 'serve', '--workers', '2', '--help'], { env: childEnv(), encoding: 'utf8', timeout: 30_000 });
-  return result.status === 0 && result.stdout.includes('--workers');
+  if (acceptsWorkers === undefined) {
+    const result = spawnSync(process.execPath, [join(repoRoot(), 'bin/livmap'), 'serve', '--workers', '2', '--help'], { env: childEnv(), encoding: 'utf8', timeout: 30_000 });
+    acceptsWorkers = result.status === 0 && result.stdout.includes('--workers');
+  }
+  return acceptsWorkers;
 }
+let acceptsWorkers: boolean | undefined;
 
 export interface Livmap extends Spawned {
   readonly port: number;
@@ -140,7 +144,9 @@ export async function startLivmap(o: LivmapOptions): Promise<Livmap> {
   const config: ConfigJson = { dataDir: o.dataDir, lisp, api: { listen: `127.0.0.1:${o.apiPort ?? 0}` }, sites: o.sites };
   const configFile = join(o.dataDir, '..', `livmap-${o.port}.json`);
   writeFileSync(configFile, JSON.stringify(config, null, 2));
-  const workers = o.workers === undefined ? [] : ['--workers', String(o.workers)];
+  // One worker unless asked: a server whose default is one per core must not turn every
+  // single-core figure into a multi-core one.
+  const workers = o.workers !== undefined ? ['--workers', String(o.workers)] : serveAcceptsWorkers() ? ['--workers', '1'] : [];
   const spawned = spawnTracked(
     [...(o.nodeArgs ?? []), join(repoRoot(), 'bin/livmap'), 'serve', '--config', configFile, '--log-level', o.logLevel ?? 'info', ...workers],
     o.captureLog ? 'pipe' : 'ignore',
