@@ -279,10 +279,13 @@ async function main(): Promise<void> {
           const server = await startLivmap({ dataDir, port: await freeUdpPort(), sites: siteJson('hmac-sha256'), probeEid: hostV4(0), workers });
           log(`Map-Request: livmap (${workers} worker${workers === 1 ? '' : 's'}) up with ${count(n)} mappings in ${(server.readyMs / 1000).toFixed(2)} s; measuring`);
           try {
-            const c = await compare(file, { requestNonceOffset: ECM_NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET, portOffset: ECM_PORT_OFFSET, checksumOffset: ECM_CHECKSUM_OFFSET }, echo.port, server.port);
+            // Workers share the port by SO_REUSEPORT, which hashes each flow to one socket: with
+            // more than one, the generator sends from 4 source ports (4 ITRs), echo included.
+            const sockets = workers === 1 ? 1 : 4;
+            const c = await compare(file, { requestNonceOffset: ECM_NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET, portOffset: ECM_PORT_OFFSET, checksumOffset: ECM_CHECKSUM_OFFSET, sockets }, echo.port, server.port);
             raw[`map-request-${n}${workers === 1 ? '' : `-workers${workers}`}`] = { ...c, fillSeconds, readyMs: server.readyMs, mix: { hits: mix.hits, siteMisses: mix.siteMisses, noSite: mix.noSite } };
             if (workers === 1) udpRows(`Map-Request→Map-Reply, ${count(n)} mappings`, c, n >= 1_000_000 ? 0.7 : n <= 10_000 ? 0.8 : 0.7);
-            else udpRows(`Map-Request→Map-Reply, ${count(n)} mappings, ${workers} workers`, c, undefined);
+            else udpRows(`Map-Request→Map-Reply, ${count(n)} mappings, ${workers} workers (generator on ${sockets} source ports)`, c, undefined);
           } finally {
             await stop(server);
           }

@@ -31,6 +31,8 @@ export interface LoadOptions {
   readonly checksumOffset?: number;
   /** Closed loop: busy-poll for replies instead of sleeping while the window is full (C generator only). */
   readonly spin?: boolean;
+  /** Send from this many sockets (source ports, as that many ITRs), so SO_REUSEPORT workers each get flows (C generator only; default 1). */
+  readonly sockets?: number;
 }
 
 export interface LoadResult {
@@ -109,6 +111,7 @@ function loadgenArgs(o: LoadOptions): string[] {
   if (o.portOffset !== undefined) args.push('--port-offset', String(o.portOffset));
   if (o.checksumOffset !== undefined) args.push('--csum-offset', String(o.checksumOffset));
   if (o.spin) args.push('--spin');
+  if (o.sockets !== undefined && o.sockets !== 1) args.push('--sockets', String(o.sockets));
   return args;
 }
 

@@ -3,8 +3,8 @@
 // same registration by a Map-Register from the generator's namespace (P bit set, as xTR B of the
 // OOR captures: the Map-Server answers with proxy Map-Replies), both checked to answer the same
 // probe with the same Map-Reply and Map-Notify, then both driven by the same C generator from the
-// same namespace, alternating with a bare Node echo: ECM Map-Request → proxy Map-Reply, and
-// Map-Register → Map-Notify, at 8 and 32 requests in flight. The per-ITR rate limit is off in
+// same namespace (from 4 source ports, as 4 ITRs), alternating with a bare Node echo: ECM
+// Map-Request → proxy Map-Reply, and Map-Register → Map-Notify, at 8 and 32 requests in flight. The per-ITR rate limit is off in
 // livmap, since OOR has none.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,8 @@ import { startEchoProcess, startLivmap, stop, type Livmap } from './server.js';
 
 export const LAB_SITE = { prefix: '10.16.10.0/24', key: 'livmap-bench-lab-key' } as const;
 export const WINDOWS = [8, 32] as const;
+/** Source ports the generator sends from (as that many ITRs): the kernel hashes each flow to one of livmap's workers' sockets. */
+export const LAB_SOCKETS = 4;
 
 export interface VsOorOptions {
   readonly binary: string | undefined;
@@ -119,7 +121,7 @@ export async function measureVsOor(o: VsOorOptions): Promise<VsOorResult> {
     const echoRegisterFile = payloadFile(o.dir, 'lab-register-echo', Array.from({ length: 20_000 }, (_, i) => signedRegister(record, nonceOf(i, 0x4b000000), LAB_SITE.key, 1)));
 
     const load = (target: string, file: string, shape: Omit<LoadOptions, 'target' | 'payloadFile' | 'window' | 'durationMs' | 'warmupMs'>, window: number): Promise<LoadResult> =>
-      runLoad(o.binary, { target: { host: target, port: LISP_PORT }, payloadFile: file, window, durationMs: o.durationMs, warmupMs: o.warmupMs, ...shape }, lab.ns('gen'));
+      runLoad(o.binary, { target: { host: target, port: LISP_PORT }, payloadFile: file, window, durationMs: o.durationMs, warmupMs: o.warmupMs, sockets: LAB_SOCKETS, ...shape }, lab.ns('gen'));
 
     for (const workers of o.workers) {
       const label = `${workers} worker${workers === 1 ? '' : 's'}`;
