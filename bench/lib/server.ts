@@ -105,7 +105,7 @@ export interface LivmapOptions {
   readonly apiPort?: number;
   /** The per-ITR reply limit; unless given, one so high it never refuses (see startLivmap). */
   readonly rateLimit?: { readonly perSecond: number; readonly burst: number; readonly maxAddresses?: number };
-  /** `serve --workers N` (only when the server has that option: see serveAcceptsWorkers); 1 when it has and this is unset. */
+  /** `serve --workers N` (default 1); passed only when the server has the option (serveAcceptsWorkers), else only 1 is possible. */
   readonly workers?: number;
   /** Run inside a lab namespace, listening on `host`; `ready` then replaces the loopback probe. */
   readonly lab?: { readonly netns: string; readonly host: string; ready(timeoutMs: number): Promise<void> };
@@ -146,7 +146,8 @@ export async function startLivmap(o: LivmapOptions): Promise<Livmap> {
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   // One worker unless asked: a server whose default is one per core must not turn every
   // single-core figure into a multi-core one.
-  const workers = o.workers !== undefined ? ['--workers', String(o.workers)] : serveAcceptsWorkers() ? ['--workers', '1'] : [];
+  if ((o.workers ?? 1) > 1 && !serveAcceptsWorkers()) throw new Error(`livmap serve has no --workers option: cannot run ${o.workers} workers`);
+  const workers = serveAcceptsWorkers() ? ['--workers', String(o.workers ?? 1)] : [];
   const spawned = spawnTracked(
     [...(o.nodeArgs ?? []), join(repoRoot(), 'bin/livmap'), 'serve', '--config', configFile, '--log-level', o.logLevel ?? 'info', ...workers],
     o.captureLog ? 'pipe' : 'ignore',
