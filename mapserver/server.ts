@@ -14,6 +14,7 @@ import { handleMapRequest, replyAddress, type ResolverOptions } from './control/
 import { MobilityNotifier, bindingMoved, type BindingChange } from './control/mobility.js';
 import { RateLimiter } from './control/rate-limit.js';
 import { RequesterTable } from './control/requesters.js';
+import { SubscriptionTable, applySubscriptionChange, handleSubscribe, type SubscribeResult } from './control/subscriptions.js';
 import { Retransmitter, realTimers, type Timers } from './control/retransmit.js';
 import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './control/types.js';
 import { MappingDatabase, type DbChange } from './db/database.js';
@@ -52,7 +53,10 @@ export class LispServer {
   private transport: UdpTransport | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly notifies: Retransmitter<string>;
-  private readonly pendingNotifySecrets = new Map<string, string>();
+  /** The secret each pending Map-Notify was signed with; null for an unsigned one (a lispers.net subscriber's). */
+  private readonly pendingNotifySecrets = new Map<string, string | null>();
+  /** RFC 9437 subscriptions: their own table, never evicted by requesters, persisted. */
+  readonly subscriptions = new SubscriptionTable();
   private readonly clock: () => number;
   private readonly timers: Timers;
   private readonly log: Logger;
@@ -94,7 +98,7 @@ export class LispServer {
     this.registerOptions = { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000 };
     this.replay = new ReplayWindow(config.lisp.registrationTtlSeconds * 1000);
     this.requesters = new RequesterTable(mobility.requesterCapacity, (itr) => db.isRegisteredXtr(itr));
-    this.mobility = new MobilityNotifier(db, this.requesters, {
+    this.mobility = new MobilityNotifier(db, this.requesters, this.subscriptions, {
       sendSmr: (to, bytes) => {
         this.metrics.countSmrSent();
         this.send({ kind: 'raw', to, bytes });
@@ -102,6 +106,11 @@ export class LispServer {
       sendNotify: (to, notify, secret) => {
         if (secret === undefined) this.send({ kind: 'message', to, message: notify });
         else this.sendNotify(to, notify, secret);
+      },
+      notifySubscriber: (next, notify, secret) => {
+        // The nonce just used is stored (a restart goes on from it); the notify need not wait.
+        this.process({ outbound: [], changes: [{ kind: 'put-subscription', subscription: next }], events: [] });
+        this.sendNotify({ address: next.itr, port: next.port }, notify, secret);
       },
       advertise: (family) => this.advertised(family),
     }, this.timers);
@@ -171,6 +180,10 @@ export class LispServer {
     const staleNonces = this.replay.load(state.nonces, now);
     // The ITRs answered before the restart still cache those answers: they must get the SMRs.
     this.requesters.restore(state.requesters, now);
+    for (const subscription of state.subscriptions) {
+      if (subscription.expiresAt > now) this.subscriptions.put(subscription);
+      else expired.push({ kind: 'delete-subscription', subscription });
+    }
     this.requestersSaved = this.requesters.version;
     await this.store.apply([...seeded, ...expired, ...staleNonces]);
     this.log.info(
@@ -209,6 +222,7 @@ export class LispServer {
     // only the other changes' EIDs are checked (most Map-Registers are quiet refreshes).
     const before = registrationEids(toStore).map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
     this.db.apply(changes);
+    for (const change of toStore) applySubscriptionChange(this.subscriptions, change);
     const moved: BindingChange[] = [];
     for (const { eid, binding } of before) {
       const after = this.db.bindingAt(eid, now);
@@ -305,15 +319,19 @@ export class LispServer {
     switch (message.type) {
       case 'ecm': {
         const inner = message.message;
-        if (inner.type !== 'map-request') return dropped('unsupported', `ECM carrying a ${inner.type}`, from);
+        // RFC 9301 §5.8: toward a Map-Server/Map-Resolver an ECM carries a Map-Request; any
+        // other inner type is counted under its own drop reason.
+        if (inner.type !== 'map-request') return dropped('ecm-inner-type', `ECM carrying a ${inner.type} (only Map-Requests are handled encapsulated)`, from);
         this.metrics.countReceived('map-request');
         if (inner.smrInvoked) this.smrInvoked(inner, from);
         if (!this.withinRate(inner, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
+        if (inner.notifyRequested && inner.xtrId) return this.subscribe({ ...inner, xtrId: inner.xtrId }, from, message.inner.sourcePort, now);
         return this.resolveRequest(inner, { ecm: message, bytes }, from, now);
       }
       case 'map-request':
         if (message.smrInvoked) this.smrInvoked(message, from);
         if (!this.withinRate(message, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
+        if (message.notifyRequested && message.xtrId) return this.subscribe({ ...message, xtrId: message.xtrId }, from, from.port, now);
         return this.resolveRequest(message, undefined, from, now);
       case 'map-register':
         return this.register(message, bytes, from, now);
@@ -399,6 +417,23 @@ export class LispServer {
   private smrInvoked(request: MapRequest, from: Endpoint): void {
     this.metrics.smrInvokedReceived.inc();
     this.mobility.onSmrInvoked(request, from);
+  }
+
+  /**
+   * RFC 9437 subscribe / unsubscribe: the subscription is stored, then its Map-Notify is sent
+   * (and retransmitted until acknowledged). Returns what is left for process() (a drop).
+   */
+  private subscribe(request: MapRequest & { readonly xtrId: Uint8Array }, from: Endpoint, replyPort: number, now: number): HandlerResult {
+    const result: SubscribeResult = handleSubscribe(this.db, this.subscriptions, request, from, replyPort, this.families(), now);
+    if (result.drop || result.changes.length === 0) return result;
+    const durable = this.commit(result.changes) ?? Promise.resolve();
+    durable.then(
+      () => {
+        for (const n of result.notifies) this.sendNotify(n.to, n.notify, n.secret);
+      },
+      (err: unknown) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'store write failed; subscription not acknowledged'),
+    );
+    return { outbound: [], changes: [], events: [] };
   }
 
   private resolveRequest(request: MapRequest, envelope: { readonly ecm: EncapsulatedControl; readonly bytes: Uint8Array } | undefined, from: Endpoint, now: number): HandlerResult {
@@ -489,10 +524,11 @@ export class LispServer {
    * Sends a Map-Notify the server originates (not an answer to a Map-Register), retransmitting
    * every second, up to 3 times, until the ETR acknowledges it (RFC 9301 §5.7).
    */
-  sendNotify(to: Endpoint, notify: MapNotify, secret: string, onGiveUp?: () => void): void {
+  sendNotify(to: Endpoint, notify: MapNotify, secret: string | undefined, onGiveUp?: () => void): void {
     const key = notifyKey(to, notify.nonce);
-    this.pendingNotifySecrets.set(key, secret);
-    this.notifies.start(key, () => this.send({ kind: 'message', to, message: notify, secret }), () => {
+    this.pendingNotifySecrets.set(key, secret ?? null);
+    const out: Outbound = secret === undefined ? { kind: 'message', to, message: notify } : { kind: 'message', to, message: notify, secret };
+    this.notifies.start(key, () => this.send(out), () => {
       this.pendingNotifySecrets.delete(key);
       onGiveUp?.();
     });
@@ -502,7 +538,8 @@ export class LispServer {
     const key = notifyKey(from, ack.nonce);
     const secret = this.pendingNotifySecrets.get(key);
     if (secret === undefined) return dropped('unexpected', 'Map-Notify-Ack for no pending Map-Notify', from);
-    if (!verifyMessage(bytes, secret)) return dropped('auth', 'Map-Notify-Ack failed authentication', from);
+    // An unsigned Map-Notify (to a subscriber with no key) is acknowledged unsigned too.
+    if (secret === null ? ack.auth.algId !== 0 : !verifyMessage(bytes, secret)) return dropped('auth', 'Map-Notify-Ack failed authentication', from);
     this.notifies.cancel(key);
     this.pendingNotifySecrets.delete(key);
     return { outbound: [], changes: [], events: [] };
@@ -518,6 +555,8 @@ export class LispServer {
       this.completeBursts(now);
       const nonces = this.replay.flush(now);
       if (nonces.length) this.process({ outbound: [], changes: nonces, events: [] });
+      const ended = this.subscriptions.expired(now);
+      if (ended.length) this.process({ outbound: [], changes: ended.map((subscription): DbChange => ({ kind: 'delete-subscription', subscription })), events: [] });
       if (this.requesters.version !== this.requestersSaved && now - this.requestersSavedAt >= REQUESTERS_SAVE_MS) {
         this.requestersSaved = this.requesters.version;
         this.requestersSavedAt = now;

@@ -7,7 +7,7 @@
 import protobuf from 'protobufjs';
 import type { Address, EidPrefix, Locator, MappingRecord } from '../codec/types.js';
 import { formatIpv4, formatIpv6, formatMac } from '../codec/ip.js';
-import type { Endpoint, Registration } from '../db/model.js';
+import type { Endpoint, Registration, RegistrationAuth } from '../db/model.js';
 
 /** A stored value that is not a valid Registration; `decodeRegistration` wraps it in StoreCodecError. */
 export class WireError extends Error {}
@@ -169,6 +169,7 @@ function readAddress(r: Reader, end: number, what: string, depth = 0): Address {
 
 function readEid(r: Reader, end: number, what: string): EidPrefix {
   let iid = 0, length = 0;
+  let iidMaskLen: number | undefined;
   let address: Address | undefined;
   while (r.pos < end) {
     const tag = r.uint32();
@@ -176,11 +177,12 @@ function readEid(r: Reader, end: number, what: string): EidPrefix {
       case 1: expectWire(tag, VARINT, what); iid = r.uint32(); break;
       case 2: expectWire(tag, LENGTH_DELIMITED, what); address = readAddress(r, subEnd(r, end, what), `${what} EID`); break;
       case 3: expectWire(tag, VARINT, what); length = r.uint32(); break;
+      case 4: expectWire(tag, VARINT, what); iidMaskLen = r.uint32(); break;
       default: r.skipType(tag & 7);
     }
   }
   if (!address) throw new WireError(`${what} EID: address missing`);
-  return { iid, address, length };
+  return iidMaskLen === undefined ? { iid, address, length } : { iid, address, length, iidMaskLen };
 }
 
 function readLocator(r: Reader, end: number): Locator {
@@ -310,6 +312,7 @@ export function readRegistration(bytes: Uint8Array, interner?: Interner): Regist
   let record: MappingRecord | undefined;
   let xtrId: Uint8Array | undefined, siteId: Uint8Array | undefined;
   let proxyReply = false, merge = false, left = false;
+  let auth: RegistrationAuth | undefined;
   let claimedAt = 0, lastRefreshed = 0, expiresAt = 0;
   while (r.pos < end) {
     const tag = r.uint32();
@@ -326,6 +329,7 @@ export function readRegistration(bytes: Uint8Array, interner?: Interner): Regist
       case 10: expectWire(tag, FIXED64, 'last_refreshed'); lastRefreshed = r.double(); break;
       case 11: expectWire(tag, FIXED64, 'expires_at'); expiresAt = r.double(); break;
       case 12: expectWire(tag, VARINT, 'left'); left = r.bool(); break;
+      case 13: expectWire(tag, LENGTH_DELIMITED, 'auth'); auth = readAuth(r, subEnd(r, end, 'auth')); break;
       default: r.skipType(tag & 7);
     }
   }
@@ -334,6 +338,21 @@ export function readRegistration(bytes: Uint8Array, interner?: Interner): Regist
   if (!record) throw new WireError('registration: mapping record missing');
   const base: Registration = { site, etrId, source, proxyReply, merge, record, claimedAt, lastRefreshed, expiresAt };
   // Optional fields appear only when stored, so a round trip keeps `'xtrId' in r` unchanged.
-  if (xtrId === undefined && siteId === undefined && !left) return base;
-  return { ...base, ...(xtrId !== undefined ? { xtrId } : {}), ...(siteId !== undefined ? { siteId } : {}), ...(left ? { left } : {}) };
+  if (xtrId === undefined && siteId === undefined && !left && !auth) return base;
+  return { ...base, ...(xtrId !== undefined ? { xtrId } : {}), ...(siteId !== undefined ? { siteId } : {}), ...(left ? { left } : {}), ...(auth ? { auth } : {}) };
+}
+
+function readAuth(r: Reader, end: number): RegistrationAuth {
+  let keyId = 0, algId = 0, length = 0, keyIndex = 0;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case 1: expectWire(tag, VARINT, 'auth'); keyId = r.uint32(); break;
+      case 2: expectWire(tag, VARINT, 'auth'); algId = r.uint32(); break;
+      case 3: expectWire(tag, VARINT, 'auth'); length = r.uint32(); break;
+      case 4: expectWire(tag, VARINT, 'auth'); keyIndex = r.uint32(); break;
+      default: r.skipType(tag & 7);
+    }
+  }
+  return { keyId, algId, length, keyIndex };
 }
