@@ -14,6 +14,7 @@ import { handleMapRequest, replyAddress, type ResolverOptions } from './control/
 import { MobilityNotifier, bindingMoved, type BindingChange } from './control/mobility.js';
 import { RateLimiter } from './control/rate-limit.js';
 import { RequesterTable } from './control/requesters.js';
+import { SourceAddresses } from './control/source-address.js';
 import { SubscriptionTable, applySubscriptionChange, handleSubscribe, type SubscribeResult } from './control/subscriptions.js';
 import { Retransmitter, realTimers, type Timers } from './control/retransmit.js';
 import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './control/types.js';
@@ -86,6 +87,7 @@ export class LispServer {
     private readonly options: ServerOptions,
   ) {
     this.clock = options.now ?? Date.now;
+    this.wildcard = config.lisp.listen.some((l) => l.host === '0.0.0.0' || l.host === '::');
     this.timers = options.timers ?? realTimers;
     this.log = options.logger ?? pino({ level: 'silent' });
     this.metrics = new ServerMetrics(() => db.liveRegistrations);
@@ -112,16 +114,25 @@ export class LispServer {
         this.process({ outbound: [], changes: [{ kind: 'put-subscription', subscription: next }], events: [] });
         this.sendNotify({ address: next.itr, port: next.port }, notify, secret);
       },
-      advertise: (family) => this.advertised(family),
+      advertise: (itr) => this.advertised(itr),
     }, this.timers);
   }
 
-  /** The address SMRs carry as ITR-RLOC: the first specific listen address of the family. */
-  private advertised(family: 'ipv4' | 'ipv6'): Address {
-    const specific = this.config.lisp.listen.find((l) => l.family === (family === 'ipv6' ? 6 : 4) && l.host !== '0.0.0.0' && l.host !== '::');
-    if (family === 'ipv6') return { afi: 'ipv6', ip: specific?.host ?? '::' };
-    return { afi: 'ipv4', ip: specific?.host ?? '0.0.0.0' };
+  /**
+   * The ITR-RLOC of SMRs to `itr`: the first specific listen address of its family; on a
+   * wildcard listener, the local address the kernel uses toward that ITR (control/source-address.ts),
+   * never 0.0.0.0 / ::, which the ITR's SMR-invoked Map-Request could not be sent to.
+   */
+  private advertised(itr: string): Address {
+    const v6 = itr.includes(':');
+    const specific = this.config.lisp.listen.find((l) => l.family === (v6 ? 6 : 4) && l.host !== '0.0.0.0' && l.host !== '::');
+    const ip = specific?.host ?? this.sourceAddresses.toward(itr);
+    return v6 ? { afi: 'ipv6', ip } : { afi: 'ipv4', ip };
   }
+
+  private readonly sourceAddresses = new SourceAddresses();
+  /** Whether a listener is a wildcard (then SMRs need the source address toward each ITR). */
+  private readonly wildcard: boolean;
 
   /** Opens the store, loads state, applies the config's sites and mappings, binds the sockets. */
   static async start(config: ServerConfig, options: ServerOptions = {}): Promise<LispServer> {
@@ -460,7 +471,12 @@ export class LispServer {
       this.log.debug({ reason: result.drop.reason, detail: result.drop.detail }, 'dropped');
     }
     for (const kind of result.replies ?? []) this.metrics.countReply(kind);
-    if (result.answered) for (const requester of result.answered) this.requesters.record(requester);
+    if (result.answered) {
+      for (const requester of result.answered) {
+        this.requesters.record(requester);
+        if (this.wildcard) this.sourceAddresses.learn(requester.itr);
+      }
+    }
     for (const event of result.events) this.emit(event);
     // A Map-Notify promises the registration is stored: send it only once it is durable (commit
     // returns nothing when there is nothing to wait for).

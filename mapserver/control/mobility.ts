@@ -94,8 +94,8 @@ export interface MobilityCallbacks {
   sendNotify(to: Endpoint, notify: MapNotify, secret: string | undefined): void;
   /** A Map-Notify to a subscriber; `next` is its subscription with the nonce just used (to store). */
   notifySubscriber(next: Subscription, notify: MapNotify, secret: string | undefined): void;
-  /** The address we put as ITR-RLOC in SMRs, per family. */
-  advertise(family: 'ipv4' | 'ipv6'): Address;
+  /** The address we put as ITR-RLOC in the SMRs to `itr` (one it can reach us on). */
+  advertise(itr: string): Address;
 }
 
 export interface MoveReport {
@@ -151,15 +151,23 @@ export class MobilityNotifier {
     const nonce = randomNonce();
     // A move's SMRs differ only in the record (the ITR's own EID): encoded once per family
     // and shape, then copied with that address rewritten.
-    const encoders: Partial<Record<'ipv4' | 'ipv6', (record: EidPrefix) => Uint8Array>> = {};
-    const encoderFor = (family: 'ipv4' | 'ipv6'): ((record: EidPrefix) => Uint8Array) =>
-      (encoders[family] ??= singleRecordVariants(smrBase(change.eid, this.callbacks.advertise(family), nonce)));
+    const encoders = new Map<string, (record: EidPrefix) => Uint8Array>();
+    const encoderFor = (itr: string): ((record: EidPrefix) => Uint8Array) => {
+      const advertised = this.callbacks.advertise(itr);
+      const key = advertised.afi === 'ipv4' || advertised.afi === 'ipv6' ? advertised.ip : '';
+      let encoder = encoders.get(key);
+      if (!encoder) {
+        encoder = singleRecordVariants(smrBase(change.eid, advertised, nonce));
+        encoders.set(key, encoder);
+      }
+      return encoder;
+    };
     const requesters = this.requesters.overlapping(change.eid, now);
     // SMRs first, bookkeeping after: until its SMR leaves, an ITR keeps sending to the old RLOC.
     for (const requester of requesters) {
       const itrEid = ownEid(requester.sourceEid);
       if (!itrEid) continue;
-      const smr = encoderFor(requester.itr.includes(':') ? 'ipv6' : 'ipv4')(itrEid);
+      const smr = encoderFor(requester.itr)(itrEid);
       const to = { address: requester.itr, port: LISP_CONTROL_PORT };
       this.callbacks.sendSmr(to, smr);
       sent.push({ itr: requester.itr, eid: change.eid, eidKey, to, smr, done: false });

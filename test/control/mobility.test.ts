@@ -185,6 +185,32 @@ t.test('RFC 9437 subscribers: the subscription is answered with a Map-Notify, a 
   t.equal(notifies, 3, 'acknowledged: no more Map-Notify retransmissions (subscription ack, notify, one retransmission)');
 });
 
+t.test('listening on 0.0.0.0, SMRs carry an ITR-RLOC the ITR reaches the Map-Server on (not 0.0.0.0)', async (t) => {
+  const dir = t.testdir();
+  const server = await LispServer.start(labConfig(dir, { sites: SITES, host: '0.0.0.0' }), { sendFilter: (to) => to.address.startsWith('127.0.61.') });
+  t.teardown(() => server.close());
+  const port = server.addresses()[0]!.port;
+  const ms = { address: '127.0.0.1', port };
+  const local = await UdpPeer.bind('127.0.61.1', 4342);
+  const cloud = await UdpPeer.bind('127.0.61.2', 4342);
+  const corr = await UdpPeer.bind('127.0.61.3', 4342);
+  t.teardown(async () => { await local.close(); await cloud.close(); await corr.close(); });
+  await local.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.61.1'], ttl: 1 }), ms);
+  await local.receive();
+  await corr.send(ecmRequestBytes({ eid: VM, sourceEid: '172.16.30.10', itr: '127.0.61.3' }), ms);
+  await nextOfType(corr, 'map-reply');
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the kernel's source address toward the ITR is learnt
+  await cloud.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.61.2'], ttl: 1 }), ms);
+  const { message: smr } = await nextOfType<MapRequest>(corr, 'map-request');
+  const itrRloc = smr.itrRlocs[0]!;
+  t.ok(itrRloc.afi === 'ipv4' && itrRloc.ip !== '0.0.0.0', `ITR-RLOC ${itrRloc.afi === 'ipv4' ? itrRloc.ip : itrRloc.afi}`);
+  // The SMR-invoked Map-Request goes to that ITR-RLOC, and is answered from there.
+  const invoked = ecmRequestBytes({ eid: VM, sourceEid: '172.16.30.10', itr: '127.0.61.3', smrInvoked: true });
+  await corr.send(invoked, { address: itrRloc.afi === 'ipv4' ? itrRloc.ip : '', port });
+  const { message: reply } = await nextOfType<MapReply>(corr, 'map-reply');
+  t.equal(reply.records[0]?.locators[0]?.rloc.afi === 'ipv4' && reply.records[0].locators[0].rloc.ip, '127.0.61.2', 'reached: answered with the new mapping');
+});
+
 t.test('POST /api/v1/moves moves the VM at once and SMRs the ITRs', async (t) => {
   const dir = t.testdir();
   const service = await startService(
