@@ -280,7 +280,7 @@ export class LispServer {
     const quiet =
       stored - now >= REFRESH_WRITE_MARGIN_MS &&
       previous.claimedAt === next.claimedAt && previous.left === next.left && previous.proxyReply === next.proxyReply &&
-      previous.merge === next.merge && sameRecord(previous.record, next.record);
+      previous.merge === next.merge && sameAuth(previous, next) && sameRecord(previous.record, next.record);
     if (quiet) this.storedExpiry.set(next, stored);
     return quiet;
   }
@@ -608,6 +608,11 @@ const REQUESTERS_SAVE_MS = 5000;
 
 /** Stored registrations are rewritten at the latest when their stored expiry is this close. */
 const REFRESH_WRITE_MARGIN_MS = 120_000;
+
+/** Whether an ETR signs as before (a changed key must be stored: Map-Notifies to it use it). */
+function sameAuth(a: Registration, b: Registration): boolean {
+  return a.auth?.keyId === b.auth?.keyId && a.auth?.algId === b.auth?.algId && a.auth?.length === b.auth?.length && a.auth?.keyIndex === b.auth?.keyIndex;
+}
 
 function sameRecord(a: MappingRecord, b: MappingRecord): boolean {
   if (a.ttl !== b.ttl || a.action !== b.action || a.authoritative !== b.authoritative || a.mapVersion !== b.mapVersion) return false;
