@@ -290,7 +290,8 @@ export class LispServer {
     for (const change of moved) {
       const rlocs = (b: BindingChange['before']): string[] => b?.record.locators.map((l) => formatAddress(l.rloc)) ?? [];
       // A first registration is not a move: nobody can hold an older binding of it.
-      if (!change.before && this.requesters.overlapping(change.eid, now).length === 0) continue;
+      // (A subscriber of a prefix nobody had registered yet is told of its first registration.)
+      if (!change.before && this.requesters.overlapping(change.eid, now).length === 0 && this.subscriptions.overlapping(change.eid, now).length === 0) continue;
       this.metrics.moves.inc();
       const report = this.mobilityEnabled ? this.mobility.onChange(change, now) : { smrs: 0, notifies: 0, fanoutMs: 0 };
       if (this.mobilityEnabled) this.metrics.moveFanoutSeconds.observe(report.fanoutMs / 1000);

@@ -85,3 +85,28 @@ t.test('an RFC 9437 subscription outlives a requester flood and ends with an uns
   await etrA.receive();
   t.ok(await sub.silentFor(800), 'no Map-Notify after the unsubscribe');
 });
+
+t.test('a subscriber of a prefix nobody registered yet is told of its first registration', async (t) => {
+  const server = await LispServer.start(labConfig(t.testdir(), { sites: SITES, host: `${BLOCK}.101` }), { sendFilter: (to) => to.address.startsWith(`${BLOCK}.`) });
+  t.teardown(() => server.close());
+  const [ms] = server.addresses() as [Endpoint];
+  const etr = await UdpPeer.bind(`${BLOCK}.11`, 4342);
+  const sub = await UdpPeer.bind(`${BLOCK}.16`);
+  t.teardown(async () => { await etr.close(); await sub.close(); });
+  const request = subscribe(`${BLOCK}.16`);
+  t.equal(request.readUInt32BE(28), 0x0a103232, 'vector layout: the record EID at offset 28');
+  request.writeUInt32BE(0x0a10323c, 28); // 10.16.50.60
+  await sub.send(request, ms);
+  const first = await sub.receive();
+  t.equal(first.bytes[0]! >> 4, 4, 'answered with a Map-Notify');
+  const record = 16 + first.bytes.readUInt16BE(14);
+  t.equal(first.bytes[record + 4], 0, 'no locator yet (negative: inside the site, nothing registered)');
+  await sub.send(ack(first.bytes), ms);
+  await etr.send(mapRegisterBytes({ eid: '10.16.50.60/32', rlocs: [`${BLOCK}.11`], ttl: 1, secret: KEY }), ms);
+  await etr.receive();
+  const notified = await sub.receive();
+  const at = 16 + notified.bytes.readUInt16BE(14);
+  t.equal(notified.bytes[at + 4], 1, 'the first registration is notified: one locator');
+  t.equal([...notified.bytes.subarray(at + 24, at + 28)].join('.'), `${BLOCK}.11`, "the ETR's RLOC");
+  await sub.send(ack(notified.bytes), ms);
+});
