@@ -27,10 +27,16 @@ const XTR_ID_LENGTH = 16;
 /** RFC 9437 §5: the N bit in an EID record's reserved byte. */
 const N_BIT = 0x80;
 
-/** |N| Reserved(7) | mask-len(8) | EID-AFI + prefix; `subscribed` learns whether N was set. */
-function decodeRequestRecord(r: Reader, subscribed: { any: boolean }): EidPrefix {
+/**
+ * Whether a record of the Map-Request being decoded had N set. A module variable rather than an
+ * object and a closure per request: decoding is synchronous and this is the per-request hot path.
+ */
+let sawN = false;
+
+/** |N| Reserved(7) | mask-len(8) | EID-AFI + prefix; sets `sawN` when N is set. */
+function decodeRequestRecord(r: Reader): EidPrefix {
   r.need(2, 'Map-Request record header');
-  if ((r.buf[r.pos]! & N_BIT) !== 0) subscribed.any = true;
+  if ((r.buf[r.pos]! & N_BIT) !== 0) sawN = true;
   const maskAt = r.pos + 1;
   const maskLen = r.buf[maskAt]!;
   r.pos += 2;
@@ -52,8 +58,9 @@ export function decodeMapRequest(r: Reader): MapRequest {
   if (itrCount * 2 > r.end - r.pos) fail(at + 2, `ITR-RLOC count ${itrCount} exceeds the data (${r.end - r.pos} bytes left)`);
   const itrRlocs = readList(r, itrCount, decodeAddress);
   if (count * MIN_REQUEST_RECORD > r.end - r.pos) fail(at + 3, `record count ${count} exceeds the data (${r.end - r.pos} bytes left)`);
-  const subscribed = { any: false };
-  const records = readList(r, count, (reader) => decodeRequestRecord(reader, subscribed));
+  sawN = false;
+  const records = readList(r, count, decodeRequestRecord);
+  const subscribed = sawN;
   const mapDataPresent = (b0 & 0x04) !== 0;
   let mapReply: MappingRecord | undefined;
   if (mapDataPresent) mapReply = decodeRecord(r);
@@ -65,7 +72,7 @@ export function decodeMapRequest(r: Reader): MapRequest {
     smr: (b0 & 0x01) !== 0,
     pitr: (b1 & 0x80) !== 0,
     smrInvoked: (b1 & 0x40) !== 0,
-    notifyRequested: subscribed.any,
+    notifyRequested: subscribed,
     localXtr: (b2 & 0x40) !== 0,
     dontMapReply: (b2 & 0x20) !== 0,
     nonce,
@@ -76,7 +83,7 @@ export function decodeMapRequest(r: Reader): MapRequest {
   // Optional keys are added only when present so decode(encode(m)) deep-equals m.
   if (mapReply) (out as { mapReply?: MappingRecord }).mapReply = mapReply;
   const iBit = (b1 & 0x10) !== 0;
-  const lispersLayout = subscribed.any && r.end - r.pos === XTR_ID_LENGTH;
+  const lispersLayout = subscribed && r.end - r.pos === XTR_ID_LENGTH;
   if (iBit && !lispersLayout) {
     const { xtrId, siteId } = readXtrSite(r);
     (out as { xtrId?: Uint8Array }).xtrId = xtrId;
