@@ -3,7 +3,8 @@
 //   a plain Map-Request with S=1, source EID = the changed EID, record = the ITR's own EID,
 //   to the ITR-RLOC on port 4342; retransmitted until the SMR-invoked Map-Request arrives.
 // - Map-Notify the ETRs that lost the binding, with the new mapping (acked, retransmitted).
-// - Map-Notify RFC 9437 subscribers (N bit + xTR-ID) with the new mapping.
+// - Map-Notify RFC 9437 subscribers (control/subscriptions.ts) with the new mapping: their own
+//   nonce + 1, their key, the port they subscribed from; acked and retransmitted.
 import { randomBytes } from 'node:crypto';
 import type { Address, EidPrefix, MapNotify, MapRequest, MappingRecord } from '../codec/types.js';
 import { AUTH_ALG } from '../codec/types.js';
@@ -13,7 +14,10 @@ import { FAMILY_BITS, containsPrefix, prefixKey, prefixesOverlap } from '../code
 import { singleRecordVariants } from '../codec/map-request.js';
 import { sameAddress } from '../codec/address.js';
 import { answerRecord, LISP_CONTROL_PORT } from './map-resolver.js';
-import type { Requester, RequesterTable } from './requesters.js';
+import type { RequesterTable } from './requesters.js';
+import { subscriberNotify, subscriberNotifyKey, type Subscription, type SubscriptionTable } from './subscriptions.js';
+import { authDataLength } from '../codec/auth.js';
+import type { Registration } from '../db/model.js';
 import type { Timers } from './retransmit.js';
 
 export interface BindingChange {
@@ -65,17 +69,22 @@ function smrBase(changed: EidPrefix, advertise: Address, nonce: bigint): Omit<Ma
   };
 }
 
-export function notifyFor(record: MappingRecord, secretAlg: 'hmac-sha1' | 'hmac-sha256' | undefined, subscriber?: Requester['subscription']): MapNotify {
-  const algId = secretAlg === 'hmac-sha256' ? AUTH_ALG.hmacSha256 : secretAlg === 'hmac-sha1' ? AUTH_ALG.hmacSha1 : AUTH_ALG.none;
-  const length = algId === AUTH_ALG.hmacSha256 ? 32 : algId === AUTH_ALG.hmacSha1 ? 20 : 0;
+/**
+ * A Map-Notify to an ETR that lost a binding (RFC 9301 §5.7), signed as that ETR signed its
+ * Map-Register (key ID, algorithm, digest length: Registration.auth); a registration without
+ * that memory (stored before it was kept) is signed with the site's first key, key ID 0.
+ */
+export function etrNotify(record: MappingRecord, registration: Registration, site: Site | undefined): { notify: MapNotify; secret: string } | undefined {
+  const remembered = registration.auth ? site?.keys[registration.auth.keyIndex] : undefined;
+  const key = remembered ?? site?.keys[0];
+  if (!key) return undefined;
+  const algId = key.alg === 'hmac-sha256' ? AUTH_ALG.hmacSha256 : AUTH_ALG.hmacSha1;
+  const auth = remembered && registration.auth!.algId === algId
+    ? { keyId: registration.auth!.keyId, algId, authData: new Uint8Array(registration.auth!.length) }
+    : { keyId: 0, algId, authData: new Uint8Array(authDataLength(algId)) };
   return {
-    type: 'map-notify',
-    xtrIdPresent: subscriber !== undefined,
-    rtr: false,
-    nonce: randomNonce(),
-    auth: { keyId: 0, algId, authData: new Uint8Array(length) },
-    records: [record],
-    ...(subscriber ? { xtrId: subscriber.xtrId, siteId: subscriber.siteId ?? new Uint8Array(8) } : {}),
+    notify: { type: 'map-notify', xtrIdPresent: false, rtr: false, nonce: randomNonce(), auth, records: [record] },
+    secret: key.secret,
   };
 }
 
@@ -83,8 +92,10 @@ export interface MobilityCallbacks {
   /** An encoded SMR. */
   sendSmr(to: Endpoint, bytes: Uint8Array): void;
   sendNotify(to: Endpoint, notify: MapNotify, secret: string | undefined): void;
-  /** The address we put as ITR-RLOC in SMRs, per family. */
-  advertise(family: 'ipv4' | 'ipv6'): Address;
+  /** A Map-Notify to a subscriber; `next` is its subscription with the nonce just used (to store). */
+  notifySubscriber(next: Subscription, notify: MapNotify, secret: string | undefined): void;
+  /** The address we put as ITR-RLOC in the SMRs to `itr` (one it can reach us on). */
+  advertise(itr: string): Address;
 }
 
 export interface MoveReport {
@@ -119,6 +130,7 @@ export class MobilityNotifier {
   constructor(
     private readonly db: MappingDatabase,
     private readonly requesters: RequesterTable,
+    private readonly subscriptions: SubscriptionTable,
     private readonly callbacks: MobilityCallbacks,
     private readonly timers: Timers,
   ) {}
@@ -139,25 +151,38 @@ export class MobilityNotifier {
     const nonce = randomNonce();
     // A move's SMRs differ only in the record (the ITR's own EID): encoded once per family
     // and shape, then copied with that address rewritten.
-    const encoders: Partial<Record<'ipv4' | 'ipv6', (record: EidPrefix) => Uint8Array>> = {};
-    const encoderFor = (family: 'ipv4' | 'ipv6'): ((record: EidPrefix) => Uint8Array) =>
-      (encoders[family] ??= singleRecordVariants(smrBase(change.eid, this.callbacks.advertise(family), nonce)));
+    const encoders = new Map<string, (record: EidPrefix) => Uint8Array>();
+    const encoderFor = (itr: string): ((record: EidPrefix) => Uint8Array) => {
+      const advertised = this.callbacks.advertise(itr);
+      const key = advertised.afi === 'ipv4' || advertised.afi === 'ipv6' ? advertised.ip : '';
+      let encoder = encoders.get(key);
+      if (!encoder) {
+        encoder = singleRecordVariants(smrBase(change.eid, advertised, nonce));
+        encoders.set(key, encoder);
+      }
+      return encoder;
+    };
     const requesters = this.requesters.overlapping(change.eid, now);
     // SMRs first, bookkeeping after: until its SMR leaves, an ITR keeps sending to the old RLOC.
     for (const requester of requesters) {
       const itrEid = ownEid(requester.sourceEid);
       if (!itrEid) continue;
-      const smr = encoderFor(requester.itr.includes(':') ? 'ipv6' : 'ipv4')(itrEid);
+      const smr = encoderFor(requester.itr)(itrEid);
       const to = { address: requester.itr, port: LISP_CONTROL_PORT };
       this.callbacks.sendSmr(to, smr);
       sent.push({ itr: requester.itr, eid: change.eid, eidKey, to, smr, done: false });
     }
     for (const entry of sent) this.track(entry);
-    for (const requester of requesters) {
-      if (!requester.subscription) continue;
-      const site = this.siteOf(requester.sourceEid);
-      const key = site?.keys[0];
-      this.callbacks.sendNotify({ address: requester.itr, port: LISP_CONTROL_PORT }, notifyFor(record, key?.alg, requester.subscription), key?.secret);
+    // Every subscriber of an overlapping prefix: the changed prefix when it lies inside the
+    // subscribed one, else the subscribed prefix with what it resolves to now.
+    for (const subscription of this.subscriptions.overlapping(change.eid, now)) {
+      const eid = containsPrefix(subscription.eid, change.eid) ? change.eid : subscription.eid;
+      const subscribed = eid === change.eid ? record : { ...answerRecord(this.db.resolve(eid, now)), eid };
+      // RFC 9437: a new nonce per Map-Notify, the subscription's incremented (lispers.net
+      // repeats the request's; its xTR does not check it).
+      const next: Subscription = { ...subscription, nonce: (subscription.nonce + 1n) & 0xffffffffffffffffn };
+      const key = subscriberNotifyKey(this.db, subscription);
+      this.callbacks.notifySubscriber(next, subscriberNotify(next, next.nonce, [subscribed], key), key?.secret);
       notifies++;
     }
     // One retransmission timer per move, not one per SMR: a move may SMR ten thousand ITRs.
@@ -166,9 +191,9 @@ export class MobilityNotifier {
     const kept = new Set(change.after?.registrations.map((r) => r.etrId));
     for (const old of change.before?.registrations ?? []) {
       if (kept.has(old.etrId)) continue;
-      const key = this.db.sites.get(old.site)?.keys[0];
-      if (!key) continue;
-      this.callbacks.sendNotify({ address: old.source.address, port: LISP_CONTROL_PORT }, notifyFor(record, key.alg), key.secret);
+      const signed = etrNotify(record, old, this.db.sites.get(old.site));
+      if (!signed) continue;
+      this.callbacks.sendNotify({ address: old.source.address, port: LISP_CONTROL_PORT }, signed.notify, signed.secret);
       notifies++;
     }
     return { eid: change.eid, smrs: sent.length, notifies, fanoutMs: Number(process.hrtime.bigint() - started) / 1e6 };
@@ -229,11 +254,6 @@ export class MobilityNotifier {
       }
     }
     return stopped;
-  }
-
-  private siteOf(source: Address): Site | undefined {
-    const eid = ownEid(source);
-    return eid ? this.db.siteFor(eid)?.site : undefined;
   }
 
   close(): void {
