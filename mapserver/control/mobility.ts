@@ -18,7 +18,7 @@ import type { RequesterTable } from './requesters.js';
 import { subscriberNotify, subscriberNotifyKey, type Subscription, type SubscriptionTable } from './subscriptions.js';
 import { authDataLength } from '../codec/auth.js';
 import type { Registration } from '../db/model.js';
-import type { Timers } from './retransmit.js';
+import { Retransmitter, type Timers, type Transmission } from './retransmit.js';
 
 export interface BindingChange {
   readonly eid: EidPrefix;
@@ -106,37 +106,27 @@ export interface MoveReport {
   readonly fanoutMs: number;
 }
 
-interface PendingSmr {
-  readonly itr: string;
-  readonly eid: EidPrefix;
-  readonly eidKey: string;
-  readonly to: Endpoint;
-  /** The encoded SMR, as sent and retransmitted. */
-  readonly smr: Uint8Array;
-  /** Answered by an SMR-invoked request, given up, or replaced by a newer move's SMR. */
-  done: boolean;
-}
-
-/** RFC 9301 §6.6.2: an SMR is retransmitted every second, up to 3 times. */
-const SMR_INTERVAL_MS = 1000;
-const SMR_RETRIES = 3;
-
 export class MobilityNotifier {
-  /** SMRs not yet answered by an SMR-invoked Map-Request, by ITR (few per ITR: a list). */
-  private readonly pendingByItr = new Map<string, PendingSmr[]>();
-  private pendingCount = 0;
-  private readonly rounds = new Set<unknown>();
+  /**
+   * SMRs not yet answered by an SMR-invoked Map-Request, keyed `itr|prefix key`, resent every
+   * second up to 3 times (RFC 9301 §6.6.2): a move's SMRs share one timer per round.
+   */
+  private readonly smrs: Retransmitter<string>;
+  /** The same SMRs by ITR, to find those an SMR-invoked request answers: ITR -> prefix key -> prefix. */
+  private readonly pendingByItr = new Map<string, Map<string, EidPrefix>>();
 
   constructor(
     private readonly db: MappingDatabase,
     private readonly requesters: RequesterTable,
     private readonly subscriptions: SubscriptionTable,
     private readonly callbacks: MobilityCallbacks,
-    private readonly timers: Timers,
-  ) {}
+    timers: Timers,
+  ) {
+    this.smrs = new Retransmitter(timers);
+  }
 
   get pendingSmrs(): number {
-    return this.pendingCount;
+    return this.smrs.size;
   }
 
   /** Reacts to one changed binding; returns what it sent. */
@@ -145,7 +135,7 @@ export class MobilityNotifier {
     const resolution = this.db.resolve(change.eid, now);
     const record = { ...answerRecord(resolution), eid: change.eid };
     const eidKey = prefixKey(change.eid);
-    const sent: PendingSmr[] = [];
+    let smrs = 0;
     let notifies = 0;
     // One nonce for the move's SMRs: the SMR-invoked requests carry their own, OOR ignores this one.
     const nonce = randomNonce();
@@ -164,15 +154,19 @@ export class MobilityNotifier {
     };
     const requesters = this.requesters.overlapping(change.eid, now);
     // SMRs first, bookkeeping after: until its SMR leaves, an ITR keeps sending to the old RLOC.
-    for (const requester of requesters) {
-      const itrEid = ownEid(requester.sourceEid);
-      if (!itrEid) continue;
-      const smr = encoderFor(requester.itr)(itrEid);
-      const to = { address: requester.itr, port: LISP_CONTROL_PORT };
-      this.callbacks.sendSmr(to, smr);
-      sent.push({ itr: requester.itr, eid: change.eid, eidKey, to, smr, done: false });
-    }
-    for (const entry of sent) this.track(entry);
+    // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
+    const transmissions = function* (this: MobilityNotifier): Generator<Transmission<string>> {
+      for (const requester of requesters) {
+        const itrEid = ownEid(requester.sourceEid);
+        if (!itrEid) continue;
+        const smr = encoderFor(requester.itr)(itrEid);
+        const to = { address: requester.itr, port: LISP_CONTROL_PORT };
+        yield { key: `${requester.itr}|${eidKey}`, transmit: () => this.callbacks.sendSmr(to, smr), onGiveUp: () => this.forget(requester.itr, eidKey) };
+        this.remember(requester.itr, eidKey, change.eid);
+        smrs++;
+      }
+    };
+    this.smrs.startAll(transmissions.call(this));
     // Every subscriber of an overlapping prefix: the changed prefix when it lies inside the
     // subscribed one, else the subscribed prefix with what it resolves to now.
     for (const subscription of this.subscriptions.overlapping(change.eid, now)) {
@@ -185,8 +179,6 @@ export class MobilityNotifier {
       this.callbacks.notifySubscriber(next, subscriberNotify(next, next.nonce, [subscribed], key), key?.secret);
       notifies++;
     }
-    // One retransmission timer per move, not one per SMR: a move may SMR ten thousand ITRs.
-    if (sent.length) this.scheduleRound(sent, 1);
     // ETRs that held the binding and lost it learn the new mapping (RFC 9301 §5.7 Map-Notify).
     const kept = new Set(change.after?.registrations.map((r) => r.etrId));
     for (const old of change.before?.registrations ?? []) {
@@ -196,60 +188,35 @@ export class MobilityNotifier {
       this.callbacks.sendNotify({ address: old.source.address, port: LISP_CONTROL_PORT }, signed.notify, signed.secret);
       notifies++;
     }
-    return { eid: change.eid, smrs: sent.length, notifies, fanoutMs: Number(process.hrtime.bigint() - started) / 1e6 };
+    return { eid: change.eid, smrs, notifies, fanoutMs: Number(process.hrtime.bigint() - started) / 1e6 };
   }
 
-  /** Adds an SMR to its ITR's list, replacing one for the same prefix from an earlier move. */
-  private track(entry: PendingSmr): void {
-    let list = this.pendingByItr.get(entry.itr);
-    if (!list) {
-      list = [];
-      this.pendingByItr.set(entry.itr, list);
+  /** Indexes a pending SMR by its ITR (a newer move's SMR for the same prefix takes its place). */
+  private remember(itr: string, eidKey: string, eid: EidPrefix): void {
+    let byPrefix = this.pendingByItr.get(itr);
+    if (!byPrefix) {
+      byPrefix = new Map();
+      this.pendingByItr.set(itr, byPrefix);
     }
-    const old = list.findIndex((p) => p.eidKey === entry.eidKey);
-    if (old >= 0) {
-      list[old]!.done = true;
-      list[old] = entry;
-    } else {
-      list.push(entry);
-      this.pendingCount++;
-    }
+    byPrefix.set(eidKey, eid);
   }
 
-  private untrack(entry: PendingSmr): void {
-    entry.done = true;
-    const list = this.pendingByItr.get(entry.itr);
-    const i = list ? list.indexOf(entry) : -1;
-    if (!list || i < 0) return;
-    list.splice(i, 1);
-    this.pendingCount--;
-    if (list.length === 0) this.pendingByItr.delete(entry.itr);
-  }
-
-  private scheduleRound(entries: readonly PendingSmr[], round: number): void {
-    const handle = this.timers.setTimeout(() => {
-      this.rounds.delete(handle);
-      const open = entries.filter((entry) => !entry.done);
-      if (round > SMR_RETRIES) {
-        for (const entry of open) this.untrack(entry);
-        return;
-      }
-      // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
-      for (const entry of open) this.callbacks.sendSmr(entry.to, entry.smr);
-      if (open.length) this.scheduleRound(open, round + 1);
-    }, SMR_INTERVAL_MS);
-    this.rounds.add(handle);
+  private forget(itr: string, eidKey: string): void {
+    const byPrefix = this.pendingByItr.get(itr);
+    if (!byPrefix?.delete(eidKey)) return;
+    if (byPrefix.size === 0) this.pendingByItr.delete(itr);
   }
 
   /** An SMR-invoked Map-Request arrived: stop retransmitting the SMRs it answers. */
   onSmrInvoked(request: MapRequest, from: Endpoint): number {
-    if (this.pendingCount === 0) return 0;
+    if (this.smrs.size === 0) return 0;
     let stopped = 0;
     const itrs = [from.address, ...request.itrRlocs.flatMap((r) => (r.afi === 'ipv4' || r.afi === 'ipv6' ? [r.ip] : []))];
     for (const itr of new Set(itrs)) {
-      for (const entry of [...(this.pendingByItr.get(itr) ?? [])]) {
-        if (!request.records.some((eid) => prefixesOverlap(eid, entry.eid) || containsPrefix(eid, entry.eid))) continue;
-        this.untrack(entry);
+      for (const [eidKey, eid] of [...(this.pendingByItr.get(itr) ?? [])]) {
+        if (!request.records.some((asked) => prefixesOverlap(asked, eid) || containsPrefix(asked, eid))) continue;
+        this.smrs.cancel(`${itr}|${eidKey}`);
+        this.forget(itr, eidKey);
         stopped++;
       }
     }
@@ -257,9 +224,7 @@ export class MobilityNotifier {
   }
 
   close(): void {
-    for (const handle of this.rounds) this.timers.clearTimeout(handle);
-    this.rounds.clear();
+    this.smrs.cancelAll();
     this.pendingByItr.clear();
-    this.pendingCount = 0;
   }
 }
