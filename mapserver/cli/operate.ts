@@ -145,13 +145,16 @@ Lists live registrations, following the API's cursors until the end (or --limit)
   --eid PREFIX       only registrations of PREFIX or inside it
   --iid N            instance ID of --eid (default 0)
   --etr ID           only this ETR's (its ETR id as listed, or its address)
-  --limit N          at most N registrations`,
-  { site: { type: 'string' }, eid: { type: 'string' }, iid: { type: 'string' }, etr: { type: 'string' }, limit: { type: 'string' } },
+  --limit N          at most N registrations
+  --page N           registrations per request (1..1000, default 1000)`,
+  { site: { type: 'string' }, eid: { type: 'string' }, iid: { type: 'string' }, etr: { type: 'string' }, limit: { type: 'string' }, page: { type: 'string' } },
   async (target, values, positionals) => {
     if (positionals.length) throw usage(`unexpected argument '${positionals[0]}'`);
     if (typeof values.eid === 'string') checkEid(values.eid, '--eid');
     const limit = values.limit === undefined ? Infinity : Number(values.limit);
     if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) throw usage('--limit must be a positive integer');
+    const pageSize = Number(values.page ?? PAGE_MAX);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > PAGE_MAX) throw usage(`--page must be an integer from 1 to ${PAGE_MAX}`);
     const filter = new URLSearchParams();
     if (typeof values.site === 'string') filter.set('site', values.site);
     if (typeof values.eid === 'string') filter.set('eid', values.eid);
@@ -162,7 +165,7 @@ Lists live registrations, following the API's cursors until the end (or --limit)
     let cursor: string | undefined;
     do {
       const query = new URLSearchParams(filter);
-      query.set('limit', String(Math.min(PAGE_MAX, limit - all.length)));
+      query.set('limit', String(Math.min(pageSize, limit - all.length)));
       if (cursor) query.set('cursor', cursor);
       const page = (await apiRequest<RegistrationsPage>(target, 'GET', `/registrations?${query}`)).body;
       if (!Array.isArray(page?.registrations)) throw new CliError(EXIT.server, 'GET /registrations answered without a registrations list');

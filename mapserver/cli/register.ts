@@ -27,6 +27,8 @@ Map-Notify, which it verifies with the same key.
   --ttl MINUTES      record TTL (default 10)
   --no-proxy         do not ask the Map-Server to proxy-reply (P=0)
   --timeout MS       wait this long for the Map-Notify (default 2000)
+  --source IP        send from this local address (the Map-Server tells ETRs apart by
+                     where they register from: use 127.0.0.2, 127.0.0.3... to play several)
   -h, --help         this help
 `;
 
@@ -40,7 +42,7 @@ export const registerVerb: Verb = {
         options: {
           ms: { type: 'string', default: '127.0.0.1:4342' }, eid: { type: 'string' }, iid: { type: 'string', default: '0' },
           rloc: { type: 'string', multiple: true }, key: { type: 'string' }, alg: { type: 'string', default: 'hmac-sha1' },
-          ttl: { type: 'string', default: '10' }, 'no-proxy': { type: 'boolean' }, timeout: { type: 'string', default: '2000' },
+          ttl: { type: 'string', default: '10' }, 'no-proxy': { type: 'boolean' }, timeout: { type: 'string', default: '2000' }, source: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
       }));
@@ -69,6 +71,8 @@ export const registerVerb: Verb = {
     if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0xffffffff) return fail('--ttl must be a whole number of minutes');
     // Checked before anything is sent: "no Map-Notify within NaN ms" helps nobody.
     if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) return fail(`--timeout must be a positive number of milliseconds, not '${values.timeout}'`);
+    const source = values.source === undefined ? undefined : canonicalIp(values.source);
+    if (source === null) return fail(`--source '${values.source}' is not an IP address`);
     let ms;
     let eid;
     try {
@@ -94,6 +98,13 @@ export const registerVerb: Verb = {
     const socket = dgram.createSocket(ms.host.includes(':') ? 'udp6' : 'udp4');
     socket.on('error', () => {});
     try {
+      if (source !== undefined) {
+        const bound = await new Promise<Error | undefined>((resolve) => {
+          socket.once('error', resolve);
+          socket.bind(0, source, () => resolve(undefined));
+        });
+        if (bound) return fail(`--source ${source}: cannot send from there (${(bound as NodeJS.ErrnoException).code ?? bound.message})`);
+      }
       const answer = await exchange(socket, () => socket.send(signMessage(register, values.key!), ms.port, ms.host), 'map-notify', register.nonce, timeoutMs);
       process.stdout.write(`Sent Map-Register for ${formatEidPrefix(eid)} -> ${rlocs.join(', ')} to ${endpointString(ms.host, ms.port)}\n`);
       if (!answer) {
