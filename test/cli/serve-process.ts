@@ -1,6 +1,7 @@
 // A real `livmap serve` child process for the CLI tests: started with any arguments, resolved
 // once the operator API listens, with its config, data directory, token and output at hand.
 import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LIVMAP_BIN, livmap, type CliRun } from '../helpers/cli.js';
@@ -96,4 +97,13 @@ export function startServeProcess(
     },
   };
   return waitFor(/operator API listening/).then(() => process_);
+}
+
+/** A UDP port free a moment ago on ::1 (the shared helper binds IPv4 only). */
+export async function freeUdp6Port(): Promise<number> {
+  const socket = dgram.createSocket('udp6');
+  await new Promise<void>((resolve) => socket.bind(0, '::1', () => resolve()));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
 }
