@@ -17,6 +17,8 @@ export function fieldPath(root: string, pointer: string): string {
 
 /** The values a const/enum (or an anyOf of consts, as TypeBox writes unions of literals) allows at the error's field. */
 function allowedValues(error: ErrorObject, siblings: readonly ErrorObject[]): string[] {
+  // A lone const error is one branch of a union: without its siblings the list would be partial.
+  if (error.keyword === 'const' && siblings.length === 0) return [];
   const values: string[] = [];
   for (const e of [error, ...siblings]) {
     if (e.instancePath !== error.instancePath) continue;
