@@ -42,7 +42,7 @@ export function describeSchemaError(root: string, error: ErrorObject, siblings: 
     return { field: fieldPath(root, error.instancePath), problem: allowed.length ? `must be one of ${allowed.join(', ')}` : 'is not one of the allowed values' };
   }
   if (error.keyword === 'minLength') {
-    return { field: fieldPath(root, error.instancePath), problem: `must be at least ${String(params.limit)} characters long` };
+    return { field: fieldPath(root, error.instancePath), problem: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters long` };
   }
   return { field: fieldPath(root, error.instancePath), problem: error.message ?? 'is invalid' };
 }
