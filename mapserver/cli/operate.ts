@@ -356,17 +356,20 @@ async function follow(target: ApiTarget, since: number | undefined, print: (e: E
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let response: Response;
+  // Only connecting has a deadline (the signal also governs the body: a live stream may be quiet for hours).
+  const connecting = setTimeout(() => stop.abort(new DOMException('no answer', 'TimeoutError')), target.timeoutMs);
   try {
-    // Only connecting has a deadline: a live stream may be quiet for hours.
     response = await fetch(`${target.url}/api/v1/events`, {
       headers: { accept: 'text/event-stream', ...(target.token ? { authorization: `Bearer ${target.token}` } : {}), ...(since !== undefined ? { 'last-event-id': String(since) } : {}) },
-      signal: AbortSignal.any([stop.signal, AbortSignal.timeout(target.timeoutMs)]),
+      signal: stop.signal,
     });
   } catch (err) {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (stop.signal.aborted) return EXIT.ok;
-    throw unreachable(target, err);
+    if (stop.signal.aborted && (stop.signal.reason as Error | undefined)?.name !== 'TimeoutError') return EXIT.ok;
+    throw unreachable(target, stop.signal.aborted ? stop.signal.reason : err);
+  } finally {
+    clearTimeout(connecting);
   }
   if (!response.ok || !response.body) {
     const text = await response.text();

@@ -92,7 +92,8 @@ t.test('exit codes: unreachable 3, wrong token 4; help lists them', async (t) =>
 t.test('events --follow prints events as they happen and ends cleanly on Ctrl-C', async (t) => {
   const serve = await serveWith(t.testdir());
   t.teardown(() => void serve.stop('SIGKILL'));
-  const child = spawn(process.execPath, [LIVMAP_BIN, 'events', '--follow', '--api', serve.api, '--token', TOKEN], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+  // --timeout bounds connecting only: the stream stays open past it.
+  const child = spawn(process.execPath, [LIVMAP_BIN, 'events', '--follow', '--timeout', '1000', '--api', serve.api, '--token', TOKEN], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -102,6 +103,11 @@ t.test('events --follow prints events as they happen and ends cleanly on Ctrl-C'
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   t.match(out, /(#\d+|-) {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}registered {2}site local {2}10\.16\.10\.0\/24 {2}etr rloc:127\.0\.0\.1 {2}rlocs 127\.0\.0\.1/);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  t.equal(child.exitCode, null, 'still following after --timeout');
+  await registered(serve, '192.168.20.0/24', '127.0.0.2', 'cloud-key');
+  for (let i = 0; i < 50 && !out.includes('site cloud'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  t.match(out, /registered {2}site cloud {2}192\.168\.20\.0\/24 {2}etr rloc:127\.0\.0\.2/);
   child.kill('SIGINT');
   t.equal(await exited, 0);
 });
