@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { analyzeSeries, REFERENCE_BARS, writeSeriesResults, type DirectionSummary, type ExtrapolatedResult, type MoveResult, type SeriesInput } from './results.js';
+import { ListenError } from '../mapserver/service.js';
 import { runSeries, type MoveFacts, type SeriesOptions, type SeriesRun } from './scenario.js';
 import { round } from './stats.js';
 import { barChartSvg, type Bar } from './svg.js';
@@ -312,6 +313,13 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       process.exitCode = code;
     },
     (err: unknown) => {
+      // A port we cannot have is the operator's to fix, not a bug: one line, exit 2, as `livmap serve`.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (err instanceof ListenError || code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+        process.stderr.write(`simulation: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
       process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
       process.exitCode = 1;
     },

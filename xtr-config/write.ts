@@ -18,7 +18,8 @@ export async function writeAtomically(files: readonly OutputFile[]): Promise<voi
       await mkdir(dirname(file.path), { recursive: true });
       const tmp = join(dirname(file.path), `.${basename(file.path)}.${process.pid}.${i}.tmp`);
       staged.push({ tmp, path: file.path });
-      await writeFile(tmp, file.text, { flag: 'wx' });
+      // 0600: OOR configs and the livmap config carry the sites' shared keys.
+      await writeFile(tmp, file.text, { flag: 'wx', mode: 0o600 });
     }
   } catch (err) {
     await Promise.all(staged.map((s) => rm(s.tmp, { force: true })));

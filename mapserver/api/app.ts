@@ -1,6 +1,6 @@
 // The operator REST API: fastify plugins over the control plane, in the Map-Server's process.
 import type { EventEmitter } from 'node:events';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
@@ -60,7 +60,7 @@ export async function buildApi(control: ControlPlane, options: ApiOptions): Prom
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
     // One line per request (below) instead of fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     // Unknown fields are errors, not silently dropped. Query strings are text: coerce them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },

@@ -10,6 +10,8 @@ export interface ResolvedToken {
   readonly token: string;
   /** Where a generated token was stored; undefined when it came from config or environment. */
   readonly file?: string;
+  /** True when this call generated the token and wrote the file (the first start). */
+  readonly created?: boolean;
 }
 
 export async function resolveApiToken(configToken: string | undefined, dataDir: string, env = process.env): Promise<ResolvedToken> {
@@ -24,7 +26,7 @@ export async function resolveApiToken(configToken: string | undefined, dataDir: 
   }
   const token = randomBytes(24).toString('base64url');
   await writeFile(file, `${token}\n`, { mode: 0o600 });
-  return { token, file };
+  return { token, file, created: true };
 }
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();

@@ -28,7 +28,17 @@ const MESSAGE_NAME: Readonly<Record<LispMessage['type'], string>> = {
 
 export { actionName };
 
-const ALG_NAMES = ['none', 'HMAC-SHA-1-96', 'HMAC-SHA-256-128'];
+/**
+ * The HMAC an authentication field holds, named by its algorithm and length: algorithm 1 is
+ * RFC 9301's HMAC-SHA-1-96 (12 bytes), but OOR and others send the full 20-byte HMAC-SHA-1;
+ * likewise HMAC-SHA-256-128 (16 bytes) and the full HMAC-SHA-256 (32).
+ */
+export function hmacLabel(algId: number, length: number): string | undefined {
+  if (algId === 0) return length === 0 ? 'none' : undefined;
+  if (algId === 1) return length === 20 ? 'HMAC-SHA-1, full 20-byte digest' : length === 12 ? 'HMAC-SHA-1-96' : undefined;
+  if (algId === 2) return length === 32 ? 'HMAC-SHA-256, full 32-byte digest' : length === 16 ? 'HMAC-SHA-256-128' : undefined;
+  return undefined;
+}
 
 /** 64-bit nonce as `0x` + 16 hex digits. */
 export function nonceHex(nonce: bigint): string {
@@ -122,7 +132,7 @@ function formatEid(eid: EidPrefix): string {
 type Add = (depth: number, text: string) => void;
 
 function describeAuth(auth: Auth, add: Add): void {
-  add(1, `Key ID: ${auth.keyId}, Algorithm ID: ${auth.algId} (${ALG_NAMES[auth.algId] ?? 'unknown'})`);
+  add(1, `Key ID: ${auth.keyId}, Algorithm ID: ${auth.algId} (${hmacLabel(auth.algId, auth.authData.length) ?? `unknown: ${auth.authData.length} bytes`})`);
   add(1, `Authentication data (${auth.authData.length} bytes): ${hex(auth.authData) || '(none)'}`);
 }
 

@@ -6,8 +6,9 @@ import { parseArgs } from 'node:util';
 import { encode } from '../codec/index.js';
 import { exchange } from './exchange.js';
 import { canonicalIp } from '../codec/ip.js';
+import { endpointString, resolveTarget } from './endpoint.js';
 import type { Address, EncapsulatedControl, MapReply } from '../codec/types.js';
-import { FAMILY_BITS, formatEidPrefix, parseEidPrefix, requireFamily } from '../codec/prefix.js';
+import { FAMILY_BITS, PrefixError, formatEidPrefix, parseEidPrefix, requireFamily } from '../codec/prefix.js';
 import { actionName, formatAddress } from './format.js';
 import type { Verb } from './main.js';
 
@@ -16,9 +17,11 @@ const HELP = `usage: livmap lig EID [--mr HOST[:PORT]] [--iid N] [--source-eid I
 Sends an ECM-encapsulated Map-Request for EID to a Map-Resolver and prints the
 Map-Reply: EID prefix, TTL, action and locators, with the round-trip time.
 
-  --mr HOST[:PORT]   Map-Resolver (default 127.0.0.1:4342; IPv6 as [addr]:port)
+  --mr HOST[:PORT]   Map-Resolver: IP address or host name (default 127.0.0.1:4342;
+                     IPv6 as [addr]:port)
   --iid N            instance ID (default 0)
-  --source-eid IP    source EID of the request (default: the local address used)
+  --source-eid IP    source EID of the request (default: the local address used when it
+                     is of the EID's family, else the unspecified address 0.0.0.0 or ::)
   --timeout MS       wait this long for each reply (default 2000)
   --count N          send up to N requests until one is answered (default 3)
   -h, --help         this help
@@ -28,13 +31,6 @@ export interface LigResult {
   readonly reply: MapReply;
   readonly from: { readonly address: string; readonly port: number };
   readonly rttMs: number;
-}
-
-function parseResolver(text: string): { host: string; port: number } | undefined {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text) ?? /^([0-9a-fA-F:]+)$/.exec(text);
-  const host = m?.[1] && canonicalIp(m[1]);
-  const port = m?.[2] ? Number(m[2]) : 4342;
-  return host && port > 0 && port < 65536 ? { host, port } : undefined;
 }
 
 function ipAddress(ip: string): Address {
@@ -70,8 +66,12 @@ export async function lig(options: {
       socket.connect(options.resolver.port, options.resolver.host, () => resolve());
     });
     const local = socket.address();
-    const sourceIp = options.sourceEid ?? local.address;
     const destination = target.address.afi === 'ipv4' || target.address.afi === 'ipv6' ? target.address.ip : local.address;
+    // The inner IP header is of the EID's family, and so the source EID. lig is no host of an EID
+    // site: without --source-eid, the local address stands in when it is of that family, else the
+    // unspecified address says "no source EID" rather than invent one. The answer goes to the
+    // ITR-RLOC (the outer address), so the source EID does not change where it comes back.
+    const sourceIp = options.sourceEid ?? (local.address.includes(':') === destination.includes(':') ? local.address : destination.includes(':') ? '::' : '0.0.0.0');
     if (sourceIp.includes(':') !== destination.includes(':')) throw new Error('--source-eid must be of the EID\'s address family');
     const nonce = randomBytes(8).readBigUInt64BE();
     const ecm: EncapsulatedControl = {
@@ -91,14 +91,25 @@ export async function lig(options: {
       if (answer) return { reply: answer.message, from: answer.from, rttMs: answer.rttMs };
     }
     const hint = refused ? ' (the host answered "port unreachable": is livmap running there?)' : '';
-    throw new Error(`no Map-Reply from ${options.resolver.host}:${options.resolver.port} after ${options.attempts} request(s) of ${options.timeoutMs} ms${hint}`);
+    throw new Error(`no Map-Reply from ${endpointString(options.resolver.host, options.resolver.port)} after ${options.attempts} request(s) of ${options.timeoutMs} ms${hint}`);
   } finally {
     socket.close();
   }
 }
 
+/** Why EID cannot be looked up (not an IP or MAC address or prefix), or undefined. */
+function eidProblem(eid: string): string | undefined {
+  try {
+    parseEidPrefix(eid, 0);
+    return undefined;
+  } catch (err) {
+    if (err instanceof PrefixError) return `EID ${err.message}`;
+    throw err;
+  }
+}
+
 export function formatLig(eidText: string, result: LigResult): string {
-  const lines = [`Received map-reply from ${result.from.address}:${result.from.port} with rtt ${result.rttMs.toFixed(3)} ms`, ''];
+  const lines = [`Received map-reply from ${endpointString(result.from.address, result.from.port)} with rtt ${result.rttMs.toFixed(3)} ms`, ''];
   for (const record of result.reply.records) {
     lines.push(`Mapping entry for EID ${eidText}:`);
     const flags = [record.authoritative ? 'authoritative' : 'not authoritative', `action ${actionName(record.action)}`];
@@ -137,23 +148,29 @@ export const ligVerb: Verb = {
       return 0;
     }
     const [eid] = positionals;
-    const resolver = parseResolver(values.mr);
     const iid = Number(values.iid);
     const timeoutMs = Number(values.timeout);
     const attempts = Number(values.count);
     const problem =
       !eid ? 'give the EID to look up' : positionals.length > 1 ? `unexpected argument '${positionals[1]}'`
-      : !resolver ? `--mr '${values.mr}' is not HOST[:PORT] with an IP address`
-      : !Number.isInteger(iid) || iid < 0 || iid > 0xffffffff ? '--iid must be an integer from 0 to 4294967295'
+      : eidProblem(eid)
+      ?? (!Number.isInteger(iid) || iid < 0 || iid > 0xffffffff ? '--iid must be an integer from 0 to 4294967295'
       : !(timeoutMs > 0) ? '--timeout must be a positive number of milliseconds'
       : !Number.isInteger(attempts) || attempts < 1 ? '--count must be a positive integer'
       : values['source-eid'] !== undefined && canonicalIp(values['source-eid']) === null ? `--source-eid '${values['source-eid']}' is not an IP address`
-      : undefined;
-    if (problem || !eid || !resolver) {
+      : undefined);
+    if (problem || !eid) {
       process.stderr.write(`livmap lig: ${problem}\n\n${HELP}`);
       return 2;
     }
-    process.stdout.write(`Send map-request to ${resolver.host}:${resolver.port} for ${eid}${iid ? ` (IID ${iid})` : ''} ...\n`);
+    let resolver;
+    try {
+      resolver = await resolveTarget(values.mr, 4342, '--mr');
+    } catch (err) {
+      process.stderr.write(`livmap lig: ${(err as Error).message}\n\n${HELP}`);
+      return 2;
+    }
+    process.stdout.write(`Send map-request to ${endpointString(resolver.host, resolver.port)} for ${eid}${iid ? ` (IID ${iid})` : ''} ...\n`);
     try {
       const sourceEid = values['source-eid'] ? canonicalIp(values['source-eid']) ?? undefined : undefined;
       const result = await lig({ eid, iid, resolver, timeoutMs, attempts, ...(sourceEid ? { sourceEid } : {}) });

@@ -1,6 +1,7 @@
 // Reads, validates and resolves the server config (file or the embedded demo).
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import type { MappingRecord } from '../codec/types.js';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from '../control/rate-limit.js';
 import { DEFAULT_RECEIVE_BUFFER_BYTES, type ListenAddress } from '../transport/udp.js';
@@ -135,5 +136,7 @@ export async function loadConfigFile(path: string): Promise<ServerConfig> {
   } catch (err) {
     throw new ConfigError(path, `is not valid JSON (${(err as Error).message})`);
   }
-  return resolveConfig(raw);
+  const config = resolveConfig(raw);
+  // A relative dataDir (and the default ./data) is next to the config file, wherever serve is started from.
+  return { ...config, dataDir: resolve(dirname(path), config.dataDir) };
 }

@@ -15,7 +15,21 @@ export function fieldPath(root: string, pointer: string): string {
   return path || '(root)';
 }
 
-export function describeSchemaError(root: string, error: ErrorObject): { field: string; problem: string } {
+/** The values a const/enum (or an anyOf of consts, as TypeBox writes unions of literals) allows at the error's field. */
+function allowedValues(error: ErrorObject, siblings: readonly ErrorObject[]): string[] {
+  // A lone const error is one branch of a union: without its siblings the list would be partial.
+  if (error.keyword === 'const' && siblings.length === 0) return [];
+  const values: string[] = [];
+  for (const e of [error, ...siblings]) {
+    if (e.instancePath !== error.instancePath) continue;
+    const p = e.params as { allowedValue?: unknown; allowedValues?: unknown[] };
+    if (e.keyword === 'const') values.push(JSON.stringify(p.allowedValue));
+    if (e.keyword === 'enum') values.push(...(p.allowedValues ?? []).map((v) => JSON.stringify(v)));
+  }
+  return [...new Set(values)];
+}
+
+export function describeSchemaError(root: string, error: ErrorObject, siblings: readonly ErrorObject[] = []): { field: string; problem: string } {
   const params = error.params as Record<string, unknown>;
   if (error.keyword === 'additionalProperties') {
     return { field: fieldPath(root, `${error.instancePath}/${String(params.additionalProperty)}`), problem: 'is not a known field' };
@@ -24,7 +38,11 @@ export function describeSchemaError(root: string, error: ErrorObject): { field: 
     return { field: fieldPath(root, `${error.instancePath}/${String(params.missingProperty)}`), problem: 'is required' };
   }
   if (error.keyword === 'anyOf' || error.keyword === 'enum' || error.keyword === 'const') {
-    return { field: fieldPath(root, error.instancePath), problem: 'is not one of the allowed values' };
+    const allowed = allowedValues(error, siblings);
+    return { field: fieldPath(root, error.instancePath), problem: allowed.length ? `must be one of ${allowed.join(', ')}` : 'is not one of the allowed values' };
+  }
+  if (error.keyword === 'minLength') {
+    return { field: fieldPath(root, error.instancePath), problem: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters long` };
   }
   return { field: fieldPath(root, error.instancePath), problem: error.message ?? 'is invalid' };
 }
@@ -47,7 +65,7 @@ export function validate<S extends TSchema>(schema: S, value: unknown, root = ''
     const errors = check.errors ?? [];
     // anyOf reports one error per branch; the most specific error is usually the deepest.
     const best = [...errors].sort((a, b) => b.instancePath.length - a.instancePath.length)[0];
-    const { field, problem } = best ? describeSchemaError(root, best) : { field: root || '(root)', problem: 'is invalid' };
+    const { field, problem } = best ? describeSchemaError(root, best, errors) : { field: root || '(root)', problem: 'is invalid' };
     throw new SchemaError(field, problem);
   }
   return value as Static<S>;

@@ -252,8 +252,14 @@ SERVE_RUN=1
 start_serve() {
   start ms "serve-$SERVE_RUN.log" node "$LIVMAP" serve --config "$WORK/livmap.json"
   SERVE_PID=${PIDS[-1]}
-  # The API (and its token file, written on first start) comes up after the LISP sockets.
-  wait_for "$WORK/serve-$SERVE_RUN.log" 'operator API listening' 20
+  # The API (and its token file, written on first start) comes up after the LISP sockets. If
+  # serve exits instead (a taken port: its one line says so), stop at once with that line.
+  local log="$WORK/serve-$SERVE_RUN.log" deadline=$(( $(date +%s) + 20 ))
+  until grep -q 'operator API listening' "$log" 2>/dev/null; do
+    kill -0 "$SERVE_PID" 2>/dev/null || { echo "livmap serve did not start:" >&2; cat "$log" >&2; exit 2; }
+    [ "$(date +%s)" -le "$deadline" ] || { echo "livmap serve not listening after 20 s:" >&2; tail -5 "$log" >&2; exit 1; }
+    sleep 0.05
+  done
   SERVE_RUN=$(( SERVE_RUN + 1 ))
 }
 start_serve

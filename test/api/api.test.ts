@@ -203,7 +203,8 @@ t.test('API token: config, then environment, then generated once and kept', asyn
   t.same(await resolveApiToken(undefined, dir, { LIVMAP_API_TOKEN: 'from-env' }), { token: 'from-env' });
   const generated = await resolveApiToken(undefined, dir, {});
   t.ok(generated.file && generated.token.length >= 24);
-  t.same(await resolveApiToken(undefined, dir, {}), generated, 'the same token after a restart');
+  t.equal(generated.created, true, 'generated on the first start');
+  t.same(await resolveApiToken(undefined, dir, {}), { token: generated.token, file: generated.file }, 'the same token after a restart, not created again');
 });
 
 t.test('GET /api/v1/sites/{name}/xtr-config: an OOR config that checks out, or a clear refusal', async (t) => {

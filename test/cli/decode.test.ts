@@ -26,12 +26,12 @@ function livmap(...args: string[]): Promise<CliRun> {
 t.test('help and usage errors', async (t) => {
   const help = await livmap('decode', '--help');
   t.equal(help.code, 0);
-  t.match(help.stdout, /usage: livmap decode FILE \[--json\]/);
+  t.match(help.stdout, /usage: livmap decode FILE\.\.\. \[--json \| --summary\] \[--key SECRET\]/);
   const verbs = await livmap('--help');
   t.match(verbs.stdout, /decode/);
   const none = await livmap('decode');
   t.equal(none.code, 2);
-  t.match(none.stderr, /expected one capture file/);
+  t.match(none.stderr, /expected one or more capture files/);
   const bad = await livmap('decode', '--bogus', 'x.pcap');
   t.equal(bad.code, 2);
   t.match(bad.stderr, /bogus/);
@@ -199,4 +199,36 @@ t.test('a corrupted LISP payload: frame and offset on stderr, rest printed, exit
       t.match(section(run.stdout, 2), /Malformed LISP control message: offset \d+/);
     }
   }
+});
+
+t.test('several files, --summary one line per message, --key verifies each HMAC', async (t) => {
+  const a = join(VECTORS, '01-register-notify.pcap');
+  const b = join(VECTORS, '03-negative-map-reply.pcap');
+  const summary = await livmap('decode', a, b, '--summary', '--key', 'lisp-interop-key');
+  t.equal(summary.code, 0, summary.stderr);
+  const lines = summary.stdout.trim().split('\n');
+  t.equal(lines[0], `== ${a}`);
+  t.match(lines[1], /^Frame 1 \d\d:\d\d:\d\d\.\d{6} 10\.99\.0\.4:4342 -> 10\.99\.0\.2:4342  Map-Register nonce 0x[0-9a-f]{16} 192\.168\.20\.0\/24  \[HMAC verified \(HMAC-SHA-1, full 20-byte digest\)\]$/);
+  t.match(lines[2], /Map-Notify nonce .* \[HMAC verified \(HMAC-SHA-1, full 20-byte digest\)\]$/);
+  t.ok(lines.includes(`== ${b}`), 'second file announced');
+  const messages = lines.filter((l) => l.startsWith('Frame '));
+  t.ok(messages.length >= 6, `${messages.length} one-line messages`);
+  t.ok(messages.every((l) => !l.includes('\n')));
+
+  const wrong = await livmap('decode', a, '--key', 'not-the-key');
+  t.equal(wrong.code, 1, 'a failed HMAC is exit 1');
+  t.equal(wrong.stdout.match(/HMAC: FAILED \(HMAC-SHA-1, full 20-byte digest\)/g)?.length, 4);
+
+  const json = await livmap('decode', a, b, '--json', '--key', 'lisp-interop-key');
+  const objects = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; hmac?: string });
+  t.same([...new Set(objects.map((o) => o.file))], [a, b]);
+  t.equal(objects.filter((o) => o.hmac === 'verified (HMAC-SHA-1, full 20-byte digest)').length, 4);
+
+  // A missing file among good ones: reported, the others still decoded, exit 2.
+  const partial = await livmap('decode', join(work, 'gone.pcap'), a, '--summary');
+  t.equal(partial.code, 2);
+  t.match(partial.stderr, /gone\.pcap: cannot read: ENOENT/);
+  t.match(partial.stdout, /Map-Register nonce/);
+  const both = await livmap('decode', a, '--json', '--summary');
+  t.equal(both.code, 2);
 });

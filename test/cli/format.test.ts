@@ -42,7 +42,7 @@ t.test('names and addresses', async (t) => {
     'Map-Register (type 3)',
     '  Flags: P=1 S=0 I=0 R=0 M=1 m=0 E=0 T=0 (proxy-reply, want-map-notify)',
     '  Nonce: 0x0000000000000001',
-    '  Key ID: 0, Algorithm ID: 1 (HMAC-SHA-1-96)',
+    '  Key ID: 0, Algorithm ID: 1 (HMAC-SHA-1, full 20-byte digest)',
     `  Authentication data (20 bytes): ${'00'.repeat(20)}`,
     '  Records: 1',
     '    Record 1:',

@@ -4,6 +4,8 @@ import { livmap } from '../helpers/cli.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { startLabServer } from '../helpers/server.js';
+import { UdpPeer } from '../helpers/udp.js';
+import { freeUdp6Port, serveWith } from './serve-process.js';
 
 
 async function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
@@ -34,4 +36,30 @@ t.test('register: accepted with the right key, refused silently with a wrong one
   const missing = await run(['register', '--eid', '172.16.30.0/24', '--key', 'k']);
   t.equal(missing.code, 2);
   t.match(missing.err, /--rloc is required/);
+});
+
+t.test('register: a bad --timeout is refused before anything is sent; IPv6 and host-name Map-Servers', async (t) => {
+  const listener = await UdpPeer.bind('127.0.0.1');
+  t.teardown(() => listener.close());
+  const target = `127.0.0.1:${listener.local.port}`;
+  const bad = await run(['register', '--ms', target, '--eid', '10.16.10.0/24', '--rloc', '127.0.0.1', '--key', 'k', '--timeout', 'abc']);
+  t.equal(bad.code, 2);
+  t.match(bad.err, /--timeout must be a positive number of milliseconds, not 'abc'/);
+  t.equal(bad.out, '');
+  t.ok(await listener.silentFor(300), 'no Map-Register was sent');
+  for (const [flag, value] of [['--ttl', '-1'], ['--iid', 'x'], ['--source', 'nowhere']]) {
+    const refused = await run(['register', '--ms', target, '--eid', '10.16.10.0/24', '--rloc', '127.0.0.1', '--key', 'k', flag!, value!]);
+    t.equal(refused.code, 2, `${flag} ${value}`);
+  }
+
+  const port = await freeUdp6Port();
+  const serve = await serveWith(t.testdir(), { lisp: { listen: [`[::1]:${port}`] } });
+  t.teardown(() => void serve.stop('SIGKILL'));
+  const ms = { port };
+  const v6 = await run(['register', '--ms', `[::1]:${ms.port}`, '--eid', '10.16.10.0/24', '--rloc', '127.0.0.1', '--key', 'local-key']);
+  t.equal(v6.code, 0, v6.err);
+  t.match(v6.out, new RegExp(`^Sent Map-Register for 10\\.16\\.10\\.0/24 -> 127\\.0\\.0\\.1 to \\[::1\\]:${ms.port}\\n`));
+  const named = await run(['register', '--ms', `localhost:${listener.local.port}`, '--eid', '10.16.10.0/24', '--rloc', '127.0.0.1', '--key', 'k', '--timeout', '100']);
+  t.match(named.out, new RegExp(`to 127\\.0\\.0\\.1:${listener.local.port}`), 'the host name resolved');
+  t.ok(await listener.receive(1000), 'and the Map-Register went there');
 });

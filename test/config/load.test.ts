@@ -66,7 +66,7 @@ t.test('the embedded demo config is valid and has both migration sites', async (
 t.test('bad configs name the field and the problem', async (t) => {
   const cases: Array<[string, unknown, string, RegExp]> = [
     ['prefix too long', { ...base, sites: [{ ...base.sites[0], prefixes: [{ eid: '10.0.0.0/33' }] }] }, 'sites[0].prefixes[0].eid', /33/],
-    ['unknown algorithm', { ...base, sites: [{ ...base.sites[0], keys: [{ alg: 'md5', secret: 'x' }] }] }, 'sites[0].keys[0].alg', /allowed/],
+    ['unknown algorithm', { ...base, sites: [{ ...base.sites[0], keys: [{ alg: 'md5', secret: 'x' }] }] }, 'sites[0].keys[0].alg', /must be one of "hmac-sha1", "hmac-sha256"/],
     ['missing keys', { ...base, sites: [{ name: 'x', prefixes: [{ eid: '10.0.0.0/8' }] }] }, 'sites[0].keys', /required/],
     ['unknown site field', { ...base, sites: [{ ...base.sites[0], colour: 'red' }] }, 'sites[0].colour', /not a known field/],
     ['bad RLOC', { ...base, mappings: [{ eid: '198.51.100.0/24', rlocs: [{ address: '300.1.1.1' }] }] }, 'mappings[0].rlocs[0].address', /not an IPv4 or IPv6/],
@@ -98,4 +98,19 @@ t.test('listen addresses', async (t) => {
   t.same(parseListen('127.0.0.1:4342', 'x'), { host: '127.0.0.1', port: 4342, family: 4 });
   t.throws(() => parseListen('127.0.0.1:70000', 'x'), /host:port/);
   t.throws(() => parseListen('::1:4342', 'x'), /host:port|not an IP/);
+});
+
+t.test('config errors list the allowed values and the token length', async (t) => {
+  const alg = { ...base, sites: [{ name: 'a', keys: [{ alg: 'md5', secret: 'x' }], prefixes: [{ eid: '10.0.0.0/8' }] }] };
+  t.throws(() => resolveConfig(alg), { message: 'sites[0].keys[0].alg: must be one of "hmac-sha1", "hmac-sha256"' });
+  const action = { ...base, mappings: [{ eid: '203.0.113.0/24', action: 'drop-it', rlocs: [] }] };
+  t.throws(() => resolveConfig(action), { message: 'mappings[0].action: must be one of "no-action", "natively-forward", "send-map-request", "drop", "drop-policy-denied", "drop-auth-failure"' });
+  t.throws(() => resolveConfig({ ...base, api: { token: 'short' } }), { message: 'api.token: must be at least 8 characters long' });
+});
+
+t.test('a relative dataDir (and the default) is next to the config file, not the working directory', async (t) => {
+  const dir = t.testdir({ etc: { 'relative.json': JSON.stringify({ ...base, dataDir: 'state/db' }), 'default.json': JSON.stringify({ ...base, dataDir: undefined }), 'absolute.json': JSON.stringify({ ...base, dataDir: '/var/lib/livmap' }) } });
+  t.equal((await loadConfigFile(join(dir, 'etc', 'relative.json'))).dataDir, join(dir, 'etc', 'state', 'db'));
+  t.equal((await loadConfigFile(join(dir, 'etc', 'default.json'))).dataDir, join(dir, 'etc', 'data'));
+  t.equal((await loadConfigFile(join(dir, 'etc', 'absolute.json'))).dataDir, '/var/lib/livmap');
 });

@@ -60,5 +60,5 @@ t.test('an invalid config is refused with the field named and a non-zero exit', 
   const dir = t.testdir({ 'bad.json': JSON.stringify({ sites: [{ name: 'x', keys: [{ alg: 'md5', secret: 's' }], prefixes: [{ eid: '10.0.0.0/8' }] }] }) });
   const { code, stderr } = await livmap(['serve', '--config', join(dir, 'bad.json')]);
   t.equal(code, 2);
-  t.match(stderr, /invalid config: sites\[0\]\.keys\[0\]\.alg: is not one of the allowed values/);
+  t.match(stderr, /invalid config: sites\[0\]\.keys\[0\]\.alg: must be one of "hmac-sha1", "hmac-sha256"/);
 });

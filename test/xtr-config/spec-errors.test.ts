@@ -118,7 +118,7 @@ const cases: Case[] = [
     name: 'an empty key secret',
     mutate: (s) => ((s.sites[0]!.key.secret = ''), s),
     field: 'sites[0].key.secret',
-    problem: /fewer than 1 characters/,
+    problem: /must not be empty/,
   },
   {
     name: 'an unknown field in an xTR',
@@ -160,7 +160,7 @@ const cases: Case[] = [
     name: 'an unknown key algorithm',
     mutate: (s) => ((s.sites[0]!.key.alg = 'md5'), s),
     field: 'sites[0].key.alg',
-    problem: /is not one of the allowed values/,
+    problem: /must be one of "hmac-sha1", "hmac-sha256"/,
   },
   {
     name: 'an RLOC address outside the site underlay',
