@@ -323,6 +323,11 @@ export class WorkerPool {
     return this.members.map((m) => ({ index: m.index, counts: m.lastCounts }));
   }
 
+  /** Blocks worker `index` for `ms` (tests: a worker late to ack). */
+  stall(index: number, ms: number): void {
+    this.members.find((m) => m.index === index)?.thread.postMessage({ kind: 'stall', ms } satisfies ToWorker);
+  }
+
   /** Counters of worker threads that died and were replaced. */
   retiredCounts(): ReadonlyArray<{ readonly worker: number; readonly counts: WorkerCounts }> {
     return this.retired;

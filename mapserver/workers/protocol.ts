@@ -39,7 +39,9 @@ export interface WorkerCounts {
 export type ToWorker =
   | { readonly kind: 'changes'; readonly version: number; readonly changes: readonly DbChange[]; readonly ack: boolean }
   | { readonly kind: 'counts'; readonly id: number }
-  | { readonly kind: 'close' };
+  | { readonly kind: 'close' }
+  /** Blocks the worker thread for `ms` (tests: a worker that is late to ack a change). */
+  | { readonly kind: 'stall'; readonly ms: number };
 
 export type FromWorker =
   /** Bound to every listen address: part of the reusePort group. */

@@ -80,6 +80,9 @@ class Worker {
       case 'close':
         void this.close();
         return;
+      case 'stall':
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, message.ms);
+        return;
     }
   }
 

@@ -1,12 +1,14 @@
 // Workers (mapserver/workers/): a server with lisp.workers = 2 answers on two sockets bound to one
 // port (the main thread's and a worker thread's, SO_REUSEPORT), with real UDP on loopback
 // (127.0.77.x). Which socket a source lands on is the kernel's hash: tests find out by probing.
+import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { decode } from '../../mapserver/codec/index.js';
 import type { MapNotify, MapReply, MapRequest } from '../../mapserver/codec/types.js';
 import type { ServerConfig } from '../../mapserver/config/load.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { LispServer } from '../../mapserver/server.js';
+import { ACK_TIMEOUT_MS, type WorkerPool } from '../../mapserver/workers/pool.js';
 import { labConfig } from '../helpers/server.js';
 import { ecmRequestBytes, mapRegisterBytes, notifyAckBytes } from '../helpers/lisp.js';
 import { UdpPeer, type Datagram } from '../helpers/udp.js';
@@ -225,4 +227,49 @@ t.test('workers = 1 starts no thread and no reusePort group; close frees the por
   const peer = await UdpPeer.bind(port.address, port.port);
   await peer.close();
   t.pass('after close, the port is free (every thread closed its socket)');
+});
+
+t.test("a move's SMRs and Map-Notify wait for every worker's ack, at most ACK_TIMEOUT_MS", async (t) => {
+  const warnings: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+  const server = await LispServer.start(config(t.testdir(), 2), { logger });
+  t.teardown(() => server.close());
+  const at = server.addresses()[0]!;
+  const pool = (server as unknown as { pool: WorkerPool }).pool;
+  // ETRs whose registers the main socket reads (a register read by the stalled worker would
+  // wait for the stall itself), and an ITR read by the worker, listening where SMRs go.
+  const candidates = await peers(t, range(80, 16), 4342);
+  const etrs: UdpPeer[] = [];
+  let itr: UdpPeer | undefined;
+  for (const peer of candidates) {
+    if ((await workerOf(server, peer, at)) === 1) itr ??= peer;
+    else if (etrs.length < 3) etrs.push(peer);
+  }
+  if (!itr || etrs.length < 3) throw new Error('16 addresses did not hash to both sockets');
+  await register(etrs[0]!, at);
+  t.equal(await ask(itr, at), etrs[0]!.local.address);
+
+  // The worker is busy for 200 ms: the SMR and the new ETR's Map-Notify wait for its ack.
+  pool.stall(1, 200);
+  let started = Date.now();
+  let previous: bigint | undefined;
+  const smr = receiveWhere(itr, isSmr).then((m) => {
+    previous = m.nonce;
+    return Date.now() - started;
+  });
+  const notified = register(etrs[1]!, at).then(() => Date.now() - started);
+  t.ok((await smr) >= 190, `the SMR left once the worker had the new binding (${await smr} ms)`);
+  t.ok((await notified) >= 190, `so did the Map-Notify (${await notified} ms)`);
+  t.equal(await ask(itr, at), etrs[1]!.local.address, 'the ITR asking after its SMR gets the new binding from the worker');
+
+  // A worker stuck longer than the bound: the server goes on without it, and says so.
+  pool.stall(1, 1500);
+  started = Date.now();
+  // (The previous move's SMR is retransmitted every second: skip it.)
+  const late = receiveWhere(itr, (d) => (isSmr(d)?.nonce !== previous ? isSmr(d) : undefined), 3000).then(() => Date.now() - started);
+  await register(etrs[2]!, at);
+  const waited = await late;
+  t.ok(waited >= ACK_TIMEOUT_MS - 10 && waited < 1400, `the SMR waited the bound, not the worker (${waited} ms)`);
+  t.match(warnings.join(''), /did not ack a change in time/, 'the late worker is logged');
+  t.equal(await ask(itr, at, VM), etrs[2]!.local.address, 'once it catches up, the worker answers the new binding');
 });
