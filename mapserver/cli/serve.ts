@@ -7,7 +7,7 @@ import { loadConfigFile, resolveConfig, type ServerConfig } from '../config/load
 import { startService, type Service } from '../service.js';
 import type { Verb } from './main.js';
 
-const HELP = `usage: livmap serve [--config FILE] [--log-level LEVEL]
+const HELP = `usage: livmap serve [--config FILE] [--workers N] [--log-level LEVEL]
 
 Runs the LISP Map-Server / Map-Resolver on UDP 4342 and the operator REST API
 (api.listen, default 127.0.0.1:8080; OpenAPI page at /docs).
@@ -15,6 +15,9 @@ Without --config it runs the embedded demo: sites "local" (10.16.10.0/24) and
 "cloud" (192.168.20.0/24), key lisp-interop-key (HMAC-SHA-1), data in ./data.
 
   --config FILE      JSON config (see README)
+  --workers N        threads answering Map-Requests on the same port, this one
+                     included (overrides lisp.workers; default: one per core,
+                     up to 4, or LIVMAP_WORKERS)
   --log-level LEVEL  trace, debug, info (default), warn, error, silent
   -h, --help         this help
 `;
@@ -26,7 +29,7 @@ export const serveVerb: Verb = {
     try {
       ({ values } = parseArgs({
         args,
-        options: { config: { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' } },
+        options: { config: { type: 'string' }, workers: { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' } },
         strict: true,
       }));
     } catch (err) {
@@ -47,6 +50,14 @@ export const serveVerb: Verb = {
         return 2;
       }
       throw err;
+    }
+    if (values.workers !== undefined) {
+      const workers = Number(values.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+        process.stderr.write(`livmap serve: --workers must be an integer from 1 to 256, not '${values.workers}'\n`);
+        return 2;
+      }
+      config = { ...config, lisp: { ...config.lisp, workers } };
     }
     if (!values.config) logger.info('no --config given: running the embedded two-site demo config');
     for (const key of config.ignoredKeys ?? []) logger.warn({ key }, `config key '${key}' is not a livmap setting and is ignored (misspelt?)`);
