@@ -23,7 +23,7 @@
 //    an ITR that asks after an ETR got its Map-Notify, or after an SMR, is answered with the new
 //    binding by whichever socket the kernel picks.
 // 4. Every requester is reached. Workers report the ITRs they answered (answered.ts: only what
-//    the main RequesterTable would record differently, at most every REPORT_EVERY_MS) and flush
+//    the main RequesterTable would record differently, one post per event-loop turn) and flush
 //    that report before each ack, on the same port: when the last ack of a move arrives, the
 //    main table holds every ITR any worker answered with the old binding, and the SMRs go out
 //    with no further round trip (asking the workers at move time would add one to every move).

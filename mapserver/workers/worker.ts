@@ -14,9 +14,6 @@ import { UdpTransport } from '../transport/udp.js';
 import { AnsweredReport } from './answered.js';
 import type { FromWorker, ToWorker, WorkerCounts, WorkerSetup } from './protocol.js';
 
-/** Answered ITRs wait at most this long for a report (moves do not wait: an ack flushes them). */
-const REPORT_EVERY_MS = 50;
-
 // Message type codes (the high nibble of the first byte, RFC 9301 §5).
 const MAP_REQUEST = 1;
 const ECM = 8;
@@ -27,7 +24,7 @@ class Worker {
   private readonly report: AnsweredReport;
   private transport: UdpTransport | undefined;
   private resolver: ResolverOptions = { families: new Set() };
-  private reportTimer: NodeJS.Timeout | undefined;
+  private reportTimer: NodeJS.Immediate | undefined;
   private readonly sweeper: NodeJS.Timeout;
   private version: number;
   private datagrams = 0;
@@ -147,9 +144,9 @@ class Worker {
     for (const kind of result.replies ?? []) this.replies[kind]++;
     if (result.answered) {
       for (const requester of result.answered) this.report.note(requester);
-      if (this.report.waiting > 0 && this.reportTimer === undefined) {
-        this.reportTimer = setTimeout(() => this.flushReport(), REPORT_EVERY_MS);
-      }
+      // Reported once the datagrams read in this turn are answered: one post for all of them,
+      // and the main table learns of an answer within a thread hop, in about the order given.
+      if (this.report.waiting > 0 && this.reportTimer === undefined) this.reportTimer = setImmediate(() => this.flushReport());
     }
     const transport = this.transport;
     if (!transport) return;
@@ -157,7 +154,7 @@ class Worker {
   }
 
   private flushReport(): void {
-    if (this.reportTimer !== undefined) clearTimeout(this.reportTimer);
+    if (this.reportTimer !== undefined) clearImmediate(this.reportTimer);
     this.reportTimer = undefined;
     const requesters = this.report.take();
     if (requesters.length) this.post({ kind: 'answered', requesters });
