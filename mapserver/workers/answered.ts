@@ -25,22 +25,23 @@ export class AnsweredReport {
   }
 
   note(requester: Requester): void {
-    let byItr = this.reported.get(requester.eid);
-    if (byItr === undefined) {
-      byItr = new Map();
-      this.reported.set(requester.eid, byItr);
-    }
     const until = Math.ceil(requester.expiresAt / 1000);
-    const last = byItr.get(requester.itr);
-    if (last !== undefined && last.until >= until && requester.subscription === undefined && sameAddress(last.sourceEid, requester.sourceEid)) return;
-    if (last === undefined) {
-      // Forgetting everything only costs one report per (ITR, prefix) again; the bound keeps a
-      // flood of spoofed ITR-RLOCs from growing the worker without end.
-      if (++this.size > this.capacity) this.forgetAll();
-      byItr.set(requester.itr, { until, sourceEid: requester.sourceEid });
-    } else {
+    const last = this.reported.get(requester.eid)?.get(requester.itr);
+    if (last !== undefined) {
+      if (last.until >= until && requester.subscription === undefined && sameAddress(last.sourceEid, requester.sourceEid)) return;
       last.until = Math.max(last.until, until);
       last.sourceEid = requester.sourceEid;
+    } else {
+      // Forgetting everything only costs one report per (ITR, prefix) again; the bound keeps a
+      // flood of spoofed ITR-RLOCs from growing the worker without end.
+      if (this.size >= this.capacity) this.forgetAll();
+      let byItr = this.reported.get(requester.eid);
+      if (byItr === undefined) {
+        byItr = new Map();
+        this.reported.set(requester.eid, byItr);
+      }
+      byItr.set(requester.itr, { until, sourceEid: requester.sourceEid });
+      this.size++;
     }
     this.pending.push(requester);
   }
@@ -67,6 +68,6 @@ export class AnsweredReport {
 
   private forgetAll(): void {
     this.reported = new Map();
-    this.size = 1;
+    this.size = 0;
   }
 }
