@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import type { EidPrefix } from '../mapserver/codec/types.js';
 import { MappingDatabase } from '../mapserver/db/database.js';
-import { prefixBytes, prefixFromBytes } from '../mapserver/db/prefix.js';
+import { prefixBytes, prefixFromBytes } from '../mapserver/codec/prefix.js';
 import { PrefixTable } from '../mapserver/db/trie.js';
 import { Rng, benchSite, hostV4, registrationV4 } from './lib/payloads.js';
 

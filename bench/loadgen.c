@@ -8,7 +8,7 @@
  *
  * Usage: loadgen --target HOST:PORT --payloads FILE [--window N] [--duration-ms D] [--count C]
  *        [--warmup-ms W] [--rate R] [--req-nonce-offset A] [--reply-nonce-offset B]
- *        [--timeout-ms T] [--port-offset P [--csum-offset S]] [--spin]
+ *        [--timeout-ms T] [--port-offset P [--csum-offset S]] [--spin] [--sockets K]
  *
  * --port-offset writes the generator's own UDP port (big-endian) into every payload at P: an ECM
  * Map-Request names the port the reply must go to (inner UDP source port), and the generator
@@ -17,9 +17,14 @@
  * come back. --spin (closed loop): while the window is full, poll the socket without sleeping,
  * so no reply has to wake the generator; on a VM that wake-up is an inter-processor interrupt
  * charged to the server's send call, which a server answering remote ITRs never pays.
- * Loopback targets only; every run is bounded by --duration-ms and a SIGALRM backstop.
+ * --sockets K sends from K sockets (K source ports, as K ITRs would): payload i goes out of
+ * socket (i / BATCH) % K, so a server with several SO_REUSEPORT sockets sees K flows to spread
+ * (the kernel hashes a flow to one socket). Default 1.
+ * Loopback or 198.18.0.0/15 (RFC 2544 benchmarking addresses, used only inside the bench's own
+ * network namespaces) targets only; every run is bounded by --duration-ms and a SIGALRM backstop.
  */
 #define _GNU_SOURCE
+#define MAX_SOCKETS 64
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -125,7 +130,7 @@ static int32_t tab_get(uint64_t key) {
 int main(int argc, char **argv) {
   const char *target = NULL, *file = NULL;
   long window = 32, duration_ms = 2000, warmup_ms = 0, count = 0, rate = 0, timeout_ms = 500;
-  long req_off = 4, reply_off = 4, port_off = -1, csum_off = -1;
+  long req_off = 4, reply_off = 4, port_off = -1, csum_off = -1, nsock = 1;
   int spin = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -144,11 +149,14 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--reply-nonce-offset")) reply_off = arg_long(a, v, 0, MAX_DGRAM - 8);
     else if (!strcmp(a, "--port-offset")) port_off = arg_long(a, v, 0, MAX_DGRAM - 2);
     else if (!strcmp(a, "--csum-offset")) csum_off = arg_long(a, v, 0, MAX_DGRAM - 2);
+    else if (!strcmp(a, "--sockets")) nsock = arg_long(a, v, 1, MAX_SOCKETS);
     else { fprintf(stderr, "loadgen: unknown option %s\n", a); return 2; }
   }
   if (!target || !file) die("--target HOST:PORT and --payloads FILE are required");
 
-  /* Target: loopback only (127.0.0.0/8 or ::1). */
+  /* Target: loopback (127.0.0.0/8, ::1), or the RFC 2544 benchmarking range 198.18.0.0/15 that
+   * only the bench's own network namespaces use (bench/lib/lab.ts); nothing else. */
+  int lab = 0;
   struct sockaddr_storage dst;
   socklen_t dst_len;
   memset(&dst, 0, sizeof dst);
@@ -164,13 +172,15 @@ int main(int argc, char **argv) {
   struct sockaddr_in *d4 = (struct sockaddr_in *)&dst;
   struct sockaddr_in6 *d6 = (struct sockaddr_in6 *)&dst;
   if (inet_pton(AF_INET, host, &d4->sin_addr) == 1) {
-    if ((ntohl(d4->sin_addr.s_addr) >> 24) != 127) die("refusing a non-loopback target (only 127.0.0.0/8 or ::1)");
+    uint32_t a = ntohl(d4->sin_addr.s_addr);
+    if ((a >> 24) != 127 && (a >> 17) != (198u << 7 | 18u >> 1)) die("refusing a target outside 127.0.0.0/8, ::1 and the benchmark range 198.18.0.0/15");
+    lab = (a >> 24) != 127;
     family = AF_INET;
     d4->sin_family = AF_INET;
     d4->sin_port = htons((uint16_t)port);
     dst_len = sizeof *d4;
   } else if (inet_pton(AF_INET6, host, &d6->sin6_addr) == 1) {
-    if (!IN6_IS_ADDR_LOOPBACK(&d6->sin6_addr)) die("refusing a non-loopback target (only 127.0.0.0/8 or ::1)");
+    if (!IN6_IS_ADDR_LOOPBACK(&d6->sin6_addr)) die("refusing a target outside 127.0.0.0/8, ::1 and the benchmark range 198.18.0.0/15");
     family = AF_INET6;
     d6->sin6_family = AF_INET6;
     d6->sin6_port = htons((uint16_t)port);
@@ -201,28 +211,36 @@ int main(int argc, char **argv) {
   }
   fclose(f);
 
-  int fd = socket(family, SOCK_DGRAM, 0);
-  if (fd < 0) die("socket() failed");
-  int buf = 4 << 20;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
-  struct sockaddr_storage src;
-  memset(&src, 0, sizeof src);
-  socklen_t src_len = dst_len;
-  if (family == AF_INET) {
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&src;
-    s4->sin_family = AF_INET;
-    s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  } else {
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&src;
-    s6->sin6_family = AF_INET6;
-    s6->sin6_addr = in6addr_loopback;
+  int fds[MAX_SOCKETS];
+  uint16_t ports[MAX_SOCKETS];
+  for (long k = 0; k < nsock; k++) {
+    int fd = socket(family, SOCK_DGRAM, 0);
+    if (fd < 0) die("socket() failed");
+    int buf = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    struct sockaddr_storage src;
+    memset(&src, 0, sizeof src);
+    socklen_t src_len = dst_len;
+    if (family == AF_INET) {
+      struct sockaddr_in *s4 = (struct sockaddr_in *)&src;
+      s4->sin_family = AF_INET;
+      /* In a lab namespace the kernel picks the address facing the target. */
+      s4->sin_addr.s_addr = htonl(lab ? INADDR_ANY : INADDR_LOOPBACK);
+    } else {
+      struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&src;
+      s6->sin6_family = AF_INET6;
+      s6->sin6_addr = in6addr_loopback;
+    }
+    if (bind(fd, (struct sockaddr *)&src, src_len) < 0) die("bind() failed");
+    if (getsockname(fd, (struct sockaddr *)&src, &src_len) < 0) die("getsockname() failed");
+    ports[k] = ntohs(family == AF_INET ? ((struct sockaddr_in *)&src)->sin_port : ((struct sockaddr_in6 *)&src)->sin6_port);
+    /* Connected: the kernel drops datagrams from anyone but the target. */
+    if (connect(fd, (struct sockaddr *)&dst, dst_len) < 0) die("connect() failed");
+    fds[k] = fd;
   }
-  if (bind(fd, (struct sockaddr *)&src, src_len) < 0) die("bind() failed");
-  if (getsockname(fd, (struct sockaddr *)&src, &src_len) < 0) die("getsockname() failed");
-  uint16_t my_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&src)->sin_port : ((struct sockaddr_in6 *)&src)->sin6_port);
-  /* Connected: the kernel drops datagrams from anyone but the target. */
-  if (connect(fd, (struct sockaddr *)&dst, dst_len) < 0) die("connect() failed");
+  const uint16_t my_port = ports[0];
+#define SOCK_OF(i) ((uint32_t)(((i) / BATCH) % (uint32_t)nsock))
 
   /* Patch our port in (and fix the inner UDP checksum incrementally, RFC 1624 eqn. 3). */
   if (port_off >= 0) {
@@ -230,12 +248,13 @@ int main(int argc, char **argv) {
       if (port_off + 2 > plen[i] || (csum_off >= 0 && csum_off + 2 > plen[i])) die("payload shorter than --port-offset/--csum-offset");
       uint8_t *p = pay[i];
       uint16_t old = (uint16_t)(p[port_off] << 8 | p[port_off + 1]);
-      p[port_off] = (uint8_t)(my_port >> 8);
-      p[port_off + 1] = (uint8_t)my_port;
+      uint16_t port = ports[SOCK_OF(i)]; /* the port of the socket this payload leaves by */
+      p[port_off] = (uint8_t)(port >> 8);
+      p[port_off + 1] = (uint8_t)port;
       if (csum_off >= 0) {
         uint16_t hc = (uint16_t)(p[csum_off] << 8 | p[csum_off + 1]);
         if (hc != 0) { /* 0 = no checksum (IPv4): leave it */
-          uint32_t sum = (uint16_t)~hc + (uint16_t)~old + my_port;
+          uint32_t sum = (uint16_t)~hc + (uint16_t)~old + port;
           while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
           uint16_t nc = (uint16_t)~sum;
           if (nc == 0) nc = 0xffff;
@@ -341,11 +360,15 @@ int main(int argc, char **argv) {
         if (next_send + 1000000ull < now) next_send = now;
       }
     }
-    if (k) {
-      int done = sendmmsg(fd, smsg, (unsigned)k, MSG_DONTWAIT);
+    /* One sendmmsg per run of payloads that leave by the same socket. */
+    for (int from = 0; from < k;) {
+      int to = from + 1;
+      uint32_t sock = SOCK_OF(batch_idx[from]);
+      while (to < k && SOCK_OF(batch_idx[to]) == sock) to++;
+      int done = sendmmsg(fds[sock], smsg + from, (unsigned)(to - from), MSG_DONTWAIT);
       if (done < 0) { done = 0; if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNREFUSED) send_errors++; }
       uint64_t ts = now_ns();
-      for (int i = 0; i < done; i++) {
+      for (int i = from; i < from + done; i++) {
         uint32_t idx = batch_idx[i];
         sent_at[idx] = ts;
         measured[idx] = ts >= measure_start;
@@ -362,11 +385,17 @@ int main(int argc, char **argv) {
         ring_t[tail] = ts;
         ring_len++;
       }
+      /* A short send (full socket buffer): the rest of this batch is sent on a later lap. */
+      if (done < to - from) break;
+      from = to;
     }
 
-    /* Receive whatever is there. */
-    int got = recvmmsg(fd, rmsg, BATCH, MSG_DONTWAIT, NULL);
-    if (got > 0) {
+    /* Receive whatever is there, socket after socket. */
+    int got_any = 0;
+    for (long sk = 0; sk < nsock; sk++) {
+      int got = recvmmsg(fds[sk], rmsg, BATCH, MSG_DONTWAIT, NULL);
+      if (got <= 0) continue;
+      got_any = 1;
       uint64_t ts = now_ns();
       for (int i = 0; i < got; i++) {
         unsigned len = rmsg[i].msg_len;
@@ -383,15 +412,16 @@ int main(int argc, char **argv) {
         uint64_t us = lat / 1000;
         hist[us < HIST_US ? us : HIST_US]++;
       }
-      continue;
     }
+    if (got_any) continue;
     /* Nothing to read: wait for a reply, the next paced send or the end. */
     int wait_ms = 1;
     if (!rate && (spin || (inflight < window && !stop_sending))) wait_ms = 0;
     /* Paced sends already due (more than one batch of them after a sleep): no sleep until sent. */
     if (rate && next_send <= now && inflight < window && !stop_sending) wait_ms = 0;
-    struct pollfd pfd = {fd, POLLIN, 0};
-    if (wait_ms) poll(&pfd, 1, wait_ms);
+    struct pollfd pfd[MAX_SOCKETS];
+    for (long sk = 0; sk < nsock; sk++) { pfd[sk].fd = fds[sk]; pfd[sk].events = POLLIN; pfd[sk].revents = 0; }
+    if (wait_ms) poll(pfd, (nfds_t)nsock, wait_ms);
   }
 
   double dur = (double)(end - measure_start) / 1e9;
@@ -408,9 +438,9 @@ int main(int argc, char **argv) {
   }
   printf("{\"generator\":\"c\",\"sent\":%llu,\"received\":%llu,\"lost\":%llu,\"late\":%llu,\"unmatched\":%llu,"
          "\"send_errors\":%llu,\"in_flight_end\":%ld,\"duration_s\":%.3f,\"rps\":%.1f,\"window\":%ld,\"rate\":%ld,"
-         "\"payloads\":%u,\"local_port\":%u,\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"mean\":%.1f}}\n",
+         "\"payloads\":%u,\"local_port\":%u,\"sockets\":%ld,\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f,\"mean\":%.1f}}\n",
          (unsigned long long)sent, (unsigned long long)received, (unsigned long long)lost, (unsigned long long)late,
          (unsigned long long)unmatched, (unsigned long long)send_errors, inflight, dur, received / dur, window, rate, n,
-         my_port, pv[0], pv[1], pv[2], (double)lat_max / 1000.0, received ? (double)lat_sum / (double)received / 1000.0 : 0.0);
+         my_port, nsock, pv[0], pv[1], pv[2], (double)lat_max / 1000.0, received ? (double)lat_sum / (double)received / 1000.0 : 0.0);
   return 0;
 }

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only map-request,map-register,db,cold-start,mobility,post-smr,overload]`
+// `npm run bench [-- --quick] [-- --only db,map-request,map-register,oor,cold-start,mobility,post-smr,overload]`
 //
 // Runs every benchmark one after the other (never two loads at once), prints a table of figures
 // with the baseline measured in the same run, the ratio, the goal and pass/fail, and writes
@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_RATE_LIMIT } from '../mapserver/config/load.js';
+import { DEFAULT_RATE_LIMIT } from '../mapserver/control/rate-limit.js';
 import { cliOptions, usageError } from './lib/cli.js';
 import { compileLoadgen, payloadFile, ratio, repoRoot, runLoad, type LoadOptions, type LoadResult } from './lib/loadgen.js';
 import { measureMobility, type MobilityResult } from './lib/mobility.js';
@@ -19,14 +19,17 @@ import {
   ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, SITE_V4, SITE_V6, hostV4, mapRegisterPayloads, mapRequestPayloads,
 } from './lib/payloads.js';
 import { count, load, machine, markdownTable, rate, textTable, times, us, type Row } from './lib/report.js';
-import { fillStore, freeUdpPort, startEchoProcess, startLivmap, stop, type Livmap } from './lib/server.js';
+import { fillStore, freeUdpPort, serveAcceptsWorkers, startEchoProcess, startLivmap, stop, type Livmap } from './lib/server.js';
+import { measureVsOor } from './lib/vs-oor.js';
 
-const PARTS = ['db', 'map-request', 'map-register', 'cold-start', 'mobility', 'post-smr', 'overload'] as const;
+const PARTS = ['db', 'map-request', 'map-register', 'oor', 'cold-start', 'mobility', 'post-smr', 'overload'] as const;
 type Part = (typeof PARTS)[number];
 const USAGE = `usage: npm run bench -- [--quick] [--only ${PARTS.join(',')}] [--keep]
   --quick  smaller tables and shorter runs (about a minute); writes bench/results-quick.*
   --only   run just these parts (comma-separated); writes bench/*-partial.*
-  --keep   keep the work directory (stores, payloads, logs)`;
+  --keep   keep the work directory (stores, payloads, logs)
+  oor: livmap beside OOR's own Map-Server (/usr/sbin/oor, operating-mode = MS) in network
+       namespaces (needs root), with 1 and 2 livmap workers when \`serve --workers\` exists`;
 const args = cliOptions(
   {
     quick: { type: 'boolean', default: false },
@@ -49,6 +52,13 @@ const SECRET = 'livmap-bench-sha256-key';
 
 const root = repoRoot();
 const work = mkdtempSync(join(tmpdir(), 'livmap-bench-'));
+// Also on Ctrl-C (the lab's signal handler exits the process) or any other early exit.
+process.once('exit', () => {
+  if (!args.keep) rmSync(work, { recursive: true, force: true });
+});
+// Ctrl-C: exit through 'exit', whose listeners stop the servers and take the lab down.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
 const rows: Row[] = [];
 const raw: Record<string, unknown> = {};
 const started = Date.now();
@@ -74,13 +84,25 @@ interface Comparison {
 }
 
 type Shape = Omit<LoadOptions, 'target' | 'payloadFile' | 'window' | 'durationMs' | 'warmupMs'>;
+/** A file of never-sent payloads, enough for one run at up to `expectedRps` (the caller deletes it). */
+type FreshPayloads = (expectedRps: number) => string;
 
 /**
  * Best-of-N closed-loop throughput for echo and livmap, alternating so drift from other load on
  * the machine hits both; then latency for both at half of livmap's best rate.
  */
-async function compare(file: string, shape: Shape, echoPort: number, livmapPort: number): Promise<Comparison> {
+async function compare(file: string, shape: Shape, echoPort: number, livmapPort: number, fresh?: FreshPayloads): Promise<Comparison> {
   const base = { payloadFile: file, window: WINDOW, durationMs: S.durationMs, warmupMs: S.warmupMs, ...shape };
+  // Each livmap run on its own never-sent payloads when a payload may be answered only once.
+  const livmapRun = async (options: LoadOptions, expectedRps: number): Promise<LoadResult> => {
+    if (fresh === undefined) return runLoad(binary, options);
+    const own = fresh(expectedRps);
+    try {
+      return await runLoad(binary, { ...options, payloadFile: own });
+    } finally {
+      rmSync(own, { force: true });
+    }
+  };
   // Echo sends the request back: its nonce is where the request has it.
   const echoBase = { ...base, replyNonceOffset: shape.requestNonceOffset };
   const at = (port: number): LoadOptions['target'] => ({ host: '127.0.0.1', port });
@@ -88,8 +110,9 @@ async function compare(file: string, shape: Shape, echoPort: number, livmapPort:
   const closedLoop = async (spin: boolean): Promise<{ echo: LoadResult[]; livmap: LoadResult[] }> => {
     const runs = { echo: [] as LoadResult[], livmap: [] as LoadResult[] };
     for (let r = 0; r < S.repeats; r++) {
-      runs.echo.push(await runLoad(binary, { ...echoBase, spin, target: at(echoPort) }));
-      runs.livmap.push(await runLoad(binary, { ...base, spin, target: at(livmapPort) }));
+      const e = await runLoad(binary, { ...echoBase, spin, target: at(echoPort) });
+      runs.echo.push(e);
+      runs.livmap.push(await livmapRun({ ...base, spin, target: at(livmapPort) }, e.rps));
     }
     return runs;
   };
@@ -99,7 +122,7 @@ async function compare(file: string, shape: Shape, echoPort: number, livmapPort:
   const livmap = best(sleeping.livmap);
   const halfRate = Math.max(100, Math.round(livmap.rps / 2));
   const echoAtHalf = await runLoad(binary, { ...echoBase, rate: halfRate, target: at(echoPort) });
-  const livmapAtHalf = await runLoad(binary, { ...base, rate: halfRate, target: at(livmapPort) });
+  const livmapAtHalf = await livmapRun({ ...base, rate: halfRate, target: at(livmapPort) }, halfRate);
   const result = { echo, livmap, ratio: ratio(livmap, echo), halfRate, echoAtHalf, livmapAtHalf, all: sleeping };
   if (binary === undefined) return result;
   // A sleeping generator must be woken by every reply once its window is full; that wake-up is
@@ -251,14 +274,21 @@ async function main(): Promise<void> {
         if (!runs('map-request')) continue;
         const mix = mapRequestPayloads({ payloads: S.requestPayloads, registered: n });
         const file = payloadFile(dir, 'map-request', mix.payloads);
-        const server = await startLivmap({ dataDir, port: await freeUdpPort(), sites: siteJson('hmac-sha256'), probeEid: hostV4(0) });
-        log(`Map-Request: livmap up with ${count(n)} mappings in ${(server.readyMs / 1000).toFixed(2)} s; measuring`);
-        try {
-          const c = await compare(file, { requestNonceOffset: ECM_NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET, portOffset: ECM_PORT_OFFSET, checksumOffset: ECM_CHECKSUM_OFFSET }, echo.port, server.port);
-          raw[`map-request-${n}`] = { ...c, fillSeconds, readyMs: server.readyMs, mix: { hits: mix.hits, siteMisses: mix.siteMisses, noSite: mix.noSite } };
-          udpRows(`Map-Request→Map-Reply, ${count(n)} mappings`, c, n >= 1_000_000 ? 0.7 : n <= 10_000 ? 0.8 : 0.7);
-        } finally {
-          await stop(server);
+        // The goals are the single-core hot path's; 2 workers (once serve has them) are reported beside.
+        for (const workers of serveAcceptsWorkers() ? [1, 2] : [1]) {
+          const server = await startLivmap({ dataDir, port: await freeUdpPort(), sites: siteJson('hmac-sha256'), probeEid: hostV4(0), workers });
+          log(`Map-Request: livmap (${workers} worker${workers === 1 ? '' : 's'}) up with ${count(n)} mappings in ${(server.readyMs / 1000).toFixed(2)} s; measuring`);
+          try {
+            // Workers share the port by SO_REUSEPORT, which hashes each flow to one socket: with
+            // more than one, the generator sends from 4 source ports (4 ITRs), echo included.
+            const sockets = workers === 1 ? 1 : 4;
+            const c = await compare(file, { requestNonceOffset: ECM_NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET, portOffset: ECM_PORT_OFFSET, checksumOffset: ECM_CHECKSUM_OFFSET, sockets }, echo.port, server.port);
+            raw[`map-request-${n}${workers === 1 ? '' : `-workers${workers}`}`] = { ...c, fillSeconds, readyMs: server.readyMs, mix: { hits: mix.hits, siteMisses: mix.siteMisses, noSite: mix.noSite } };
+            if (workers === 1) udpRows(`Map-Request→Map-Reply, ${count(n)} mappings`, c, n >= 1_000_000 ? 0.7 : n <= 10_000 ? 0.8 : 0.7);
+            else udpRows(`Map-Request→Map-Reply, ${count(n)} mappings, ${workers} workers (generator on ${sockets} source ports)`, c, undefined);
+          } finally {
+            await stop(server);
+          }
         }
         rows.push({ figure: `store fill: ${count(n)} registrations (unsynced batches of 20k)`, value: `${fillSeconds.toFixed(1)} s`, baseline: '', ratio: '', goal: '' });
       }
@@ -268,12 +298,19 @@ async function main(): Promise<void> {
       const dir = join(work, 'register');
       mkdirSync(dir, { recursive: true });
       const file = payloadFile(dir, 'map-register', mapRegisterPayloads(S.registerPayloads, S.registerHosts, SECRET));
+      // livmap refuses a nonce it accepted within the replay window (the registration lifetime),
+      // so a payload file cycled through would be answered once: every livmap run gets its own.
+      let salt = 0;
+      const fresh: FreshPayloads = (expectedRps) => {
+        const n = Math.max(S.registerPayloads, Math.ceil((expectedRps * 1.4 * (S.durationMs + S.warmupMs)) / 1000));
+        return payloadFile(dir, `map-register-${++salt}`, mapRegisterPayloads(n, S.registerHosts, SECRET, 2, 0x52480000 + salt));
+      };
       for (const logLevel of ['info', 'warn']) {
         const dataDir = join(dir, `data-${logLevel}`);
         const server = await startLivmap({ dataDir, port: await freeUdpPort(), sites: siteJson('hmac-sha256'), probeEid: hostV4(0), logLevel });
         log(`Map-Register (HMAC-SHA-256, --log-level ${logLevel}): measuring`);
         try {
-          const c = await compare(file, { requestNonceOffset: NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET }, echo.port, server.port);
+          const c = await compare(file, { requestNonceOffset: NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET }, echo.port, server.port, fresh);
           raw[`map-register-${logLevel}`] = c;
           if (logLevel === 'info') {
             udpRows(`Map-Register→Map-Notify (HMAC-SHA-256, stored before the notify), ${count(S.registerHosts)} EIDs`, c, undefined);
@@ -286,6 +323,19 @@ async function main(): Promise<void> {
         } finally {
           await stop(server);
         }
+      }
+    }
+
+    if (runs('oor')) {
+      const dir = join(work, 'lab');
+      mkdirSync(dir, { recursive: true });
+      const passWorkers = serveAcceptsWorkers();
+      if (!passWorkers) log('lab: `livmap serve` has no --workers option yet: measuring 1 worker only');
+      const r = await measureVsOor({ binary, dir, durationMs: S.durationMs, warmupMs: S.warmupMs, repeats: S.repeats, workers: passWorkers ? [1, 2] : [1], passWorkers, log });
+      raw['oor'] = { ...r.raw, workersOption: passWorkers };
+      rows.push(...r.rows);
+      if (!passWorkers && r.skipped === undefined) {
+        rows.push({ figure: 'lab, 2 workers', value: 'not measured: `livmap serve` does not take --workers in this build', baseline: '', ratio: '', goal: '' });
       }
     }
 

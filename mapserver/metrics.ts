@@ -38,6 +38,8 @@ export class ServerMetrics {
   private readonly replies = zeroes<ReplyKind>(['positive', 'negative', 'forwarded']);
   /** Records of authenticated Map-Registers refused one by one. */
   private readonly refusedRecords = zeroes<DropReason>(DROP_REASONS);
+  /** Map-Registers refused for authentication, by the site their first record falls in (GET /sites shows them). */
+  private readonly authFailuresBySite: Record<string, number> = Object.create(null) as Record<string, number>;
   /** Map-Request lookups are timed one in LOOKUP_SAMPLE (timing each costs two clock reads). */
   static readonly LOOKUP_SAMPLE = 16;
   private lookupsUntilSample = 0;
@@ -100,6 +102,7 @@ export class ServerMetrics {
       buckets: [1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5],
       registers,
     });
+    exported('livmap_register_auth_failures_total', 'Map-Registers refused for authentication (no or a wrong HMAC), by site', 'site', this.authFailuresBySite);
     exported('livmap_records_refused_total', 'Records of authenticated Map-Registers refused one by one, by reason', 'reason', this.refusedRecords);
     this.staleClaims = new Counter({
       name: 'livmap_stale_claims_total', registers, labelNames: ['eid', 'claimant', 'holder'],
@@ -171,6 +174,15 @@ export class ServerMetrics {
 
   countRefusedRecord(reason: DropReason): void {
     this.refusedRecords[reason]++;
+  }
+
+  countAuthFailure(site: string): void {
+    this.authFailuresBySite[site] = (this.authFailuresBySite[site] ?? 0) + 1;
+  }
+
+  /** Map-Registers for `site` refused for authentication since the server started. */
+  authFailures(site: string): number {
+    return this.authFailuresBySite[site] ?? 0;
   }
 
   countReply(kind: ReplyKind): void {

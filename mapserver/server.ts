@@ -3,12 +3,11 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { LispCodecError, decode, encode, signMessage, verifyMessage } from './codec/index.js';
-import type { Address, EidPrefix, EncapsulatedControl, LispMessage, MapNotify, MapRegister, MapRequest, MappingRecord } from './codec/types.js';
-import { DEFAULT_RECEIVE_BUFFER_BYTES, type ServerConfig } from './config/load.js';
-import { etrIdOf, expireRegistrations, handleMapRegister, type MapServerOptions } from './control/map-server.js';
-import { BURST_GAP_MS, BURST_QUIET_MS, BurstTracker } from './authority/bursts.js';
-import { holds, isOperatorHint } from './authority/ownership.js';
-import { ReplayWindow } from './authority/replay.js';
+import type { Address, EidPrefix, EncapsulatedControl, LispMessage, MapNotify, MapRequest, MappingRecord } from './codec/types.js';
+import type { ServerConfig } from './config/load.js';
+import { DEFAULT_RECEIVE_BUFFER_BYTES } from './transport/udp.js';
+import { expireRegistrations } from './control/map-server.js';
+import { Registrar } from './authority/registrar.js';
 import { siteHolding } from './authority/sites.js';
 import { handleMapRequest, replyAddress, type ResolverOptions } from './control/map-resolver.js';
 import { MobilityNotifier, bindingMoved, type BindingChange } from './control/mobility.js';
@@ -16,13 +15,14 @@ import { RateLimiter } from './control/rate-limit.js';
 import { RequesterTable } from './control/requesters.js';
 import { Retransmitter, realTimers, type Timers } from './control/retransmit.js';
 import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './control/types.js';
-import { MappingDatabase, type DbChange } from './db/database.js';
-import type { Endpoint, Registration } from './db/model.js';
-import { formatEidPrefix, prefixKey } from './db/prefix.js';
+import { MappingDatabase } from './db/database.js';
+import type { Endpoint, Registration, StateChange } from './db/model.js';
+import { formatEidPrefix, prefixKey } from './codec/prefix.js';
 import { formatAddress } from './codec/text.js';
 import { sameAddress } from './codec/address.js';
 import { ServerMetrics } from './metrics.js';
-import { Store, type StoredState } from './store/store.js';
+import type { StateStore, StoreOpener, StoredState } from './store/state-store.js';
+import { Store } from './store/store.js';
 import { StoreWriter } from './store/writer.js';
 import { UdpTransport } from './transport/udp.js';
 import { WorkerPool, workerCount } from './workers/pool.js';
@@ -39,6 +39,8 @@ export interface ServerOptions {
    * allows only their own addresses, so hostile input can never aim the server elsewhere).
    */
   readonly sendFilter?: (to: Endpoint) => boolean;
+  /** Opens the persistent state of `config.dataDir`; LevelDB by default (store/state-store.ts). */
+  readonly openStore?: StoreOpener;
   /** Mobility (SMRs and Map-Notifies on binding changes); on by default. */
   readonly mobility?: { readonly enabled: boolean; readonly requesterCapacity?: number };
 }
@@ -64,10 +66,8 @@ export class LispServer {
   private readonly mobility: MobilityNotifier;
   private readonly mobilityEnabled: boolean;
   private readonly replyLimiter: RateLimiter;
-  private readonly registerOptions: MapServerOptions;
-  /** The registration authority's memory: each ETR's register bursts, and the nonces seen. */
-  private readonly bursts = new BurstTracker();
-  private readonly replay: ReplayWindow;
+  /** The registration authority: who holds each EID, from each ETR's register bursts. */
+  private readonly registrar: Registrar;
   /** The requester table's version when it was last saved, and when (see sweep). */
   private requestersSaved = 0;
   private requestersSavedAt = 0;
@@ -81,7 +81,7 @@ export class LispServer {
   private constructor(
     readonly config: ServerConfig,
     readonly db: MappingDatabase,
-    readonly store: Store,
+    readonly store: StateStore,
     private readonly options: ServerOptions,
   ) {
     this.clock = options.now ?? Date.now;
@@ -94,8 +94,7 @@ export class LispServer {
     const mobility = options.mobility ?? config.mobility;
     this.mobilityEnabled = mobility.enabled;
     this.replyLimiter = new RateLimiter(config.lisp.rateLimit);
-    this.registerOptions = { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000 };
-    this.replay = new ReplayWindow(config.lisp.registrationTtlSeconds * 1000);
+    this.registrar = new Registrar(db, { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000 }, this.timers, this.clock, (result) => this.process(result));
     this.requesters = new RequesterTable(mobility.requesterCapacity, (itr) => db.isRegisteredXtr(itr));
     this.mobility = new MobilityNotifier(db, this.requesters, {
       sendSmr: (to, bytes) => {
@@ -120,7 +119,7 @@ export class LispServer {
   /** Opens the store, loads state, applies the config's sites and mappings, binds the sockets. */
   static async start(config: ServerConfig, options: ServerOptions = {}): Promise<LispServer> {
     await mkdir(config.dataDir, { recursive: true });
-    const loaded = await Store.openAndLoad(config.dataDir);
+    const loaded = await (options.openStore ?? openLevelStore)(config.dataDir);
     const { store } = loaded;
     let transport: UdpTransport | undefined;
     try {
@@ -158,9 +157,9 @@ export class LispServer {
   private async load(state: StoredState, loadedBy: 'worker' | 'main'): Promise<void> {
     for (const bad of state.corrupt) this.log.error({ key: bad.key, reason: bad.reason }, 'skipped a corrupt store entry');
     const now = this.now();
-    this.db.apply(state.sites.map((site): DbChange => ({ kind: 'put-site', site })));
-    this.db.apply(state.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })));
-    const expired: DbChange[] = [];
+    this.db.apply(state.sites.map((site): StateChange => ({ kind: 'put-site', site })));
+    this.db.apply(state.mappings.map((mapping): StateChange => ({ kind: 'put-mapping', mapping })));
+    const expired: StateChange[] = [];
     for (const registration of state.registrations) {
       // Registrations come back with their remaining lifetime, so we answer before ETRs refresh.
       if (registration.expiresAt > now) {
@@ -170,12 +169,12 @@ export class LispServer {
       }
     }
     // The config file is authoritative for the sites and mappings it names.
-    const seeded: DbChange[] = [
-      ...this.config.sites.map((site): DbChange => ({ kind: 'put-site', site })),
-      ...this.config.mappings.map((mapping): DbChange => ({ kind: 'put-mapping', mapping })),
+    const seeded: StateChange[] = [
+      ...this.config.sites.map((site): StateChange => ({ kind: 'put-site', site })),
+      ...this.config.mappings.map((mapping): StateChange => ({ kind: 'put-mapping', mapping })),
     ];
     this.db.apply(seeded);
-    const staleNonces = this.replay.load(state.nonces, now);
+    const staleNonces = this.registrar.load(state.nonces, now);
     // The ITRs answered before the restart still cache those answers: they must get the SMRs.
     this.requesters.restore(state.requesters, now);
     this.requestersSaved = this.requesters.version;
@@ -201,15 +200,29 @@ export class LispServer {
   }
 
   /** Applies changes made outside the LISP socket (the REST API), durably. */
-  async applyChanges(changes: readonly DbChange[]): Promise<void> {
+  async applyChanges(changes: readonly StateChange[]): Promise<void> {
     await this.commit(changes);
+  }
+
+  /**
+   * Drops the live registrations of exactly `eid` that `match` selects (the operator's `clear`,
+   * as IOS-XE's `clear lisp site`): a `withdrawn` event each, then the commit path an expiry
+   * takes (store, and SMRs/Map-Notifies if the binding moved). Resolves with how many were
+   * dropped, once that is durable. An xTR that still lists the prefix registers it again.
+   */
+  async clearRegistrations(eid: EidPrefix, match: (registration: Registration) => boolean = () => true): Promise<number> {
+    const cleared = [...(this.db.registered(eid)?.byEtr.values() ?? [])].filter(match);
+    if (cleared.length === 0) return 0;
+    for (const reg of cleared) this.emit({ type: 'withdrawn', site: reg.site, eid: reg.record.eid, etrId: reg.etrId });
+    await this.commit(cleared.map((reg): StateChange => ({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId })));
+    return cleared.length;
   }
 
   /**
    * Applies changes to the database and the store, and hands every binding they changed to the
    * mobility notifier at once. Resolves when the changes are durable.
    */
-  private commit(changes: readonly DbChange[]): Promise<void> | undefined {
+  private commit(changes: readonly StateChange[]): Promise<void> | undefined {
     const now = this.now();
     const toStore = changes.filter((change) => !this.quietRefresh(change, now));
     // A quiet refresh keeps a live registration exactly as it was, so it cannot move a binding:
@@ -260,7 +273,7 @@ export class LispServer {
    * copy is rewritten only once its stored expiry is less than REFRESH_WRITE_MARGIN_MS ahead, so
    * after a crash every registration still comes back alive. Refreshes are most Map-Registers.
    */
-  private quietRefresh(change: DbChange, now: number): boolean {
+  private quietRefresh(change: StateChange, now: number): boolean {
     if (change.kind !== 'put-registration') return false;
     const next = change.registration;
     const previous = this.db.registered(next.record.eid)?.byEtr.get(next.etrId);
@@ -288,7 +301,7 @@ export class LispServer {
     }
   }
 
-  private persist(changes: readonly DbChange[]): Promise<void> {
+  private persist(changes: readonly StateChange[]): Promise<void> {
     // Group commit: one fsync'd batch per event-loop turn, in the order the database applied them.
     return this.writer.write(changes);
   }
@@ -329,80 +342,23 @@ export class LispServer {
         if (message.smrInvoked) this.smrInvoked(message, from);
         if (!this.withinRate(message, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
         return this.resolveRequest(message, undefined, from, now);
-      case 'map-register':
-        return this.register(message, bytes, from, now);
+      case 'map-register': {
+        const result = this.registrar.register(message, bytes, from, now);
+        for (const reason of result.refusedRecords ?? []) this.metrics.countRefusedRecord(reason);
+        // Refused for its HMAC: the site is the one its first record's EID falls in (the key it was checked with).
+        const first = message.records[0];
+        if (result.drop?.reason === 'auth' && first) {
+          const site = this.db.siteFor(first.eid)?.site.name;
+          if (site !== undefined) this.metrics.countAuthFailure(site);
+        }
+        return result;
+      }
       case 'map-notify-ack':
         return this.acknowledge(message, bytes, from);
       case 'map-reply':
       case 'map-notify':
         return dropped('unexpected', `${message.type} is not for a Map-Server`, from);
     }
-  }
-
-  /**
-   * A Map-Register, with what the registration authority knows: the ETR's register burst it
-   * belongs to and the nonces already accepted. Once it is accepted, the burst it completed (if
-   * any) tells which other prefixes its ETR stopped listing.
-   */
-  private register(message: MapRegister, bytes: Uint8Array, from: Endpoint, now: number): HandlerResult {
-    const etrId = etrIdOf(message, from);
-    const burst = this.bursts.peek(etrId, now);
-    const result = handleMapRegister(this.db, this.registerOptions, message, bytes, from, now, { burst, isReplay: (nonce) => this.replay.isReplay(nonce, now) });
-    for (const reason of result.refusedRecords ?? []) this.metrics.countRefusedRecord(reason);
-    if (!result.accepted) return result;
-    this.bursts.arrive(etrId, now);
-    this.scheduleBurstCheck();
-    if (message.nonce !== 0n) this.replay.remember(message.nonce, now);
-    if (burst.completed === undefined) return result;
-    const listed = new Set(message.records.map((r) => prefixKey(r.eid)));
-    const left = this.omitted(etrId, burst.completed, burst.completedMaybeRetry === true, now, listed);
-    return left.changes.length ? { ...result, changes: [...left.changes, ...result.changes], events: [...left.events, ...result.events] } : result;
-  }
-
-  /**
-   * `etrId`'s live registrations that its complete burst `seq` did not refresh: it left them.
-   * A burst that may be OOR's retry of one unanswered register (authority/bursts.ts) leaves no
-   * prefix its ETR holds against another ETR: its next burst decides.
-   */
-  private omitted(etrId: string, seq: number, maybeRetry: boolean, now: number, listedNow?: ReadonlySet<string>): { changes: DbChange[]; events: ServerEvent[] } {
-    const changes: DbChange[] = [];
-    const events: ServerEvent[] = [];
-    for (const reg of this.db.registrationsOf(etrId)) {
-      if (reg.left || reg.burst === seq || reg.expiresAt <= now || isOperatorHint(reg)) continue;
-      if (listedNow?.has(prefixKey(reg.record.eid))) continue;
-      if (maybeRetry && this.holdsAgainstOthers(reg, now)) continue;
-      changes.push({ kind: 'put-registration', registration: { ...reg, left: true } });
-      events.push({ type: 'left', site: reg.site, eid: reg.record.eid, etrId });
-    }
-    this.metrics.leftRegistrations.inc(changes.length);
-    return { changes, events };
-  }
-
-  private burstCheck: unknown;
-
-  /** Completes bursts once they are quiet (the sweep's 1 s tick would add up to a second to a move). */
-  private scheduleBurstCheck(): void {
-    if (this.burstCheck !== undefined) return;
-    this.burstCheck = this.timers.setTimeout(() => {
-      this.burstCheck = undefined;
-      this.completeBursts(this.now());
-      if (this.bursts.open) this.scheduleBurstCheck();
-    }, BURST_QUIET_MS + 5);
-  }
-
-  /** The omissions of every burst quiet since `quietMs`, applied like any other change. */
-  private completeBursts(now: number, quietMs?: number): void {
-    for (const { etrId, seq, maybeRetry } of this.bursts.completeQuiet(now, quietMs)) {
-      const left = this.omitted(etrId, seq, maybeRetry, now);
-      if (left.changes.length) this.process({ outbound: [], ...left });
-    }
-  }
-
-  /** Whether `reg` holds its prefix while another ETR has a live registration of it. */
-  private holdsAgainstOthers(reg: Registration, now: number): boolean {
-    const registered = this.db.registered(reg.record.eid);
-    if (!registered || registered.byEtr.size < 2) return false;
-    return holds(this.db.bindingAt(reg.record.eid, now), reg);
   }
 
   /** Charges the address the answer would go to (the first usable ITR-RLOC, else the sender). */
@@ -473,6 +429,7 @@ export class LispServer {
         this.log.debug({ eid: formatEidPrefix(event.eid), claimant: event.claimant, holders: event.holders }, 'stale claim: another ETR claimed this prefix since; no Map-Notify');
         return;
       case 'left':
+        this.metrics.leftRegistrations.inc();
         this.log.info({ site: event.site, eid: formatEidPrefix(event.eid), etr: event.etrId }, 'ETR stopped listing the prefix');
         return;
       case 'registered':
@@ -529,8 +486,8 @@ export class LispServer {
       this.requesters.sweep(now);
       const result = expireRegistrations(this.db, now);
       if (result.changes.length) this.process(result);
-      this.completeBursts(now);
-      const nonces = this.replay.flush(now);
+      this.registrar.completeBursts(now);
+      const nonces = this.registrar.flushNonces(now);
       if (nonces.length) this.process({ outbound: [], changes: nonces, events: [] });
       if (this.requesters.version !== this.requestersSaved && now - this.requestersSavedAt >= REQUESTERS_SAVE_MS) {
         this.requestersSaved = this.requesters.version;
@@ -559,9 +516,9 @@ export class LispServer {
         for (const requester of requesters) this.requesters.record(requester);
       },
       snapshot: () => [
-        ...[...this.db.sites.values()].map((site): DbChange => ({ kind: 'put-site', site })),
-        ...[...this.db.staticMappings()].map((mapping): DbChange => ({ kind: 'put-mapping', mapping })),
-        ...[...this.db.registrations()].map((registration): DbChange => ({ kind: 'put-registration', registration })),
+        ...[...this.db.sites.values()].map((site): StateChange => ({ kind: 'put-site', site })),
+        ...[...this.db.staticMappings()].map((mapping): StateChange => ({ kind: 'put-mapping', mapping })),
+        ...[...this.db.registrations()].map((registration): StateChange => ({ kind: 'put-registration', registration })),
       ],
     }, this.log);
     this.pool = pool;
@@ -593,10 +550,7 @@ export class LispServer {
   /** Stops listening, waits for pending writes and closes the store. */
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
-    if (this.burstCheck !== undefined) this.timers.clearTimeout(this.burstCheck);
-    // A clean stop right after an ETR's burst (a restart between moves) must not forget what
-    // that burst left: bursts quiet longer than their own gaps are complete now.
-    this.completeBursts(this.now(), BURST_GAP_MS);
+    this.registrar.close();
     await this.inFlight?.catch(() => undefined);
     // Workers hook: their sockets close first; what they answered is reported before they exit.
     await this.pool?.close();
@@ -605,13 +559,15 @@ export class LispServer {
     this.mobility.close();
     await this.transport?.close();
     this.transport = undefined;
-    const nonces = this.replay.flush(this.now(), true);
+    const nonces = this.registrar.flushNonces(this.now(), true);
     if (nonces.length) await this.writer.write(nonces);
     if (this.requesters.version !== this.requestersSaved) await this.writer.write([{ kind: 'put-requesters', requesters: this.requesters.snapshot(this.now()) }]);
     await this.writer.flush();
     await this.store.close();
   }
 }
+
+const openLevelStore: StoreOpener = (dataDir) => Store.openAndLoad(dataDir);
 
 /** The requester table is saved at most this often (and at close): a crash loses what came since. */
 const REQUESTERS_SAVE_MS = 5000;
@@ -635,8 +591,8 @@ function notifyKey(to: Endpoint, nonce: bigint): string {
 }
 
 /** The EID prefixes whose registrations `changes` touch, each once (usually there is one). */
-function registrationEids(changes: readonly DbChange[]): EidPrefix[] {
-  const eidOf = (change: DbChange): EidPrefix | undefined =>
+function registrationEids(changes: readonly StateChange[]): EidPrefix[] {
+  const eidOf = (change: StateChange): EidPrefix | undefined =>
     change.kind === 'put-registration' ? change.registration.record.eid : change.kind === 'delete-registration' ? change.eid : undefined;
   if (changes.length === 1) {
     const eid = eidOf(changes[0]!);

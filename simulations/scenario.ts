@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { resolveConfig } from '../mapserver/config/load.js';
-import { formatEidPrefix } from '../mapserver/db/prefix.js';
+import { formatEidPrefix } from '../mapserver/codec/prefix.js';
 import { startService, type Service } from '../mapserver/service.js';
 import { buildUdpPacket, parseUdpPacket } from './inner.js';
 import type { MoveRecord, ProbeLog, SeriesEvent } from './results.js';

@@ -12,7 +12,7 @@ import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { DATA_HEADER_LENGTH, decodeDataHeader, encodeDataHeader, type LispDataHeader } from '../mapserver/codec/data-header.js';
-import { LispCodecError, decode, encode, signMessage, verifyMessage } from '../mapserver/codec/index.js';
+import { LISP_CONTROL_PORT, LispCodecError, decode, ecmAround, encode, mapRequest, signMessage, verifyMessage } from '../mapserver/codec/index.js';
 import type {
   Address,
   EidPrefix,
@@ -25,11 +25,11 @@ import type {
   MappingRecord,
 } from '../mapserver/codec/types.js';
 import { ACTION, AUTH_ALG } from '../mapserver/codec/types.js';
-import { formatEidPrefix, parseEidPrefix, prefixKey, samePrefix } from '../mapserver/db/prefix.js';
+import { formatEidPrefix, parseEidPrefix, prefixKey, samePrefix } from '../mapserver/codec/prefix.js';
 import { PrefixTable } from '../mapserver/db/trie.js';
 import { ipv4Destination, ipv4Source } from './inner.js';
 
-export const LISP_CONTROL_PORT = 4342;
+export { LISP_CONTROL_PORT };
 export const LISP_DATA_PORT = 4341;
 
 export interface UdpEndpoint {
@@ -462,23 +462,13 @@ export class EmulatedXtr {
     if (pending.kind === 'miss') this.pendingMiss.delete(prefixKey(pending.eid));
   }
 
-  private mapRequestEcm(request: Omit<MapRequest, 'type'>, innerSource: string, innerDestination: string): EncapsulatedControl {
-    return {
-      type: 'ecm',
-      security: false,
-      ddt: false,
-      // OOR: inner IP from the source EID to the requested EID, DF set, UDP control port -> 4342, TTL 255.
-      inner: { version: 4, source: innerSource, destination: innerDestination, sourcePort: this.c.controlPort, destinationPort: LISP_CONTROL_PORT, ttl: 255, ipFlags: 2 },
-      message: { type: 'map-request', ...request },
-    };
+  private mapRequestEcm(request: MapRequest, innerSource: string, innerDestination: string): EncapsulatedControl {
+    // OOR: inner IP from the source EID to the requested EID, DF set, UDP control port -> 4342, TTL 255.
+    return ecmAround(request, { source: innerSource, destination: innerDestination, sourcePort: this.c.controlPort, ttl: 255, ipFlags: 2 });
   }
 
-  private baseRequest(nonce: bigint, sourceEid: string, record: EidPrefix, smrInvoked: boolean): Omit<MapRequest, 'type'> {
-    return {
-      authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked,
-      notifyRequested: false, localXtr: false, dontMapReply: false,
-      nonce, sourceEid: ipv4(sourceEid), itrRlocs: [ipv4(this.rloc)], records: [record],
-    };
+  private baseRequest(nonce: bigint, sourceEid: string, record: EidPrefix, smrInvoked: boolean): MapRequest {
+    return mapRequest({ smrInvoked, nonce, sourceEid: ipv4(sourceEid), itrRlocs: [ipv4(this.rloc)], records: [record] });
   }
 
   /** A data packet to an EID with no cache entry: OOR asks for the destination /32. */

@@ -11,7 +11,7 @@
 // entry when its link moves to another site. Other sites get one host on their EID prefix: the
 // correspondent. Configs that change when a VM moves are written for every place it may run.
 import type { EidPrefix } from '../mapserver/codec/types.js';
-import { formatEidPrefix, parseEidPrefix } from '../mapserver/db/prefix.js';
+import { formatEidPrefix, parseEidPrefix } from '../mapserver/codec/prefix.js';
 import { generate } from './generate.js';
 import { resolveSpec, SpecError, type Site, type Vm, type XtrSpec } from './spec.js';
 

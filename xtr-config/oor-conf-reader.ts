@@ -3,7 +3,7 @@
 // would load it: unknown options and wrongly typed values are parse errors there, and a few
 // values make OOR exit or silently drop a locator. Used by the tests and `xtr-config --check`.
 import { canonicalIp } from '../mapserver/codec/ip.js';
-import { parseEidPrefix } from '../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../mapserver/codec/prefix.js';
 
 export interface ConfScalar {
   readonly text: string;

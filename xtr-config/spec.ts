@@ -4,9 +4,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { EidPrefix } from '../mapserver/codec/types.js';
 import { canonicalIp, parseIp } from '../mapserver/codec/ip.js';
-import { containsPrefix, formatEidPrefix, parseEidPrefix, prefixesOverlap, samePrefix } from '../mapserver/db/prefix.js';
+import { LISP_CONTROL_PORT } from '../mapserver/codec/ports.js';
+import { containsPrefix, formatEidPrefix, parseEidPrefix, prefixesOverlap, samePrefix } from '../mapserver/codec/prefix.js';
 import { parseListen } from '../mapserver/config/load.js';
-import { SchemaError, validate } from '../mapserver/config/validate.js';
+import { SchemaError, validate } from '../mapserver/json/validate.js';
+import { XTR_TARGET_NAMES, xtrTarget, type XtrTargetName } from './targets/index.js';
 
 /** OOR keeps instance IDs in 24 bits (MAX_IID in liblisp/lisp_lcaf.h) and resets larger ones to 0. */
 export const OOR_MAX_IID = 16777215;
@@ -58,8 +60,8 @@ export const SpecXtrJson = Type.Object(
   {
     name: Name,
     target: Type.Optional(
-      Type.Union([Type.Literal('oor'), Type.Literal('external')], {
-        description: 'oor (default): an OOR 1.3 config file is written; external: configured elsewhere, only counted in the livmap config',
+      Type.Union([...XTR_TARGET_NAMES.map((name) => Type.Literal(name)), Type.Literal('external')], {
+        description: `the xTR software: ${XTR_TARGET_NAMES.map((name) => `${name} (${xtrTarget(name).software})`).join(', ')}, a config file is written (default oor); external: configured elsewhere, only counted in the livmap config`,
       }),
     ),
     rlocs: Type.Array(SpecRlocJson, { minItems: 1, maxItems: 32 }),
@@ -160,7 +162,7 @@ export type Rloc =
 
 export interface Xtr {
   readonly name: string;
-  readonly target: 'oor' | 'external';
+  readonly target: XtrTargetName | 'external';
   readonly rlocs: readonly Rloc[];
 }
 
@@ -320,11 +322,10 @@ export function resolveSpec(raw: unknown): XtrSpec {
     const xtrs: Xtr[] = s.xtrs.map((x, j) => {
       const xfield = `${field}.xtrs[${j}]`;
       const target = x.target ?? 'oor';
-      if (target === 'oor' && s.key.alg !== 'hmac-sha1') {
-        throw new SpecError(
-          `${field}.key.alg`,
-          `xTR '${x.name}' (${xfield}) is an OOR xTR, and OOR 1.3 supports only hmac-sha1 (key-type 1); use hmac-sha1 or set its "target" to "external"`,
-        );
+      if (target !== 'external') {
+        const software = xtrTarget(target);
+        const keyProblem = software.keyProblem(s.key.alg);
+        if (keyProblem) throw new SpecError(`${field}.key.alg`, `xTR '${x.name}' (${xfield}) ${keyProblem}; use ${software.keyAlgorithms[0]} or set its "target" to "external"`);
       }
       const rlocs = x.rlocs.map((r, k): Rloc => resolveRloc(r, `${xfield}.rlocs[${k}]`, underlay));
       checkUnique(
@@ -422,7 +423,7 @@ function resolveRloc(r: Static<typeof SpecRlocJson>, field: string, underlay: Ei
 /** Wildcard listen on UDP 4342 for each address family the Map-Server addresses use. */
 function defaultListen(mapServers: readonly string[]): string[] {
   const out: string[] = [];
-  if (mapServers.some((a) => !a.includes(':'))) out.push('0.0.0.0:4342');
-  if (mapServers.some((a) => a.includes(':'))) out.push('[::]:4342');
+  if (mapServers.some((a) => !a.includes(':'))) out.push(`0.0.0.0:${LISP_CONTROL_PORT}`);
+  if (mapServers.some((a) => a.includes(':'))) out.push(`[::]:${LISP_CONTROL_PORT}`);
   return out;
 }

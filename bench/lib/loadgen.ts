@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { runNodeLoadgen } from './loadgen-node.js';
 
 export interface LoadOptions {
-  /** Loopback only: 127.0.0.0/8 or ::1 (both generators refuse anything else). */
+  /** Loopback (127.0.0.0/8, ::1), or 198.18.0.0/15 inside the bench's lab namespaces (C generator only). */
   readonly target: { readonly host: string; readonly port: number };
   /** File written by writePayloadFile; every payload has a distinct nonce. */
   readonly payloadFile: string;
@@ -31,6 +31,8 @@ export interface LoadOptions {
   readonly checksumOffset?: number;
   /** Closed loop: busy-poll for replies instead of sleeping while the window is full (C generator only). */
   readonly spin?: boolean;
+  /** Send from this many sockets (source ports, as that many ITRs), so SO_REUSEPORT workers each get flows (C generator only; default 1). */
+  readonly sockets?: number;
 }
 
 export interface LoadResult {
@@ -109,13 +111,21 @@ function loadgenArgs(o: LoadOptions): string[] {
   if (o.portOffset !== undefined) args.push('--port-offset', String(o.portOffset));
   if (o.checksumOffset !== undefined) args.push('--csum-offset', String(o.checksumOffset));
   if (o.spin) args.push('--spin');
+  if (o.sockets !== undefined && o.sockets !== 1) args.push('--sockets', String(o.sockets));
   return args;
 }
 
-/** Runs one load: the C generator when `binary` is set, else the Node one in this process. */
-export async function runLoad(binary: string | undefined, options: LoadOptions): Promise<LoadResult> {
-  if (binary === undefined) return runNodeLoadgen(options);
-  const child = spawn(binary, loadgenArgs(options), { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs one load: the C generator when `binary` is set, else the Node one in this process.
+ * `netns`: run the C generator inside that network namespace (the lab, bench/lib/lab.ts).
+ */
+export async function runLoad(binary: string | undefined, options: LoadOptions, netns?: string): Promise<LoadResult> {
+  if (binary === undefined) {
+    if (netns !== undefined) throw new Error('the lab needs the C load generator');
+    return runNodeLoadgen(options);
+  }
+  const command = netns === undefined ? [binary] : ['ip', 'netns', 'exec', netns, binary];
+  const child = spawn(command[0]!, [...command.slice(1), ...loadgenArgs(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));

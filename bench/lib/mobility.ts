@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decode, encode, signMessage } from '../../mapserver/codec/index.js';
 import type { EncapsulatedControl, MapRegister } from '../../mapserver/codec/types.js';
-import type { ConfigJson } from '../../mapserver/config/schema.js';
+import type { ConfigJson } from '../../mapserver/json/schema.js';
 import { Store } from '../../mapserver/store/store.js';
 import type { BareSenderReady, BareSenderSetup } from './bare-sender.js';
 import { summarize } from '../../simulations/stats.js';

@@ -3,7 +3,7 @@
 import { encode, signMessage } from '../../mapserver/codec/index.js';
 import type { EidPrefix, EncapsulatedControl, Locator, MapRegister, MappingRecord } from '../../mapserver/codec/types.js';
 import type { Registration, Site } from '../../mapserver/db/model.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 
 // ECM with an inner IPv4 header and no options: 4-byte ECM word, 20-byte IPv4, 8-byte UDP.
 /** Inner UDP source port: where the Map-Reply goes; the generator writes its own port here. */
@@ -122,6 +122,8 @@ export interface RequestMix {
   readonly payloads: number;
   /** Registered hosts are hostV4(0 .. registered-1). */
   readonly registered: number;
+  /** ITR-RLOC (and inner source) of every request: 127.0.0.1 unless given. */
+  readonly itr?: string;
 }
 
 /**
@@ -138,23 +140,35 @@ export function mapRequestPayloads(mix: RequestMix, salt = 1): { payloads: Buffe
     if (r < 90) { eid = hostV4(rng.below(mix.registered)); hits++; }
     else if (r < 95) { eid = hostV4(mix.registered + rng.below(1 << 20)); siteMisses++; }
     else { const x = rng.next(); eid = `100.${64 + ((x >>> 16) & 63)}.${(x >>> 8) & 0xff}.${x & 0xff}`; noSite++; }
-    payloads.push(ecmMapRequest(eid, nonceOf(i, 0x4d520000 + salt)));
+    payloads.push(ecmMapRequest(eid, nonceOf(i, 0x4d520000 + salt), mix.itr));
   }
   return { payloads, hits, siteMisses, noSite };
 }
 
-/** Signed Map-Registers (M bit: want Map-Notify; P bit: proxy reply) for `hosts` distinct hosts, cycling. */
-export function mapRegisterPayloads(count: number, hosts: number, secret: string, algId: 1 | 2 = 2): Buffer[] {
+/**
+ * Signed Map-Registers (M bit: want Map-Notify; P bit: proxy reply) for `hosts` distinct hosts,
+ * cycling. A Map-Server refuses a nonce it accepted before (replay protection): a different
+ * `salt` gives never-sent ones.
+ */
+export function mapRegisterPayloads(count: number, hosts: number, secret: string, algId: 1 | 2 = 2, salt = 0x52470000): Buffer[] {
   const out: Buffer[] = [];
-  const authLength = algId === 2 ? 32 : 20;
-  for (let i = 0; i < count; i++) {
-    const register: MapRegister = {
-      type: 'map-register', proxyReply: true, security: false, xtrIdPresent: false, rtr: false, wantMapNotify: true, merge: false,
-      nonce: nonceOf(i, 0x52470000),
-      auth: { keyId: 0, algId, authData: new Uint8Array(authLength) },
-      records: [hostRecord(hostV4(i % hosts))],
-    };
-    out.push(signMessage(register, secret));
-  }
+  for (let i = 0; i < count; i++) out.push(signedRegister(hostRecord(hostV4(i % hosts)), nonceOf(i, salt), secret, algId));
   return out;
+}
+
+/** One signed Map-Register of `record` as an OOR xTR sends it: P (proxy reply) and M (want Map-Notify) set. */
+export function signedRegister(record: MappingRecord, nonce: bigint, secret: string, algId: 1 | 2): Buffer {
+  const register: MapRegister = {
+    type: 'map-register', proxyReply: true, security: false, xtrIdPresent: false, rtr: false, wantMapNotify: true, merge: false,
+    nonce,
+    auth: { keyId: 0, algId, authData: new Uint8Array(algId === 2 ? 32 : 20) },
+    records: [record],
+  };
+  return signMessage(register, secret);
+}
+
+/** A site prefix's mapping record as an xTR registers it (TTL 10 min, one locator, as in the OOR captures). */
+export function prefixRecord(prefix: string, rloc: string): MappingRecord {
+  const eid = parseEidPrefix(prefix);
+  return { eid, ttl: 10, action: 0, authoritative: true, mapVersion: 0, locators: [{ ...LOCATOR, rloc: { afi: 'ipv4', ip: rloc } }] };
 }

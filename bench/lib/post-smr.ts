@@ -15,8 +15,8 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { decode, encode, signMessage } from '../../mapserver/codec/index.js';
 import type { MapRegister, MapRequest } from '../../mapserver/codec/types.js';
-import type { ConfigJson } from '../../mapserver/config/schema.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import type { ConfigJson } from '../../mapserver/json/schema.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { randomNonce } from '../../mapserver/control/mobility.js';
 import { freeTcpPort, freeUdpPort, startLivmap, stop } from './server.js';
 

@@ -8,6 +8,8 @@ export interface Row {
   readonly value: string;
   readonly baseline: string;
   readonly ratio: string;
+  /** livmap / OOR's Map-Server, measured in the same run (lab rows only). */
+  readonly ratioOor?: string;
   readonly goal: string;
   /** undefined: informational, no goal. */
   readonly pass?: boolean;
@@ -65,8 +67,8 @@ function verdict(row: Row): string {
 }
 
 export function textTable(rows: readonly Row[]): string {
-  const header = ['figure', 'value', 'baseline (same run)', 'ratio', 'goal', ''];
-  const cells = [header, ...rows.map((r) => [r.figure, r.value, r.baseline, r.ratio, r.goal, verdict(r)])];
+  const header = ['figure', 'value', 'baseline (same run)', 'ratio', 'livmap/OOR', 'goal', ''];
+  const cells = [header, ...rows.map((r) => [r.figure, r.value, r.baseline, r.ratio, r.ratioOor ?? '', r.goal, verdict(r)])];
   const widths = header.map((_, i) => Math.max(...cells.map((c) => [...c[i]!].length)));
   const line = (c: readonly string[]): string => c.map((x, i) => x + ' '.repeat(widths[i]! - [...x].length)).join('  ').trimEnd();
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
@@ -75,8 +77,8 @@ export function textTable(rows: readonly Row[]): string {
 export function markdownTable(rows: readonly Row[]): string {
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
   return [
-    '| figure | value | baseline (same run) | ratio | goal | result |',
-    '|---|---:|---:|---:|---|---|',
-    ...rows.map((r) => `| ${esc(r.figure)} | ${esc(r.value)} | ${esc(r.baseline)} | ${esc(r.ratio)} | ${esc(r.goal)} | ${verdict(r)} |`),
+    '| figure | value | baseline (same run) | ratio | livmap/OOR | goal | result |',
+    '|---|---:|---:|---:|---:|---|---|',
+    ...rows.map((r) => `| ${esc(r.figure)} | ${esc(r.value)} | ${esc(r.baseline)} | ${esc(r.ratio)} | ${esc(r.ratioOor ?? '')} | ${esc(r.goal)} | ${verdict(r)} |`),
   ].join('\n');
 }

@@ -1,12 +1,12 @@
 // Runs the servers under test in their own processes: `bin/livmap serve` (exactly what an
 // operator runs) and the echo baseline; fills a livmap data directory through the store.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode } from '../../mapserver/codec/index.js';
-import type { ConfigJson } from '../../mapserver/config/schema.js';
+import type { ConfigJson } from '../../mapserver/json/schema.js';
 import { Store } from '../../mapserver/store/store.js';
 import { ECM_CHECKSUM_OFFSET, ECM_PORT_OFFSET, ecmMapRequest, registrationV4 } from './payloads.js';
 import { repoRoot } from './loadgen.js';
@@ -50,9 +50,11 @@ export interface Spawned {
   stderr(): string;
 }
 
-function spawnTracked(args: readonly string[], stdout: 'ignore' | 'pipe'): Spawned {
+/** `netns`: run it inside that network namespace (the lab, bench/lib/lab.ts). */
+function spawnTracked(args: readonly string[], stdout: 'ignore' | 'pipe', netns?: string): Spawned {
   const spawnedAt = process.hrtime.bigint();
-  const child = spawn(process.execPath, args, { cwd: repoRoot(), env: childEnv(), stdio: ['ignore', stdout, 'pipe'] });
+  const command = netns === undefined ? [process.execPath, ...args] : ['ip', 'netns', 'exec', netns, process.execPath, ...args];
+  const child = spawn(command[0]!, command.slice(1), { cwd: repoRoot(), env: childEnv(), stdio: ['ignore', stdout, 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   let err = '';
@@ -71,8 +73,10 @@ export async function stop(spawned: Spawned, graceMs = 20_000): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function startEchoProcess(): Promise<Spawned & { readonly port: number }> {
-  const spawned = spawnTracked([join(repoRoot(), 'dist/bench/echo.js'), '--max-seconds', '1200'], 'pipe');
+/** The echo baseline on loopback, or on `at.host:at.port` inside network namespace `at.netns`. */
+export async function startEchoProcess(at?: { readonly netns: string; readonly host: string; readonly port: number }): Promise<Spawned & { readonly port: number }> {
+  const where = at === undefined ? [] : ['--host', at.host, '--port', String(at.port)];
+  const spawned = spawnTracked([join(repoRoot(), 'dist/bench/echo.js'), '--max-seconds', '1200', ...where], 'pipe', at?.netns);
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     spawned.child.stdout?.setEncoding('utf8').on('data', (c: string) => {
@@ -101,7 +105,24 @@ export interface LivmapOptions {
   readonly apiPort?: number;
   /** The per-ITR reply limit; unless given, one so high it never refuses (see startLivmap). */
   readonly rateLimit?: { readonly perSecond: number; readonly burst: number; readonly maxAddresses?: number };
+  /** `serve --workers N` (default 1); passed only when the server has the option (serveAcceptsWorkers), else only 1 is possible. */
+  readonly workers?: number;
+  /** Run inside a lab namespace, listening on `host`; `ready` then replaces the loopback probe. */
+  readonly lab?: { readonly netns: string; readonly host: string; ready(timeoutMs: number): Promise<void> };
 }
+
+/**
+ * Whether `livmap serve` takes --workers (the workers change may not be merged yet): strict
+ * option parsing refuses an unknown option before it looks at --help.
+ */
+export function serveAcceptsWorkers(): boolean {
+  if (acceptsWorkers === undefined) {
+    const result = spawnSync(process.execPath, [join(repoRoot(), 'bin/livmap'), 'serve', '--workers', '2', '--help'], { env: childEnv(), encoding: 'utf8', timeout: 30_000 });
+    acceptsWorkers = result.status === 0 && result.stdout.includes('--workers');
+  }
+  return acceptsWorkers;
+}
+let acceptsWorkers: boolean | undefined;
 
 export interface Livmap extends Spawned {
   readonly port: number;
@@ -114,7 +135,7 @@ export interface Livmap extends Spawned {
 /** Spawns `node bin/livmap serve --config …` and waits for its first Map-Reply. */
 export async function startLivmap(o: LivmapOptions): Promise<Livmap> {
   const lisp = {
-    listen: [`127.0.0.1:${o.port}`],
+    listen: [`${o.lab?.host ?? '127.0.0.1'}:${o.port}`],
     // The generator is ONE ITR-RLOC asking tens of thousands of times a second, which the
     // per-ITR reply limit (default 1000/s) rightly drops; in production that load comes from
     // many ITRs. Limits this high keep the limiter's per-packet work without ever refusing.
@@ -123,9 +144,14 @@ export async function startLivmap(o: LivmapOptions): Promise<Livmap> {
   const config: ConfigJson = { dataDir: o.dataDir, lisp, api: { listen: `127.0.0.1:${o.apiPort ?? 0}` }, sites: o.sites };
   const configFile = join(o.dataDir, '..', `livmap-${o.port}.json`);
   writeFileSync(configFile, JSON.stringify(config, null, 2));
+  // One worker unless asked: a server whose default is one per core must not turn every
+  // single-core figure into a multi-core one.
+  if ((o.workers ?? 1) > 1 && !serveAcceptsWorkers()) throw new Error(`livmap serve has no --workers option: cannot run ${o.workers} workers`);
+  const workers = serveAcceptsWorkers() ? ['--workers', String(o.workers ?? 1)] : [];
   const spawned = spawnTracked(
-    [...(o.nodeArgs ?? []), join(repoRoot(), 'bin/livmap'), 'serve', '--config', configFile, '--log-level', o.logLevel ?? 'info'],
+    [...(o.nodeArgs ?? []), join(repoRoot(), 'bin/livmap'), 'serve', '--config', configFile, '--log-level', o.logLevel ?? 'info', ...workers],
     o.captureLog ? 'pipe' : 'ignore',
+    o.lab?.netns,
   );
   const lines: string[] = [];
   let partial = '';
@@ -135,8 +161,14 @@ export async function startLivmap(o: LivmapOptions): Promise<Livmap> {
     lines.push(...parts);
     if (lines.length > 2000) lines.splice(0, lines.length - 2000);
   });
-  const answeredAt = await firstReply(o.port, o.probeEid, o.readyTimeoutMs ?? 120_000, spawned);
+  const answeredAt = o.lab === undefined ? await firstReply(o.port, o.probeEid, o.readyTimeoutMs ?? 120_000, spawned) : await labReady(o.lab, o.readyTimeoutMs ?? 120_000, spawned);
   return { ...spawned, port: o.port, readyMs: Number(answeredAt - spawned.spawnedAt) / 1e6, logLines: () => [...lines] };
+}
+
+async function labReady(lab: NonNullable<LivmapOptions['lab']>, timeoutMs: number, spawned: Spawned): Promise<bigint> {
+  const exited = new Promise<never>((_, reject) => spawned.child.once('exit', () => reject(new Error(`livmap exited before answering: ${spawned.stderr()}`))));
+  await Promise.race([lab.ready(timeoutMs), exited]);
+  return process.hrtime.bigint();
 }
 
 /** Sends an ECM Map-Request every 10 ms until a Map-Reply arrives; returns its hrtime. */

@@ -1,9 +1,9 @@
 // Every API error is JSON `{ statusCode, error, message, field? }` with a message a person can act on.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ErrorObject } from 'ajv';
-import { ConfigError } from '../config/convert.js';
-import { describeSchemaError } from '../config/validate.js';
-import { PrefixError } from '../db/prefix.js';
+import { ConfigError } from '../json/convert.js';
+import { describeSchemaError } from '../json/validate.js';
+import { PrefixError } from '../codec/prefix.js';
 
 export class ApiError extends Error {
   constructor(readonly statusCode: number, message: string, readonly field?: string) {

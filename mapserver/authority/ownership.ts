@@ -14,6 +14,7 @@
 //  - An operator move (POST /moves) is a hint: a registration of its own (etrId `move:…`) whose
 //    claim is the moment of the move. It holds the prefix until an ETR claims afresh after it
 //    (which confirms or supersedes it) or its lifetime ends.
+import { LISP_CONTROL_PORT } from '../codec/ports.js';
 import type { Locator, MappingRecord } from '../codec/types.js';
 import type { Endpoint, Registration } from '../db/model.js';
 import type { ReadonlySmallMap } from '../db/small-map.js';
@@ -130,5 +131,5 @@ export function holds(binding: Binding | undefined, registration: Registration):
 
 function etrEndpoint(reg: Registration): Endpoint {
   // Forwarded Map-Requests go to the ETR's control port, whatever port it registered from.
-  return { address: reg.source.address, port: 4342 };
+  return { address: reg.source.address, port: LISP_CONTROL_PORT };
 }

@@ -3,7 +3,7 @@
 import { formatAddress } from '../codec/text.js';
 import { actionName, type Auth, type EidPrefix, type LispMessage, type Locator, type MappingRecord } from '../codec/types.js';
 import type { InnerPacketSummary, LispDataHeader, LispDataPacket } from '../codec/data-header.js';
-import { formatEidPrefix } from '../db/prefix.js';
+import { formatEidPrefix } from '../codec/prefix.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 

@@ -7,7 +7,7 @@ import { encode } from '../codec/index.js';
 import { exchange } from './exchange.js';
 import { canonicalIp } from '../codec/ip.js';
 import type { Address, EncapsulatedControl, MapReply } from '../codec/types.js';
-import { FAMILY_BITS, formatEidPrefix, parseEidPrefix, requireFamily } from '../db/prefix.js';
+import { FAMILY_BITS, formatEidPrefix, parseEidPrefix, requireFamily } from '../codec/prefix.js';
 import { actionName, formatAddress } from './format.js';
 import type { Verb } from './main.js';
 

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { checkOorXtrFile } from '../../xtr-config/oor-conf-reader.js';
 import { OOR_API_ENDPOINT, OorApiError, localEidsFromConf, replaceLocalDatabase, type OorLocalEid, type OorLocator } from '../../xtr-config/oor-api.js';
-import { formatEidPrefix, parseEidPrefix } from '../db/prefix.js';
+import { formatEidPrefix, parseEidPrefix } from '../codec/prefix.js';
 import type { Verb } from './main.js';
 
 const HELP = `usage: livmap oor-update --conf FILE [options]

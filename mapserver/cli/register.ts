@@ -8,7 +8,7 @@ import { exchange } from './exchange.js';
 import { canonicalIp } from '../codec/ip.js';
 import { AUTH_ALG, type MapRegister } from '../codec/types.js';
 import { parseListen } from '../config/load.js';
-import { formatEidPrefix, parseEidPrefix } from '../db/prefix.js';
+import { formatEidPrefix, parseEidPrefix } from '../codec/prefix.js';
 import { formatAddress } from './format.js';
 import type { Verb } from './main.js';
 

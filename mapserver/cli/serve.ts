@@ -1,7 +1,7 @@
 // `livmap serve [--config FILE]`: runs the Map-Server / Map-Resolver until SIGTERM or SIGINT.
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { ConfigError } from '../config/convert.js';
+import { ConfigError } from '../json/convert.js';
 import { DEMO_CONFIG } from '../config/demo.js';
 import { loadConfigFile, resolveConfig, type ServerConfig } from '../config/load.js';
 import { startService, type Service } from '../service.js';

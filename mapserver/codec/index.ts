@@ -13,3 +13,6 @@ export { decodeMapRegister, encodeMapRegister, mapRegisterLength, MAP_REGISTER_B
 export { decodeMapNotify, encodeMapNotify, mapNotifyLength } from './map-notify.js';
 export { decodeEcm, encodeEcm, ecmHeaderLength } from './ecm.js';
 export * from './ip.js';
+export * from './prefix.js';
+export { LISP_CONTROL_PORT, LISP_DATA_PORT } from './ports.js';
+export { mapRequest, ecmAround, type EcmInner } from './build.js';

@@ -1,6 +1,6 @@
 // The embedded default: the live-migration scenario's two sites. The secret is the one the OOR
 // lab captures use, so OOR xTRs configured by `livmap xtr-config` register without edits.
-import type { ConfigJson } from './schema.js';
+import type { ConfigJson } from '../json/schema.js';
 
 export const DEMO_CONFIG: ConfigJson = {
   dataDir: './data',

@@ -3,18 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { MappingRecord } from '../codec/types.js';
-import type { RateLimit } from '../control/rate-limit.js';
+import { DEFAULT_RATE_LIMIT, type RateLimit } from '../control/rate-limit.js';
+import { DEFAULT_RECEIVE_BUFFER_BYTES, type ListenAddress } from '../transport/udp.js';
 import type { Site } from '../db/model.js';
-import { prefixKey } from '../db/prefix.js';
-import { ConfigError, checkMappingOverlapsSite, checkSiteOverlaps, mappingFromJson, siteFromJson } from './convert.js';
-import { ConfigJson } from './schema.js';
-import { SchemaError, validate } from './validate.js';
+import { prefixKey } from '../codec/prefix.js';
+import { ConfigError, checkMappingOverlapsSite, checkSiteOverlaps, mappingFromJson, siteFromJson } from '../json/convert.js';
+import { ConfigJson } from '../json/schema.js';
+import { SchemaError, validate } from '../json/validate.js';
 import { workersFromEnv } from '../workers/pool.js';
-
-/** Generous for one ITR with many hosts behind it, far below what would make us a useful reflector. */
-export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 1000, burst: 2000, maxAddresses: 100_000 };
-
-export const DEFAULT_RECEIVE_BUFFER_BYTES = 4 << 20;
 
 /**
  * `lisp.workers` when a config file leaves it out: LIVMAP_WORKERS, else one thread per core up
@@ -22,12 +18,6 @@ export const DEFAULT_RECEIVE_BUFFER_BYTES = 4 << 20;
  */
 export function defaultWorkers(): number {
   return workersFromEnv() ?? Math.max(1, Math.min(4, availableParallelism()));
-}
-
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly family: 4 | 6;
 }
 
 export interface ServerConfig {

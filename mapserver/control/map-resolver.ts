@@ -4,7 +4,7 @@ import { immutableRecord } from '../codec/record.js';
 import type { Address, EidPrefix, EncapsulatedControl, Locator, MapReply, MapRequest, MappingRecord } from '../codec/types.js';
 import type { MappingDatabase, Resolution } from '../db/database.js';
 import type { Endpoint } from '../db/model.js';
-import { eidFamily, formatEidPrefix, samePrefix } from '../db/prefix.js';
+import { eidFamily, formatEidPrefix, samePrefix } from '../codec/prefix.js';
 import type { Requester } from './requesters.js';
 import { append, dropped, NOTHING, type HandlerResult, type Outbound, type ReplyKind } from './types.js';
 

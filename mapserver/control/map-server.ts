@@ -1,9 +1,9 @@
 // Map-Server: authenticates Map-Registers, turns them into registrations, answers Map-Notify.
 import { verifyMessage } from '../codec/index.js';
 import { AUTH_ALG, type Locator, type MapNotify, type MapRegister, type MappingRecord } from '../codec/types.js';
-import type { DbChange, MappingDatabase } from '../db/database.js';
-import type { Endpoint, KeyAlgorithm, Registration, Site } from '../db/model.js';
-import { eidFamily, formatEidPrefix, samePrefix } from '../db/prefix.js';
+import type { MappingDatabase } from '../db/database.js';
+import type { Endpoint, KeyAlgorithm, Registration, Site, StateChange } from '../db/model.js';
+import { eidFamily, formatEidPrefix, samePrefix } from '../codec/prefix.js';
 import { formatAddress } from '../codec/text.js';
 import type { BurstArrival } from '../authority/bursts.js';
 import { holderAmong, holds, isOperatorHint, startsClaim } from '../authority/ownership.js';
@@ -109,7 +109,7 @@ export function handleMapRegister(
 
   const etrId = etrIdOf(register, from);
   const { burst } = context;
-  let changes: DbChange[] | undefined;
+  let changes: StateChange[] | undefined;
   let events: ServerEvent[] | undefined;
   let refused: DropReason[] | undefined;
   let notified: MappingRecord[] | undefined;
@@ -125,7 +125,7 @@ export function handleMapRegister(
     if (record.ttl === 0) {
       // RFC 9301 §8.2: a Map-Register with TTL 0 withdraws the registration.
       if (existing) {
-        changes = append<DbChange>(changes, { kind: 'delete-registration', eid: record.eid, etrId });
+        changes = append<StateChange>(changes, { kind: 'delete-registration', eid: record.eid, etrId });
         events = append<ServerEvent>(events, { type: 'withdrawn', site: site.name, eid: record.eid, etrId });
       }
       continue;
@@ -169,7 +169,7 @@ export function handleMapRegister(
       if (!fresh && hint.claimedAt > claimed.claimedAt) claimed = { ...claimed, claimedAt: hint.claimedAt };
     }
     if (settled.length) contenders = contenders.filter((r) => !settled.includes(r));
-    changes = append<DbChange>(changes, { kind: 'put-registration', registration: claimed });
+    changes = append<StateChange>(changes, { kind: 'put-registration', registration: claimed });
     for (const hint of settled) changes.push({ kind: 'delete-registration', eid: record.eid, etrId: hint.etrId });
     const holder = contenders.length === 0 ? undefined : holderAmong([...contenders, claimed], db.isSitePrefix(record.eid), now);
     if (holder && !holds(holder, claimed)) {
@@ -204,7 +204,7 @@ export function handleMapRegister(
 
 /** Registrations whose lifetime ran out become delete changes and `expired` events. */
 export function expireRegistrations(db: MappingDatabase, now: number): HandlerResult {
-  const changes: DbChange[] = [];
+  const changes: StateChange[] = [];
   const events: ServerEvent[] = [];
   for (const reg of db.takeExpired(now)) {
     changes.push({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId });

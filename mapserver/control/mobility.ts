@@ -9,7 +9,7 @@ import type { Address, EidPrefix, MapNotify, MapRequest, MappingRecord } from '.
 import { AUTH_ALG } from '../codec/types.js';
 import type { Binding, MappingDatabase } from '../db/database.js';
 import type { Endpoint, Site } from '../db/model.js';
-import { FAMILY_BITS, containsPrefix, prefixKey, prefixesOverlap } from '../db/prefix.js';
+import { FAMILY_BITS, containsPrefix, prefixKey, prefixesOverlap } from '../codec/prefix.js';
 import { singleRecordVariants } from '../codec/map-request.js';
 import { sameAddress } from '../codec/address.js';
 import { answerRecord, LISP_CONTROL_PORT } from './map-resolver.js';

@@ -9,6 +9,9 @@ export interface RateLimit {
   readonly maxAddresses: number;
 }
 
+/** Generous for one ITR with many hosts behind it, far below what would make us a useful reflector. */
+export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 1000, burst: 2000, maxAddresses: 100_000 };
+
 interface Bucket {
   tokens: number;
   last: number;

@@ -1,8 +1,7 @@
 // What a control handler returns: datagrams to send, database changes, events, or a drop.
 // Handlers are pure (message, from, now) -> HandlerResult; the server applies the result.
 import type { EidPrefix, LispMessage } from '../codec/types.js';
-import type { DbChange } from '../db/database.js';
-import type { Endpoint } from '../db/model.js';
+import type { Endpoint, StateChange } from '../db/model.js';
 import type { Requester } from './requesters.js';
 
 export type Outbound =
@@ -46,7 +45,7 @@ export type ReplyKind = 'positive' | 'negative' | 'forwarded';
 export interface HandlerResult {
   /** Sent after `changes` are durable: a Map-Notify acknowledges a stored registration. */
   readonly outbound: readonly Outbound[];
-  readonly changes: readonly DbChange[];
+  readonly changes: readonly StateChange[];
   readonly events: readonly ServerEvent[];
   readonly drop?: Drop;
   /** Map-Resolver answers by kind, for metrics. */

@@ -3,13 +3,12 @@
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import { ACTION } from '../codec/types.js';
 import type { Registration, Site, SitePrefix, StateChange } from './model.js';
-import { FAMILY_BITS, containsPrefix, normalizePrefix, requireFamily, samePrefix } from './prefix.js';
+import { FAMILY_BITS, containsPrefix, normalizePrefix, requireFamily, samePrefix } from '../codec/prefix.js';
 import { ExpiryQueue } from './expiry.js';
 import { PrefixTable } from './trie.js';
 import { SmallMap, type ReadonlySmallMap } from './small-map.js';
 import { holderBinding, type Binding, type HeldPrefix } from '../authority/ownership.js';
 
-export type DbChange = StateChange;
 
 /** All registrations of one EID prefix, one per registering ETR. */
 export interface RegisteredPrefix extends HeldPrefix {
@@ -135,7 +134,7 @@ export class MappingDatabase {
     }
   }
 
-  apply(changes: readonly DbChange[]): void {
+  apply(changes: readonly StateChange[]): void {
     for (const change of changes) this.applyOne(change);
   }
 
@@ -153,7 +152,7 @@ export class MappingDatabase {
     }
   }
 
-  private applyOne(change: DbChange): void {
+  private applyOne(change: StateChange): void {
     switch (change.kind) {
       case 'put-site': {
         this.generation++;

@@ -4,7 +4,7 @@
 // touches only numbers: no strings, no allocation on the byte fast path.
 import type { Address, EidFamily, EidPrefix } from '../codec/types.js';
 import { parseIpv4Into, parseIpv6Into, parseMacInto } from '../codec/ip.js';
-import { FAMILY_BITS, PrefixError, normalizeParsed, normalizePrefix, prefixBytes, prefixFromBytes, requireFamily } from './prefix.js';
+import { FAMILY_BITS, PrefixError, normalizeParsed, normalizePrefix, prefixBytes, prefixFromBytes, requireFamily } from '../codec/prefix.js';
 
 /** An address to look up: raw bytes (fast path), IP/MAC text, or an Address of the family. */
 export type LookupAddress = Uint8Array | string | Address;
@@ -63,6 +63,13 @@ class FamilyTrie<V> {
   prefixes: Array<EidPrefix | undefined> = [];
   values: Array<V | undefined> = [];
   roots = new Map<number, Root>();
+  /**
+   * IPv4 only: the node of every stored full-length prefix (a host /32), by instance ID and
+   * address word. A stored host is the longest match there can be, so a Map-Request for a
+   * registered VM is answered by one hash probe instead of a walk of dependent loads down the
+   * trie (each a likely cache miss once there are thousands of hosts).
+   */
+  private readonly hosts: Map<number, Map<number, number>> | undefined;
   private readonly jumpBits: number;
   private readonly jumpThreshold: number;
   /** Nodes ever allocated (high-water mark); free nodes are chained through LEFT. */
@@ -84,6 +91,7 @@ class FamilyTrie<V> {
     this.nodes = new Int32Array(16 << this.shift);
     this.scratch = new Int32Array(this.words);
     this.scratchBytes = new Uint8Array(this.words * 4);
+    this.hosts = maxLen === 32 ? new Map() : undefined;
   }
 
   private grow(): void {
@@ -274,6 +282,11 @@ class FamilyTrie<V> {
     }
     this.prefixes[target] = prefix;
     this.values[target] = value;
+    if (this.hosts !== undefined && len === 32) {
+      let byAddress = this.hosts.get(iid);
+      if (byAddress === undefined) this.hosts.set(iid, (byAddress = new Map()));
+      byAddress.set(a[0]!, target);
+    }
     if (!this.hasValue(target)) {
       this.setHasValue(target, true);
       this.size++;
@@ -341,6 +354,11 @@ class FamilyTrie<V> {
     this.setHasValue(n, false);
     this.prefixes[n] = undefined;
     this.values[n] = undefined;
+    if (this.hosts !== undefined && len === 32) {
+      const byAddress = this.hosts.get(iid);
+      byAddress?.delete(a[0]!);
+      if (byAddress?.size === 0) this.hosts.delete(iid);
+    }
     this.size--;
     info.count--;
     const l = this.left(n);
@@ -387,6 +405,10 @@ class FamilyTrie<V> {
 
   /** Node with the longest stored prefix covering `a`, or NONE. The per-Map-Request hot path. */
   best(iid: number, a: Int32Array): number {
+    if (this.hosts !== undefined) {
+      const host = this.hosts.get(iid)?.get(a[0]!);
+      if (host !== undefined) return host;
+    }
     const root = this.roots.get(iid);
     if (root === undefined) return NONE;
     const nodes = this.nodes;
@@ -501,6 +523,7 @@ class FamilyTrie<V> {
 
   clear(): void {
     this.roots.clear();
+    this.hosts?.clear();
     this.prefixes = [];
     this.values = [];
     this.used = 0;

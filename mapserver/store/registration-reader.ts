@@ -63,6 +63,37 @@ export class Interner {
   }
 }
 
+
+/**
+ * The protobuf field numbers this reader reads, by message and by the field's name in
+ * proto/livmap.proto: the one place they are written here. test/store/schema.test.ts holds
+ * them against the .proto file, so the reader and the schema cannot drift apart.
+ */
+export const READER_FIELDS = {
+  Address: { none: 1, ipv4: 2, ipv6: 3, mac: 4, lcaf_iid: 5, lcaf_afi_list: 6, lcaf: 7 },
+  InstanceIdAddress: { iid: 1, mask_len: 2, flags: 3, address: 4 },
+  AfiListAddress: { flags: 1, addresses: 2 },
+  OpaqueLcaf: { lcaf_type: 1, rsvd1: 2, flags: 3, rsvd2: 4, payload: 5 },
+  EidPrefix: { iid: 1, address: 2, length: 3 },
+  Locator: { priority: 1, weight: 2, m_priority: 3, m_weight: 4, local: 5, probed: 6, reachable: 7, rloc: 8 },
+  MappingRecord: { eid: 1, ttl: 2, action: 3, authoritative: 4, map_version: 5, locators: 6 },
+  Endpoint: { address: 1, port: 2 },
+  Registration: {
+    site: 1, etr_id: 2, source: 3, xtr_id: 4, site_id: 5, proxy_reply: 6, merge: 7, record: 8,
+    claimed_at: 9, last_refreshed: 10, expires_at: 11, left: 12,
+  },
+} as const;
+
+const A = READER_FIELDS.Address;
+const IID = READER_FIELDS.InstanceIdAddress;
+const AFL = READER_FIELDS.AfiListAddress;
+const OPQ = READER_FIELDS.OpaqueLcaf;
+const EID = READER_FIELDS.EidPrefix;
+const LOC = READER_FIELDS.Locator;
+const REC = READER_FIELDS.MappingRecord;
+const END = READER_FIELDS.Endpoint;
+const REG = READER_FIELDS.Registration;
+
 type Reader = protobuf.Reader;
 
 function expectWire(tag: number, wire: number, what: string): void {
@@ -88,24 +119,24 @@ function readAddress(r: Reader, end: number, what: string, depth = 0): Address {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
-      case 1: // none
+      case A.none:
         expectWire(tag, LENGTH_DELIMITED, what);
         r.pos = subEnd(r, end, what);
         address = { afi: 'none' };
         break;
-      case 2:
+      case A.ipv4:
         expectWire(tag, LENGTH_DELIMITED, what);
         address = { afi: 'ipv4', ip: formatIpv4(fixedBytes(r.bytes(), 4, what)) };
         break;
-      case 3:
+      case A.ipv6:
         expectWire(tag, LENGTH_DELIMITED, what);
         address = { afi: 'ipv6', ip: formatIpv6(fixedBytes(r.bytes(), 16, what)) };
         break;
-      case 4:
+      case A.mac:
         expectWire(tag, LENGTH_DELIMITED, what);
         address = { afi: 'mac', mac: formatMac(fixedBytes(r.bytes(), 6, what)) };
         break;
-      case 5: {
+      case A.lcaf_iid: {
         expectWire(tag, LENGTH_DELIMITED, what);
         const e = subEnd(r, end, what);
         let iid = 0, maskLen = 0, flags = 0;
@@ -113,10 +144,10 @@ function readAddress(r: Reader, end: number, what: string, depth = 0): Address {
         while (r.pos < e) {
           const t = r.uint32();
           switch (t >>> 3) {
-            case 1: expectWire(t, VARINT, what); iid = r.uint32(); break;
-            case 2: expectWire(t, VARINT, what); maskLen = r.uint32(); break;
-            case 3: expectWire(t, VARINT, what); flags = r.uint32(); break;
-            case 4: expectWire(t, LENGTH_DELIMITED, what); inner = readAddress(r, subEnd(r, e, what), what, depth + 1); break;
+            case IID.iid: expectWire(t, VARINT, what); iid = r.uint32(); break;
+            case IID.mask_len: expectWire(t, VARINT, what); maskLen = r.uint32(); break;
+            case IID.flags: expectWire(t, VARINT, what); flags = r.uint32(); break;
+            case IID.address: expectWire(t, LENGTH_DELIMITED, what); inner = readAddress(r, subEnd(r, e, what), what, depth + 1); break;
             default: r.skipType(t & 7);
           }
         }
@@ -124,7 +155,7 @@ function readAddress(r: Reader, end: number, what: string, depth = 0): Address {
         address = { afi: 'lcaf-iid', iid, maskLen, flags, address: inner };
         break;
       }
-      case 6: {
+      case A.lcaf_afi_list: {
         expectWire(tag, LENGTH_DELIMITED, what);
         const e = subEnd(r, end, what);
         let flags = 0;
@@ -132,15 +163,15 @@ function readAddress(r: Reader, end: number, what: string, depth = 0): Address {
         while (r.pos < e) {
           const t = r.uint32();
           switch (t >>> 3) {
-            case 1: expectWire(t, VARINT, what); flags = r.uint32(); break;
-            case 2: expectWire(t, LENGTH_DELIMITED, what); addresses.push(readAddress(r, subEnd(r, e, what), what, depth + 1)); break;
+            case AFL.flags: expectWire(t, VARINT, what); flags = r.uint32(); break;
+            case AFL.addresses: expectWire(t, LENGTH_DELIMITED, what); addresses.push(readAddress(r, subEnd(r, e, what), what, depth + 1)); break;
             default: r.skipType(t & 7);
           }
         }
         address = { afi: 'lcaf-afi-list', flags, addresses };
         break;
       }
-      case 7: {
+      case A.lcaf: {
         expectWire(tag, LENGTH_DELIMITED, what);
         const e = subEnd(r, end, what);
         let lcafType = 0, rsvd1 = 0, flags = 0, rsvd2 = 0;
@@ -148,11 +179,11 @@ function readAddress(r: Reader, end: number, what: string, depth = 0): Address {
         while (r.pos < e) {
           const t = r.uint32();
           switch (t >>> 3) {
-            case 1: expectWire(t, VARINT, what); lcafType = r.uint32(); break;
-            case 2: expectWire(t, VARINT, what); rsvd1 = r.uint32(); break;
-            case 3: expectWire(t, VARINT, what); flags = r.uint32(); break;
-            case 4: expectWire(t, VARINT, what); rsvd2 = r.uint32(); break;
-            case 5: expectWire(t, LENGTH_DELIMITED, what); payload = new Uint8Array(r.bytes()); break;
+            case OPQ.lcaf_type: expectWire(t, VARINT, what); lcafType = r.uint32(); break;
+            case OPQ.rsvd1: expectWire(t, VARINT, what); rsvd1 = r.uint32(); break;
+            case OPQ.flags: expectWire(t, VARINT, what); flags = r.uint32(); break;
+            case OPQ.rsvd2: expectWire(t, VARINT, what); rsvd2 = r.uint32(); break;
+            case OPQ.payload: expectWire(t, LENGTH_DELIMITED, what); payload = new Uint8Array(r.bytes()); break;
             default: r.skipType(t & 7);
           }
         }
@@ -173,9 +204,9 @@ function readEid(r: Reader, end: number, what: string): EidPrefix {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
-      case 1: expectWire(tag, VARINT, what); iid = r.uint32(); break;
-      case 2: expectWire(tag, LENGTH_DELIMITED, what); address = readAddress(r, subEnd(r, end, what), `${what} EID`); break;
-      case 3: expectWire(tag, VARINT, what); length = r.uint32(); break;
+      case EID.iid: expectWire(tag, VARINT, what); iid = r.uint32(); break;
+      case EID.address: expectWire(tag, LENGTH_DELIMITED, what); address = readAddress(r, subEnd(r, end, what), `${what} EID`); break;
+      case EID.length: expectWire(tag, VARINT, what); length = r.uint32(); break;
       default: r.skipType(tag & 7);
     }
   }
@@ -190,14 +221,14 @@ function readLocator(r: Reader, end: number): Locator {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
-      case 1: expectWire(tag, VARINT, 'locator'); priority = r.uint32(); break;
-      case 2: expectWire(tag, VARINT, 'locator'); weight = r.uint32(); break;
-      case 3: expectWire(tag, VARINT, 'locator'); mPriority = r.uint32(); break;
-      case 4: expectWire(tag, VARINT, 'locator'); mWeight = r.uint32(); break;
-      case 5: expectWire(tag, VARINT, 'locator'); local = r.bool(); break;
-      case 6: expectWire(tag, VARINT, 'locator'); probed = r.bool(); break;
-      case 7: expectWire(tag, VARINT, 'locator'); reachable = r.bool(); break;
-      case 8: expectWire(tag, LENGTH_DELIMITED, 'locator'); rloc = readAddress(r, subEnd(r, end, 'RLOC'), 'RLOC'); break;
+      case LOC.priority: expectWire(tag, VARINT, 'locator'); priority = r.uint32(); break;
+      case LOC.weight: expectWire(tag, VARINT, 'locator'); weight = r.uint32(); break;
+      case LOC.m_priority: expectWire(tag, VARINT, 'locator'); mPriority = r.uint32(); break;
+      case LOC.m_weight: expectWire(tag, VARINT, 'locator'); mWeight = r.uint32(); break;
+      case LOC.local: expectWire(tag, VARINT, 'locator'); local = r.bool(); break;
+      case LOC.probed: expectWire(tag, VARINT, 'locator'); probed = r.bool(); break;
+      case LOC.reachable: expectWire(tag, VARINT, 'locator'); reachable = r.bool(); break;
+      case LOC.rloc: expectWire(tag, LENGTH_DELIMITED, 'locator'); rloc = readAddress(r, subEnd(r, end, 'RLOC'), 'RLOC'); break;
       default: r.skipType(tag & 7);
     }
   }
@@ -215,12 +246,12 @@ function readString(r: Reader, end: number, kind: Kind, interner: Interner | und
   return interner.get(kind, r.buf, start, start + length, () => protobuf.util.utf8.read(r.buf, start, start + length));
 }
 
-/** Where the run of consecutive locator fields (tag 6) starting at r.pos ends; checks only their lengths. */
+/** Where the run of consecutive locator fields (MappingRecord.locators) starting at r.pos ends; checks only their lengths. */
 function locatorRunEnd(r: Reader, end: number): number {
   while (r.pos < end) {
     const at = r.pos;
     const tag = r.uint32();
-    if (tag !== ((6 << 3) | LENGTH_DELIMITED)) {
+    if (tag !== ((REC.locators << 3) | LENGTH_DELIMITED)) {
       r.pos = at;
       break;
     }
@@ -249,12 +280,12 @@ function readRecord(r: Reader, end: number, interner: Interner | undefined): Map
     const tagAt = r.pos;
     const tag = r.uint32();
     switch (tag >>> 3) {
-      case 1: expectWire(tag, LENGTH_DELIMITED, 'record'); eid = readEid(r, subEnd(r, end, 'record EID'), 'registration'); break;
-      case 2: expectWire(tag, VARINT, 'record'); ttl = r.uint32(); break;
-      case 3: expectWire(tag, VARINT, 'record'); action = r.uint32(); break;
-      case 4: expectWire(tag, VARINT, 'record'); authoritative = r.bool(); break;
-      case 5: expectWire(tag, VARINT, 'record'); mapVersion = r.uint32(); break;
-      case 6:
+      case REC.eid: expectWire(tag, LENGTH_DELIMITED, 'record'); eid = readEid(r, subEnd(r, end, 'record EID'), 'registration'); break;
+      case REC.ttl: expectWire(tag, VARINT, 'record'); ttl = r.uint32(); break;
+      case REC.action: expectWire(tag, VARINT, 'record'); action = r.uint32(); break;
+      case REC.authoritative: expectWire(tag, VARINT, 'record'); authoritative = r.bool(); break;
+      case REC.map_version: expectWire(tag, VARINT, 'record'); mapVersion = r.uint32(); break;
+      case REC.locators:
         expectWire(tag, LENGTH_DELIMITED, 'record');
         if (!locatorsSeen) {
           locatorsSeen = true;
@@ -293,8 +324,8 @@ function endpointUntil(r: Reader, stop: number): Endpoint {
   while (r.pos < stop) {
     const tag = r.uint32();
     switch (tag >>> 3) {
-      case 1: expectWire(tag, LENGTH_DELIMITED, 'source'); address = r.string(); break;
-      case 2: expectWire(tag, VARINT, 'source'); port = r.uint32(); break;
+      case END.address: expectWire(tag, LENGTH_DELIMITED, 'source'); address = r.string(); break;
+      case END.port: expectWire(tag, VARINT, 'source'); port = r.uint32(); break;
       default: r.skipType(tag & 7);
     }
   }
@@ -314,18 +345,18 @@ export function readRegistration(bytes: Uint8Array, interner?: Interner): Regist
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag >>> 3) {
-      case 1: expectWire(tag, LENGTH_DELIMITED, 'site'); site = readString(r, end, Kind.site, interner, 'site'); break;
-      case 2: expectWire(tag, LENGTH_DELIMITED, 'ETR id'); etrId = readString(r, end, Kind.etrId, interner, 'ETR id'); break;
-      case 3: expectWire(tag, LENGTH_DELIMITED, 'source'); source = readEndpoint(r, end, interner); break;
-      case 4: expectWire(tag, LENGTH_DELIMITED, 'xTR-ID'); xtrId = new Uint8Array(r.bytes()); break;
-      case 5: expectWire(tag, LENGTH_DELIMITED, 'site-ID'); siteId = new Uint8Array(r.bytes()); break;
-      case 6: expectWire(tag, VARINT, 'proxy_reply'); proxyReply = r.bool(); break;
-      case 7: expectWire(tag, VARINT, 'merge'); merge = r.bool(); break;
-      case 8: expectWire(tag, LENGTH_DELIMITED, 'record'); record = readRecord(r, subEnd(r, end, 'record'), interner); break;
-      case 9: expectWire(tag, FIXED64, 'claimed_at'); claimedAt = r.double(); break;
-      case 10: expectWire(tag, FIXED64, 'last_refreshed'); lastRefreshed = r.double(); break;
-      case 11: expectWire(tag, FIXED64, 'expires_at'); expiresAt = r.double(); break;
-      case 12: expectWire(tag, VARINT, 'left'); left = r.bool(); break;
+      case REG.site: expectWire(tag, LENGTH_DELIMITED, 'site'); site = readString(r, end, Kind.site, interner, 'site'); break;
+      case REG.etr_id: expectWire(tag, LENGTH_DELIMITED, 'ETR id'); etrId = readString(r, end, Kind.etrId, interner, 'ETR id'); break;
+      case REG.source: expectWire(tag, LENGTH_DELIMITED, 'source'); source = readEndpoint(r, end, interner); break;
+      case REG.xtr_id: expectWire(tag, LENGTH_DELIMITED, 'xTR-ID'); xtrId = new Uint8Array(r.bytes()); break;
+      case REG.site_id: expectWire(tag, LENGTH_DELIMITED, 'site-ID'); siteId = new Uint8Array(r.bytes()); break;
+      case REG.proxy_reply: expectWire(tag, VARINT, 'proxy_reply'); proxyReply = r.bool(); break;
+      case REG.merge: expectWire(tag, VARINT, 'merge'); merge = r.bool(); break;
+      case REG.record: expectWire(tag, LENGTH_DELIMITED, 'record'); record = readRecord(r, subEnd(r, end, 'record'), interner); break;
+      case REG.claimed_at: expectWire(tag, FIXED64, 'claimed_at'); claimedAt = r.double(); break;
+      case REG.last_refreshed: expectWire(tag, FIXED64, 'last_refreshed'); lastRefreshed = r.double(); break;
+      case REG.expires_at: expectWire(tag, FIXED64, 'expires_at'); expiresAt = r.double(); break;
+      case REG.left: expectWire(tag, VARINT, 'left'); left = r.bool(); break;
       default: r.skipType(tag & 7);
     }
   }

@@ -14,10 +14,11 @@ import { Level } from 'level';
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import type { Registration, Site, StateChange } from '../db/model.js';
 import type { Requester } from '../control/requesters.js';
-import { prefixKey } from '../db/prefix.js';
+import { prefixKey } from '../codec/prefix.js';
 import { Interner } from './registration-reader.js';
 import type { LoadWorkerData, LoadWorkerMessage } from './load-worker.js';
 import { forEachEntry } from './entries.js';
+import type { CorruptEntry, OpenedStore, StateStore, StoredState } from './state-store.js';
 import {
   decodeMapping,
   decodeMeta,
@@ -36,25 +37,8 @@ import {
 /** Bump only when older code would misread what newer code writes. */
 export const SCHEMA_VERSION = 1;
 
-/** One change to persist: the database's own change type, passed as-is. */
-export type StoreChange = StateChange;
 
-/** A stored value that could not be decoded (or does not belong under its key); skipped by loadAll. */
-export interface CorruptEntry {
-  readonly key: string;
-  readonly reason: string;
-}
-
-export interface StoredState {
-  readonly sites: Site[];
-  readonly mappings: MappingRecord[];
-  readonly registrations: Registration[];
-  /** The replay window: Map-Register nonces accepted, by the second they were accepted in. */
-  readonly nonces: Array<{ readonly at: number; readonly nonces: bigint[] }>;
-  /** The requester table as last saved. */
-  readonly requesters: Requester[];
-  readonly corrupt: CorruptEntry[];
-}
+export type { CorruptEntry, StoredState } from './state-store.js';
 
 export interface StoreOptions {
   /**
@@ -190,11 +174,8 @@ function streamFromWorker(dir: string, workerUrl: URL, onEntry: (key: Uint8Array
   });
 }
 
-export interface LoadedStore {
+export interface LoadedStore extends OpenedStore {
   readonly store: Store;
-  readonly state: StoredState;
-  readonly loadedBy: 'worker' | 'main';
-  readonly workerError?: string;
 }
 
 export class StoreError extends Error {
@@ -232,7 +213,7 @@ export function nonceStoreKey(at: number): string {
 }
 
 /** The key a change writes or deletes. */
-export function changeKey(change: StoreChange): string {
+export function changeKey(change: StateChange): string {
   switch (change.kind) {
     case 'put-site':
       return siteStoreKey(change.site.name);
@@ -259,9 +240,10 @@ function reasonOf(err: unknown): string {
 }
 
 /** Changes to state the xTRs refresh all the time: written without fsync (see StoreOptions). */
-const SOFT_STATE: ReadonlySet<StoreChange['kind']> = new Set(['put-registration', 'delete-registration', 'put-nonces', 'delete-nonces', 'put-requesters']);
+const SOFT_STATE: ReadonlySet<StateChange['kind']> = new Set(['put-registration', 'delete-registration', 'put-nonces', 'delete-nonces', 'put-requesters']);
 
-export class Store {
+/** The LevelDB store: one protobuf value per key (proto/livmap.proto). */
+export class Store implements StateStore<PreparedBatch> {
   private closed = false;
 
   private constructor(
@@ -334,7 +316,7 @@ export class Store {
   }
 
   /** Encodes changes into a batch; throws (StoreCodecError) for a value that cannot be stored. */
-  prepare(changes: readonly StoreChange[]): PreparedBatch {
+  prepare(changes: readonly StateChange[]): PreparedBatch {
     const ops: Op[] = [];
     let configuration = false;
     for (const change of changes) {
@@ -374,7 +356,7 @@ export class Store {
   }
 
   /** Persists all `changes` atomically: after it resolves they survive a crash; on failure none applied. */
-  async apply(changes: readonly StoreChange[]): Promise<void> {
+  async apply(changes: readonly StateChange[]): Promise<void> {
     await this.commit([this.prepare(changes)]);
   }
 

@@ -1,16 +1,15 @@
 // Group commit for the Map-Server's write path: every accepted Map-Register wants its
 // registration durable before the Map-Notify goes out, and one fsync'd LevelDB batch per tick
 // (instead of one per message) keeps that cheap under bursts.
-import type { PreparedBatch, StoreChange } from './store.js';
+import type { StateChange } from '../db/model.js';
+import type { BatchSink as SinkOf } from './state-store.js';
+import type { PreparedBatch } from './store.js';
 
-/** What the writer needs from a Store (an interface so tests can fake failures). */
-export interface BatchSink {
-  prepare(changes: readonly StoreChange[]): PreparedBatch;
-  commit(batches: readonly PreparedBatch[]): Promise<void>;
-}
+/** What the writer needs from a store (LevelDB's batches unless told otherwise). */
+export type BatchSink<Batch = PreparedBatch> = SinkOf<Batch>;
 
-interface Pending {
-  readonly batch: PreparedBatch;
+interface Pending<Batch> {
+  readonly batch: Batch;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -21,20 +20,20 @@ interface Pending {
  * caller's promise resolves once the batch holding its changes is durable, or rejects with
  * that batch's error. A change that cannot be encoded rejects only its own caller.
  */
-export class StoreWriter {
-  private queue: Pending[] = [];
+export class StoreWriter<Batch = unknown> {
+  private queue: Pending<Batch>[] = [];
   private scheduled = false;
   private writing = false;
 
-  constructor(private readonly sink: BatchSink) {}
+  constructor(private readonly sink: BatchSink<Batch>) {}
 
   /** Changes queued and not yet durable. */
   get pending(): number {
     return this.queue.length;
   }
 
-  write(changes: readonly StoreChange[]): Promise<void> {
-    let batch: PreparedBatch;
+  write(changes: readonly StateChange[]): Promise<void> {
+    let batch: Batch;
     try {
       batch = this.sink.prepare(changes);
     } catch (err) {

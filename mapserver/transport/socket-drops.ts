@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import type { Endpoint } from '../db/model.js';
-import { addressBytes } from '../db/prefix.js';
+import { addressBytes } from '../codec/prefix.js';
 
 export interface ProcUdpSocket {
   /** Local address bytes (4 or 16) and port. */

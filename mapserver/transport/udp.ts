@@ -1,8 +1,17 @@
 // UDP sockets for the LISP control plane: one dgram socket per listen address.
 import dgram from 'node:dgram';
-import { DEFAULT_RECEIVE_BUFFER_BYTES, type ListenAddress } from '../config/load.js';
 import type { Endpoint } from '../db/model.js';
 import { kernelReceiveDrops } from './socket-drops.js';
+
+/** An address and port to listen on. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly family: 4 | 6;
+}
+
+/** SO_RCVBUF asked for each socket unless configured. */
+export const DEFAULT_RECEIVE_BUFFER_BYTES = 4 << 20;
 
 export type DatagramHandler = (bytes: Buffer, from: Endpoint) => void;
 

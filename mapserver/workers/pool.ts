@@ -6,7 +6,7 @@
 //
 // Why threads and not processes: a worker needs the database and nothing else; threads share
 // the process (one /metrics, one log, one store lock, one signal handler) and a MessagePort
-// clones DbChange batches (Uint8Array, bigint) as they are, without a serialisation format.
+// clones StateChange batches (Uint8Array, bigint) as they are, without a serialisation format.
 //
 // Consistency rules:
 // 1. One owner. The main thread's LispServer owns the database and the store: registrations,
@@ -47,7 +47,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/load.js';
 import type { Requester } from '../control/requesters.js';
-import type { DbChange } from '../db/database.js';
+import type { StateChange } from '../db/model.js';
 import type { Endpoint } from '../db/model.js';
 import { replicated, type FromWorker, type ToWorker, type WorkerCounts, type WorkerSetup } from './protocol.js';
 
@@ -66,7 +66,7 @@ export interface PoolHooks {
   /** ITRs a worker answered. */
   answered(requesters: readonly Requester[]): void;
   /** The database as it is now, for a worker that (re)starts. */
-  snapshot(): DbChange[];
+  snapshot(): StateChange[];
 }
 
 export type PoolSetup = Omit<WorkerSetup, 'index' | 'snapshot' | 'version'>;
@@ -123,7 +123,7 @@ export function workerEntry(): { readonly url: URL; readonly execArgv?: string[]
 export class WorkerPool {
   private readonly members: Member[] = [];
   private version = 0;
-  private pending: DbChange[] = [];
+  private pending: StateChange[] = [];
   private flushScheduled: NodeJS.Immediate | undefined;
   private waiters: AckWaiter[] = [];
   private closing = false;
@@ -257,7 +257,7 @@ export class WorkerPool {
    * Sends the changes the main thread just applied to every worker. With `ack`, resolves once
    * every live worker holds them (or after ACK_TIMEOUT_MS); without, returns nothing.
    */
-  publish(changes: readonly DbChange[], ack: boolean): Promise<void> | undefined {
+  publish(changes: readonly StateChange[], ack: boolean): Promise<void> | undefined {
     for (const change of changes) if (replicated(change)) this.pending.push(change);
     if (!ack) {
       if (this.pending.length && this.flushScheduled === undefined) this.flushScheduled = setImmediate(() => this.flush(false));

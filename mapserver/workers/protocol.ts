@@ -2,11 +2,11 @@
 // threads that answer Map-Requests from a copy of it. Everything here crosses a MessagePort by
 // structured clone: plain objects, Uint8Array and bigint only (no functions, no class instances).
 //
-// Replication: the main thread numbers every batch of DbChanges it applies (`version`, from 1)
+// Replication: the main thread numbers every batch of StateChanges it applies (`version`, from 1)
 // and posts it to every worker; a port delivers in order, so a worker that applied version V has
 // applied everything before it. A batch with `ack` set is answered with {ack V} once applied,
 // after the worker has reported every ITR it answered before it (see AnsweredReport).
-import type { DbChange } from '../db/database.js';
+import type { StateChange } from '../db/model.js';
 import type { Endpoint } from '../db/model.js';
 import type { Requester } from '../control/requesters.js';
 import type { RateLimit } from '../control/rate-limit.js';
@@ -24,7 +24,7 @@ export interface WorkerSetup {
   /** Answers remembered for reporting before the worker forgets and reports again (bounds memory). */
   readonly requesterCapacity: number;
   /** The database as of `version`: sites, static mappings, registrations. */
-  readonly snapshot: readonly DbChange[];
+  readonly snapshot: readonly StateChange[];
   readonly version: number;
 }
 
@@ -37,7 +37,7 @@ export interface WorkerCounts {
 }
 
 export type ToWorker =
-  | { readonly kind: 'changes'; readonly version: number; readonly changes: readonly DbChange[]; readonly ack: boolean }
+  | { readonly kind: 'changes'; readonly version: number; readonly changes: readonly StateChange[]; readonly ack: boolean }
   | { readonly kind: 'counts'; readonly id: number }
   | { readonly kind: 'close' }
   /** Blocks the worker thread for `ms` (tests: a worker that is late to ack a change). */
@@ -56,7 +56,7 @@ export type FromWorker =
   | { readonly kind: 'counts'; readonly id: number; readonly counts: WorkerCounts }
   | { readonly kind: 'log'; readonly level: 'warn' | 'error'; readonly message: string; readonly detail: Readonly<Record<string, string | number>> };
 
-/** DbChange kinds the database applies (the store-only ones, nonces and the requester table, are not sent). */
-export function replicated(change: DbChange): boolean {
+/** StateChange kinds the database applies (the store-only ones, nonces and the requester table, are not sent). */
+export function replicated(change: StateChange): boolean {
   return change.kind !== 'put-nonces' && change.kind !== 'delete-nonces' && change.kind !== 'put-requesters';
 }

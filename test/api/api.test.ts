@@ -9,7 +9,7 @@ import type { EncapsulatedControl, MapReply, MapRequest } from '../../mapserver/
 import { resolveApiToken } from '../../mapserver/api/auth.js';
 import { checkOorXtrFile } from '../../xtr-config/oor-conf-reader.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
-import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 import { startService, type Service } from '../../mapserver/service.js';
 import { labConfig } from '../helpers/server.js';
 import { UdpPeer } from '../helpers/udp.js';
@@ -216,8 +216,14 @@ t.test('GET /api/v1/sites/{name}/xtr-config: an OOR config that checks out, or a
   const { conf, problems } = checkOorXtrFile(res.body);
   t.same(problems, [], 'passes the OOR 1.3 grammar and option checks');
   t.equal(conf?.mapServers[0]?.address, '172.30.0.2');
-  t.equal(conf?.mapServers[0]?.key, 'lisp-interop-key');
+  t.equal(conf?.mapServers[0]?.key, 'REPLACE-WITH-THE-SITE-KEY', 'no key unless asked for');
+  t.notMatch(res.body, /lisp-interop-key/);
+  t.match(res.body, /includeKeys=true/, 'the placeholder is explained');
   t.equal(conf?.mapServers[0]?.proxyReply, true);
+  const withKey = await s.api.inject({ method: 'GET', url: '/api/v1/sites/cloud/xtr-config?ms=172.30.0.2&rloc=172.20.20.1&proxyReply=true&includeKeys=true', headers: auth });
+  const keyed = checkOorXtrFile(withKey.body);
+  t.same(keyed.problems, []);
+  t.equal(keyed.conf?.mapServers[0]?.key, 'lisp-interop-key', 'the key when asked for explicitly');
   t.same(conf?.databaseMappings.map((d) => d.eidPrefix), ['192.168.20.0/24']);
   t.match(res.body, /address\s+= 172\.20\.20\.1/);
 

@@ -14,7 +14,7 @@ const run = (file: string, ...args: string[]): { status: number | null; stdout: 
 
 for (const [file, args, says] of [
   ['run.js', ['--bogus'], "Unknown option '--bogus'"],
-  ['run.js', ['--only', 'map-request,nope'], "--only: unknown part 'nope' (db, map-request, map-register, cold-start, mobility, post-smr, overload)"],
+  ['run.js', ['--only', 'map-request,nope'], "--only: unknown part 'nope' (db, map-request, map-register, oor, cold-start, mobility, post-smr, overload)"],
   ['profile.js', ['--mappings', 'lots'], "--mappings must be a whole number from 1 to 2000000, got 'lots'"],
   ['profile.js', ['--scenario', 'echo'], "--scenario is map-request or map-register, got 'echo'"],
   ['profile.js', ['--phase', 'later'], "--phase is load or startup, got 'later'"],

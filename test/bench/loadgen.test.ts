@@ -68,11 +68,38 @@ t.test('C generator writes its port into ECMs and keeps the inner UDP checksum v
   }
 });
 
-t.test('C generator refuses non-loopback targets and bad options', { skip }, async (t) => {
-  for (const target of ['10.0.0.1:4342', '192.0.2.1:4342', '[2001:db8::1]:4342']) {
+t.test('C generator --sockets 4: four source ports, each ECM names the port it leaves by, every reply matched', { skip }, async (t) => {
+  const socket = dgram.createSocket('udp4');
+  const mismatched: string[] = [];
+  const ports = new Set<number>();
+  socket.on('message', (msg, rinfo) => {
+    const ecm = decode(msg);
+    if (ecm.type !== 'ecm') throw new Error('not an ECM');
+    ports.add(rinfo.port);
+    if (ecm.inner.sourcePort !== rinfo.port) mismatched.push(`${ecm.inner.sourcePort} via ${rinfo.port}`);
+    if (ecm.inner.badUdpChecksum) mismatched.push(`bad checksum via ${rinfo.port}`);
+    socket.send(msg, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  t.teardown(() => socket.close());
+  const result = await runLoad(binary(), { ...shape, durationMs: 300, sockets: 4, target: { host: '127.0.0.1', port: socket.address().port } });
+  t.equal(ports.size, 4, 'four source ports');
+  t.same(mismatched, [], 'every ECM names the port it was sent from, with a valid inner checksum');
+  t.ok(result.received > 0 && result.unmatched === 0 && result.late === 0, `${result.received} replies, all matched`);
+});
+
+t.test('C generator refuses targets outside loopback and the lab range 198.18.0.0/15, and bad options', { skip }, async (t) => {
+  for (const target of ['10.0.0.1:4342', '192.0.2.1:4342', '198.17.255.255:4342', '198.20.0.1:4342', '[2001:db8::1]:4342']) {
     const r = spawnSync(binary(), ['--target', target, '--payloads', file], { encoding: 'utf8' });
     t.equal(r.status, 2, target);
-    t.match(r.stderr, /non-loopback/);
+    t.match(r.stderr, /refusing a target outside 127\.0\.0\.0\/8, ::1 and the benchmark range 198\.18\.0\.0\/15/);
+  }
+  // The lab range is accepted: the generator gets past the target check (and on to the payload file).
+  for (const target of ['198.18.0.3:4342', '198.19.255.254:4342']) {
+    const r = spawnSync(binary(), ['--target', target, '--payloads', join(dir, 'nope')], { encoding: 'utf8' });
+    t.equal(r.status, 2, target);
+    t.notMatch(r.stderr, /refusing/, target);
+    t.match(r.stderr, /cannot open the payload file/, target);
   }
   const r = spawnSync(binary(), ['--target', '127.0.0.1:9', '--payloads', file, '--duration-ms', '9999999'], { encoding: 'utf8' });
   t.equal(r.status, 2);

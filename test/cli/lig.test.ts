@@ -3,7 +3,7 @@ import t from 'tap';
 import { livmap } from '../helpers/cli.js';
 import { formatLig, lig } from '../../mapserver/cli/lig.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
-import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 import { startLabServer } from '../helpers/server.js';
 import { UdpPeer, freeUdpPort } from '../helpers/udp.js';
 import { controlFrames, frame } from '../helpers/vectors.js';

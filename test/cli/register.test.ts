@@ -2,7 +2,7 @@
 import t from 'tap';
 import { livmap } from '../helpers/cli.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { startLabServer } from '../helpers/server.js';
 
 

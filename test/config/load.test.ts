@@ -1,10 +1,11 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../../mapserver/config/convert.js';
+import { ConfigError } from '../../mapserver/json/convert.js';
 import { DEMO_CONFIG } from '../../mapserver/config/demo.js';
-import { DEFAULT_RECEIVE_BUFFER_BYTES, loadConfigFile, parseListen, resolveConfig, unknownConfigKeys } from '../../mapserver/config/load.js';
-import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { loadConfigFile, parseListen, resolveConfig, unknownConfigKeys } from '../../mapserver/config/load.js';
+import { DEFAULT_RECEIVE_BUFFER_BYTES } from '../../mapserver/transport/udp.js';
+import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 
 const base = {
   dataDir: './data',

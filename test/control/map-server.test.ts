@@ -7,7 +7,7 @@ import type { MapNotify, MapRegister } from '../../mapserver/codec/types.js';
 import { handleMapRegister, type RegisterContext } from '../../mapserver/control/map-server.js';
 import type { HandlerResult } from '../../mapserver/control/types.js';
 import { MappingDatabase } from '../../mapserver/db/database.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { OPERATOR_MOVE_ETR_ID } from '../../mapserver/authority/ownership.js';
 import { INTEROP_KEY, record, registration } from '../helpers/fixtures.js';
 import { mapRegisterBytes } from '../helpers/lisp.js';

@@ -10,7 +10,7 @@ import { decode, verifyMessage } from '../../mapserver/codec/index.js';
 import type { MapNotify, MapReply, MapRequest } from '../../mapserver/codec/types.js';
 import type { ServerEvent } from '../../mapserver/control/types.js';
 import type { Endpoint, Site } from '../../mapserver/db/model.js';
-import { formatEidPrefix, parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix, parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { LispServer } from '../../mapserver/server.js';
 import { startService } from '../../mapserver/service.js';
 import { FakeTimers } from '../helpers/fake-timers.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { RequesterTable } from '../../mapserver/control/requesters.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 
 const T0 = 1_700_000_000_000;
 const vm = parseEidPrefix('10.16.10.50/32');

@@ -7,7 +7,7 @@ import { handleMapRegister } from '../../mapserver/control/map-server.js';
 import { handleMapRequest } from '../../mapserver/control/map-resolver.js';
 import type { HandlerResult, Outbound } from '../../mapserver/control/types.js';
 import { MappingDatabase } from '../../mapserver/db/database.js';
-import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 import { INTEROP_KEY, OOR_LAB_SITES } from '../helpers/fixtures.js';
 import { controlFrames, frame, type ControlFrame } from '../helpers/vectors.js';
 

@@ -4,9 +4,9 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { deepStrictEqual } from 'node:assert';
-import { MappingDatabase, type DbChange } from '../../mapserver/db/database.js';
-import type { Site } from '../../mapserver/db/model.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { MappingDatabase } from '../../mapserver/db/database.js';
+import type { Site, StateChange } from '../../mapserver/db/model.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { record, registration } from '../helpers/fixtures.js';
 
 const T0 = 1_700_000_000_000;
@@ -42,7 +42,7 @@ const arbStep: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant('wait' as const), seconds: fc.integer({ min: 1, max: 120 }) }) },
 );
 
-function changeOf(step: Exclude<Step, { op: 'wait' }>, now: number): DbChange {
+function changeOf(step: Exclude<Step, { op: 'wait' }>, now: number): StateChange {
   switch (step.op) {
     case 'register': {
       const reg = registration('dc', ETRS[step.etr]!, record(PREFIXES[step.prefix]!, [ETRS[step.etr]!], step.ttl), now, { merge: step.merge, proxyReply: step.proxy, expiresAt: now + step.lifetimeS * 1000 });
@@ -62,9 +62,9 @@ function changeOf(step: Exclude<Step, { op: 'wait' }>, now: number): DbChange {
 /** A database that never answered before: the same sites, mappings and registrations. */
 function rebuilt(db: MappingDatabase): MappingDatabase {
   const fresh = new MappingDatabase(OPTIONS);
-  fresh.apply([...db.sites.values()].map((s): DbChange => ({ kind: 'put-site', site: s })));
-  fresh.apply([...db.staticMappings()].map((m): DbChange => ({ kind: 'put-mapping', mapping: m })));
-  fresh.apply([...db.registrations()].map((r): DbChange => ({ kind: 'put-registration', registration: r })));
+  fresh.apply([...db.sites.values()].map((s): StateChange => ({ kind: 'put-site', site: s })));
+  fresh.apply([...db.staticMappings()].map((m): StateChange => ({ kind: 'put-mapping', mapping: m })));
+  fresh.apply([...db.registrations()].map((r): StateChange => ({ kind: 'put-registration', registration: r })));
   return fresh;
 }
 

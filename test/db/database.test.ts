@@ -1,6 +1,6 @@
 import t from 'tap';
 import { MappingDatabase, type Resolution } from '../../mapserver/db/database.js';
-import { formatEidPrefix, parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix, parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { OOR_LAB_SITES, record, registration } from '../helpers/fixtures.js';
 
 const T0 = 1_700_000_000_000;

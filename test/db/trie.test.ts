@@ -12,7 +12,7 @@ import {
   prefixFromBytes,
   prefixKey,
   prefixesOverlap,
-} from '../../mapserver/db/prefix.js';
+} from '../../mapserver/codec/prefix.js';
 
 // Few distinct byte values so random prefixes nest and collide often.
 const arbByte = fc.constantFrom(0, 0, 0, 1, 10, 64, 128, 192, 255);
@@ -352,4 +352,30 @@ t.test('exact-match lookups of the same prefix object see every change in betwee
   t.equal(table.get(p), 'c', 'after getOrSet inserted');
   table.clear();
   t.equal(table.get(p), undefined, 'after clear');
+});
+
+t.test('IPv4 host routes (found by hash, not by walking): replaced, deleted, per instance ID, cleared', async (t) => {
+  const table = new PrefixTable<string>();
+  const host = (iid: number, ip: string): EidPrefix => ({ iid, address: { afi: 'ipv4', ip }, length: 32 });
+  table.set(parseEidPrefix('10.0.0.0/8'), 'site');
+  table.set(host(0, '10.1.2.3'), 'vm');
+  table.set(host(7, '10.1.2.3'), 'vm in IID 7');
+  t.equal(table.lookupBestValue(0, 'ipv4', '10.1.2.3'), 'vm');
+  t.equal(table.lookupBestValue(7, 'ipv4', '10.1.2.3'), 'vm in IID 7', 'the same address in another instance ID is another route');
+  t.equal(table.lookupBest(0, 'ipv4', '10.1.2.3')?.prefix.length, 32);
+  t.equal(table.lookupBestValue(0, 'ipv4', '10.1.2.4'), 'site', 'a neighbour is still matched by the walk');
+  table.set(host(0, '10.1.2.3'), 'vm moved');
+  t.equal(table.lookupBestValue(0, 'ipv4', '10.1.2.3'), 'vm moved', 'a replaced value is what the hash finds');
+  t.ok(table.delete(host(0, '10.1.2.3')));
+  t.equal(table.lookupBestValue(0, 'ipv4', '10.1.2.3'), 'site', 'a deleted host falls back to its site');
+  t.equal(table.lookupBestValue(7, 'ipv4', '10.1.2.3'), 'vm in IID 7');
+  // The freed node is reused by the next prefix: the deleted host must not find it.
+  table.set(parseEidPrefix('10.9.0.0/16'), 'other');
+  t.equal(table.lookupBestValue(0, 'ipv4', '10.1.2.3'), 'site');
+  table.set(host(0, '192.0.2.1'), 'outside');
+  table.clear();
+  t.equal(table.lookupBestValue(0, 'ipv4', '192.0.2.1'), undefined, 'nothing after clear');
+  t.equal(table.lookupBestValue(7, 'ipv4', '10.1.2.3'), undefined);
+  table.set(host(0, '192.0.2.1'), 'again');
+  t.equal(table.lookupBestValue(0, 'ipv4', '192.0.2.1'), 'again', 'reusable after clear');
 });

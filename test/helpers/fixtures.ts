@@ -1,7 +1,7 @@
 // Shared test fixtures: the sites of the OOR lab (test/vectors/oor/README.md) and small builders.
 import type { Locator, MappingRecord } from '../../mapserver/codec/types.js';
 import type { Registration, Site } from '../../mapserver/db/model.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 
 export const INTEROP_KEY = 'lisp-interop-key';
 

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { encode, signMessage } from '../../mapserver/codec/index.js';
 import type { Address, EidPrefix, MapNotify, MapRegister, MapRequest } from '../../mapserver/codec/types.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { INTEROP_KEY, locator } from './fixtures.js';
 
 export const nonce = (): bigint => randomBytes(8).readBigUInt64BE();

@@ -4,7 +4,7 @@
 import { decode } from '../../mapserver/codec/index.js';
 import type { MapNotify } from '../../mapserver/codec/types.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
-import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 import { mapRegisterBytes, nonce as randomNonce } from './lisp.js';
 import { UdpPeer } from './udp.js';
 

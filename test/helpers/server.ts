@@ -1,7 +1,7 @@
 // Starts a LispServer on loopback with the OOR lab sites, in a fresh data directory.
 import type { Test } from 'tap';
-import { DEFAULT_RATE_LIMIT, type ServerConfig } from '../../mapserver/config/load.js';
-import type { RateLimit } from '../../mapserver/control/rate-limit.js';
+import type { ServerConfig } from '../../mapserver/config/load.js';
+import { DEFAULT_RATE_LIMIT, type RateLimit } from '../../mapserver/control/rate-limit.js';
 import type { MappingRecord } from '../../mapserver/codec/types.js';
 import type { Site } from '../../mapserver/db/model.js';
 import { LispServer, type ServerOptions } from '../../mapserver/server.js';

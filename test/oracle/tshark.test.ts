@@ -30,7 +30,7 @@ import { writePcap } from '../../mapserver/pcap/write.js';
 import { readCapture } from '../../mapserver/pcap/read.js';
 import { MESSAGE_TYPE_NUMBER, messageToJson, nonceHex, type JsonValue } from '../../mapserver/cli/format.js';
 import { canonicalIp } from '../../mapserver/codec/ip.js';
-import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 import {
   assertNoMalformed,
   deepField,

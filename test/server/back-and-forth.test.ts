@@ -6,7 +6,7 @@ import { decode } from '../../mapserver/codec/index.js';
 import type { MapReply, MapRequest } from '../../mapserver/codec/types.js';
 import type { ServerEvent } from '../../mapserver/control/types.js';
 import type { Endpoint, Site } from '../../mapserver/db/model.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { LispServer } from '../../mapserver/server.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { FakeTimers } from '../helpers/fake-timers.js';

@@ -94,8 +94,14 @@ t.test('acknowledged writes survive kill -9', async (t) => {
   const sites = ((await (await fetch(`${api}/sites`, { headers })).json()) as { sites: Array<{ name: string }> }).sites.map((s) => s.name);
   const missingSites = ackedSites.filter((s) => !sites.includes(s));
   t.same(missingSites, [], 'every 2xx site write is present');
-  const regs = ((await (await fetch(`${api}/registrations`, { headers })).json()) as { registrations: Array<{ eid: string }> }).registrations.map((r) => r.eid);
-  const have = new Set(regs);
+  // Every page of the registrations (1000 a page, following the cursor).
+  const have = new Set<string>();
+  for (let cursor = ''; ;) {
+    const page = (await (await fetch(`${api}/registrations?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, { headers })).json()) as { registrations: Array<{ eid: string }>; nextCursor?: string };
+    for (const r of page.registrations) have.add(r.eid);
+    if (!page.nextCursor) break;
+    cursor = page.nextCursor;
+  }
   const missing = [...ackedRegistrations].filter((eid) => !have.has(eid));
   t.same(missing, [], 'every registration that got a Map-Notify is present');
 });

@@ -5,7 +5,7 @@ import t from 'tap';
 import { decode, encode, signMessage, verifyMessage } from '../../mapserver/codec/index.js';
 import type { MapRegister, MappingRecord } from '../../mapserver/codec/types.js';
 import type { Endpoint, Site } from '../../mapserver/db/model.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { ecmRequestBytes, mapRegisterBytes } from '../helpers/lisp.js';
 import { startLabServer } from '../helpers/server.js';

@@ -4,7 +4,7 @@ import t from 'tap';
 import { decode } from '../../mapserver/codec/index.js';
 import type { MapReply } from '../../mapserver/codec/types.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
-import { formatEidPrefix, parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix, parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { LispServer } from '../../mapserver/server.js';
 import { writePcap } from '../../mapserver/pcap/write.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';

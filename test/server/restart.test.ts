@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, encode } from '../../mapserver/codec/index.js';
 import type { EncapsulatedControl, MapReply, MapRequest } from '../../mapserver/codec/types.js';
-import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 import { killed, livmap, startServe } from '../helpers/cli.js';
 import { UdpPeer, freeTcpPort, freeUdpPort } from '../helpers/udp.js';
 import { controlFrames, frame } from '../helpers/vectors.js';

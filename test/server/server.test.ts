@@ -3,7 +3,7 @@ import t from 'tap';
 import { decode, encode } from '../../mapserver/codec/index.js';
 import type { EncapsulatedControl, MapReply, MapRequest } from '../../mapserver/codec/types.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
-import { formatEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 import { writePcap } from '../../mapserver/pcap/write.js';
 import { TSHARK_SKIP_REASON, assertNoMalformed, field, haveTshark, tsharkDecode } from '../helpers/tshark.js';
 import { startLabServer } from '../helpers/server.js';

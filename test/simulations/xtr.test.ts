@@ -3,7 +3,7 @@
 import t from 'tap';
 import { decode, encode, signMessage } from '../../mapserver/codec/index.js';
 import type { EncapsulatedControl, LispMessage, MapNotify, MapReply, MapRequest } from '../../mapserver/codec/types.js';
-import { formatEidPrefix, parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix, parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { startLabServer } from '../helpers/server.js';
 import { INTEROP_KEY, record } from '../helpers/fixtures.js';
 import { UdpPeer, type Datagram } from '../helpers/udp.js';

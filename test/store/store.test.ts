@@ -2,8 +2,8 @@ import t from 'tap';
 import fc from 'fast-check';
 import { Level } from 'level';
 import type { Address, EidPrefix, Locator, MappingRecord } from '../../mapserver/codec/types.js';
-import type { Registration, Site } from '../../mapserver/db/model.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import type { Registration, Site, StateChange } from '../../mapserver/db/model.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import {
   decodeMapping,
   decodeRegistration,
@@ -18,16 +18,7 @@ import {
 import { Interner } from '../../mapserver/store/registration-reader.js';
 import { record as fixtureRecord, registration as fixtureRegistration } from '../helpers/fixtures.js';
 import { deepStrictEqual } from 'node:assert';
-import {
-  META_SCHEMA_KEY,
-  SCHEMA_VERSION,
-  Store,
-  type StoreChange,
-  changeKey,
-  mappingStoreKey,
-  registrationStoreKey,
-  siteStoreKey,
-} from '../../mapserver/store/store.js';
+import { META_SCHEMA_KEY, SCHEMA_VERSION, Store, changeKey, mappingStoreKey, registrationStoreKey, siteStoreKey } from '../../mapserver/store/store.js';
 import { type BatchSink, StoreWriter } from '../../mapserver/store/writer.js';
 import { arbIpv4Text, arbIpv6Text, arbMacText, rec, u32, u8 } from '../helpers/arbitraries.js';
 
@@ -169,17 +160,17 @@ t.test('property: apply then loadAll returns exactly what was stored', async (t)
       fc.array(arbMapping, { maxLength: 6 }),
       fc.array(arbRegistration, { maxLength: 6 }),
       async (sites, mappings, registrations) => {
-        const changes: StoreChange[] = [
-          ...sites.map((site): StoreChange => ({ kind: 'put-site', site })),
-          ...mappings.map((mapping): StoreChange => ({ kind: 'put-mapping', mapping })),
-          ...registrations.map((registration): StoreChange => ({ kind: 'put-registration', registration })),
+        const changes: StateChange[] = [
+          ...sites.map((site): StateChange => ({ kind: 'put-site', site })),
+          ...mappings.map((mapping): StateChange => ({ kind: 'put-mapping', mapping })),
+          ...registrations.map((registration): StateChange => ({ kind: 'put-registration', registration })),
         ];
         await store.apply(changes);
         // Later puts of the same key win, as in one LevelDB batch.
         const expected = new Map(changes.map((c) => [changeKey(c), c]));
         const state = await store.loadAll();
         t.same(state.corrupt, []);
-        const want = (kind: StoreChange['kind']) => [...expected.entries()].filter(([, c]) => c.kind === kind);
+        const want = (kind: StateChange['kind']) => [...expected.entries()].filter(([, c]) => c.kind === kind);
         t.same(sortByKey(state.sites, (s) => siteStoreKey(s.name)), sortByKey(want('put-site'), ([k]) => k).map(([, c]) => (c.kind === 'put-site' ? c.site : null)));
         t.same(
           sortByKey(state.mappings, (m) => mappingStoreKey(m.eid)),
@@ -191,7 +182,7 @@ t.test('property: apply then loadAll returns exactly what was stored', async (t)
         );
         // Delete everything again, exercising every delete kind.
         await store.apply(
-          [...expected.values()].map((c): StoreChange => {
+          [...expected.values()].map((c): StateChange => {
             switch (c.kind) {
               case 'put-site':
                 return { kind: 'delete-site', name: c.site.name };
@@ -341,7 +332,7 @@ t.test('openAndLoad: a worker thread reads exactly what loadAll reads; a new sto
   let store = await Store.open(dir);
   // Enough registrations for several 1 MiB chunks, plus a site and a mapping.
   const regs = [...Array(30_000)].map((_, i) => fixtureRegistration('dc', '127.0.0.2', fixtureRecord(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`, ['127.0.0.2', '127.0.0.3']), 1_700_000_000_000 + i));
-  await store.apply([{ kind: 'put-site', site: siteA }, { kind: 'put-mapping', mapping }, ...regs.map((registration): StoreChange => ({ kind: 'put-registration', registration }))]);
+  await store.apply([{ kind: 'put-site', site: siteA }, { kind: 'put-mapping', mapping }, ...regs.map((registration): StateChange => ({ kind: 'put-registration', registration }))]);
   const direct = await store.loadAll();
   await store.close();
   const opened = await Store.openAndLoad(dir);
@@ -358,7 +349,7 @@ t.test('openAndLoad: a worker that dies mid-stream is replaced by a read on this
   const dir = t.testdir();
   const store = await Store.open(dir);
   const regs = [...Array(50)].map((_, i) => fixtureRegistration('dc', '127.0.0.2', fixtureRecord(`10.9.0.${i}/32`, ['127.0.0.2']), 1_700_000_000_000 + i));
-  await store.apply([{ kind: 'put-site', site: siteA }, { kind: 'put-mapping', mapping }, ...regs.map((registration): StoreChange => ({ kind: 'put-registration', registration }))]);
+  await store.apply([{ kind: 'put-site', site: siteA }, { kind: 'put-mapping', mapping }, ...regs.map((registration): StateChange => ({ kind: 'put-registration', registration }))]);
   const direct = await store.loadAll();
   await store.close();
   const opened = await Store.openAndLoad(dir, {}, new URL('./fixtures/failing-load-worker.ts', import.meta.url));

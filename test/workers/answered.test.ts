@@ -1,7 +1,7 @@
 // AnsweredReport: what a worker tells the main thread's requester table, and what it keeps to itself.
 import t from 'tap';
 import type { Requester } from '../../mapserver/control/requesters.js';
-import { parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { AnsweredReport } from '../../mapserver/workers/answered.js';
 
 const eid = parseEidPrefix('10.16.50.7/32');

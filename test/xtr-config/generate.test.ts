@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from '../../mapserver/config/load.js';
-import { formatEidPrefix, parseEidPrefix } from '../../mapserver/db/prefix.js';
+import { formatEidPrefix, parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { generate, type Generated } from '../../xtr-config/generate.js';
 import { checkOorXtrFile, type OorXtrConf } from '../../xtr-config/oor-conf-reader.js';
 import { resolveSpec, type XtrSpec } from '../../xtr-config/spec.js';

@@ -1,11 +1,11 @@
-// /api/v1/lookup and /api/v1/registrations: what the Map-Resolver would answer, and why.
+// /api/v1/lookup: what the Map-Resolver would answer, and why.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { actionName, mappingToJson } from '../../config/convert.js';
-import { MappingJson } from '../../config/schema.js';
-import { formatEidPrefix, parseEidPrefix, FAMILY_BITS, requireFamily } from '../../db/prefix.js';
-import type { Registration } from '../../db/model.js';
+import { actionName, mappingToJson } from '../../json/convert.js';
+import { MappingJson } from '../../json/schema.js';
+import { formatEidPrefix, parseEidPrefix } from '../../codec/prefix.js';
 import type { ApiContext } from '../app.js';
+import { errorAnswer } from '../openapi.js';
 import { siteHolding } from '../../authority/sites.js';
 
 const LookupQuery = Type.Object({
@@ -28,52 +28,13 @@ const LookupReply = Type.Object({
   reason: Type.Optional(Type.String()),
 });
 
-const RegistrationJson = Type.Object({
-  site: Type.String(),
-  eid: Type.String(),
-  iid: Type.Integer(),
-  etrId: Type.String(),
-  source: Type.String({ description: 'address:port the Map-Register came from' }),
-  xtrId: Type.Optional(Type.String()),
-  siteId: Type.Optional(Type.String()),
-  proxyReply: Type.Boolean(),
-  merge: Type.Boolean(),
-  ttl: Type.Integer(),
-  rlocs: MappingJson.properties.rlocs,
-  claimedAt: Type.String({ format: 'date-time', description: 'start of this ETR\'s current claim on the prefix' }),
-  left: Type.Boolean({ description: 'the ETR\'s latest register burst no longer listed the prefix' }),
-  lastRefreshed: Type.String({ format: 'date-time' }),
-  expiresAt: Type.String({ format: 'date-time' }),
-});
-
-function registrationJson(reg: Registration) {
-  const mapping = mappingToJson(reg.record);
-  return {
-    site: reg.site,
-    eid: formatEidPrefix({ ...reg.record.eid, iid: 0 }),
-    iid: reg.record.eid.iid,
-    etrId: reg.etrId,
-    source: reg.source.address.includes(':') ? `[${reg.source.address}]:${reg.source.port}` : `${reg.source.address}:${reg.source.port}`,
-    ...(reg.xtrId ? { xtrId: Buffer.from(reg.xtrId).toString('hex') } : {}),
-    ...(reg.siteId ? { siteId: Buffer.from(reg.siteId).toString('hex') } : {}),
-    proxyReply: reg.proxyReply,
-    merge: reg.merge,
-    ttl: reg.record.ttl,
-    rlocs: mapping.rlocs,
-    claimedAt: new Date(reg.claimedAt).toISOString(),
-    left: reg.left === true,
-    lastRefreshed: new Date(reg.lastRefreshed).toISOString(),
-    expiresAt: new Date(reg.expiresAt).toISOString(),
-  };
-}
-
 export const lookupRoutes: FastifyPluginAsync<ApiContext> = async (app, { control }) => {
   app.get<{ Querystring: { eid: string; iid?: number } }>('/lookup', {
-    schema: { summary: 'What a Map-Request for this EID would get', tags: ['lookup'], querystring: LookupQuery, response: { 200: LookupReply } },
+    schema: { summary: 'What a Map-Request for this EID would get', tags: ['lookup'], querystring: LookupQuery, response: { 200: LookupReply, 400: errorAnswer('querystring.eid is not an EID address or prefix, or querystring.iid is out of range') } },
   }, async (request) => {
     const iid = request.query.iid ?? 0;
-    const parsed = parseEidPrefix(request.query.eid, iid);
-    const eid = request.query.eid.includes('/') ? parsed : { ...parsed, length: FAMILY_BITS[requireFamily(parsed)] };
+    // A bare address is its host prefix (parseEidPrefix).
+    const eid = parseEidPrefix(request.query.eid, iid);
     const base = { eid: request.query.eid, iid };
     const resolution = control.db.resolve(eid, control.now());
     switch (resolution.kind) {
@@ -96,9 +57,5 @@ export const lookupRoutes: FastifyPluginAsync<ApiContext> = async (app, { contro
         };
     }
   });
-
-  app.get('/registrations', {
-    schema: { summary: 'Live registrations', tags: ['registrations'], response: { 200: Type.Object({ registrations: Type.Array(RegistrationJson) }) } },
-  }, async () => ({ registrations: [...control.db.registrations()].map(registrationJson) }));
 };
 

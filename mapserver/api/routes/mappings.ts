@@ -1,17 +1,17 @@
 // /api/v1/mappings: static mappings, identified by instance ID + EID prefix.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { checkMappingOverlapsSite, mappingFromJson, mappingToJson } from '../../config/convert.js';
-import { MappingJson } from '../../config/schema.js';
-import { parseEidPrefix } from '../../db/prefix.js';
+import { checkMappingOverlapsSite, mappingFromJson, mappingToJson } from '../../json/convert.js';
+import { MappingJson } from '../../json/schema.js';
+import { parseEidPrefix } from '../../codec/prefix.js';
 import { ApiError } from '../errors.js';
+import { errorAnswer } from '../openapi.js';
 import type { ApiContext } from '../app.js';
 
 const Identify = Type.Object({
   eid: Type.String({ minLength: 1, maxLength: 64, description: 'EID prefix, e.g. 198.51.100.0/24' }),
   iid: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffffffff, default: 0 })),
 }, { additionalProperties: false });
-const ErrorReply = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) });
 
 export const mappingsRoutes: FastifyPluginAsync<ApiContext> = async (app, { control }) => {
   app.get('/mappings', {
@@ -23,7 +23,7 @@ export const mappingsRoutes: FastifyPluginAsync<ApiContext> = async (app, { cont
       summary: 'Create or replace the static mapping of body.iid + body.eid',
       tags: ['mappings'],
       body: MappingJson,
-      response: { 200: MappingJson, 201: MappingJson, 400: ErrorReply },
+      response: { 200: MappingJson, 201: MappingJson, 400: errorAnswer('not a valid mapping, or it overlaps a site\'s prefix') },
     },
   }, async (request, reply) => {
     const mapping = mappingFromJson(request.body, 'body');
@@ -34,7 +34,7 @@ export const mappingsRoutes: FastifyPluginAsync<ApiContext> = async (app, { cont
   });
 
   app.delete<{ Querystring: { eid: string; iid?: number } }>('/mappings', {
-    schema: { summary: 'Delete the static mapping of iid + eid', tags: ['mappings'], querystring: Identify, response: { 204: Type.Null(), 404: ErrorReply } },
+    schema: { summary: 'Delete the static mapping of iid + eid', tags: ['mappings'], querystring: Identify, response: { 204: Type.Null(), 404: errorAnswer('no static mapping of that prefix') } },
   }, async (request, reply) => {
     const eid = parseEidPrefix(request.query.eid, request.query.iid ?? 0);
     if (!control.db.staticMapping(eid)) throw new ApiError(404, `no static mapping for ${request.query.eid} in instance ${request.query.iid ?? 0}`);

@@ -6,14 +6,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Locator } from '../../codec/types.js';
 import { formatAddress } from '../../codec/text.js';
-import { mappingFromJson } from '../../config/convert.js';
-import { RlocJson } from '../../config/schema.js';
-import { FAMILY_BITS, formatEidPrefix, parseEidPrefix, requireFamily, samePrefix } from '../../db/prefix.js';
+import { mappingFromJson } from '../../json/convert.js';
+import { RlocJson } from '../../json/schema.js';
+import { formatEidPrefix, parseEidPrefix, samePrefix } from '../../codec/prefix.js';
 import type { Registration } from '../../db/model.js';
 import { OPERATOR_MOVE_ETR_ID } from '../../authority/ownership.js';
 import { siteHolding, siteLocators } from '../../authority/sites.js';
 import type { ServerEvent } from '../../control/types.js';
 import { ApiError } from '../errors.js';
+import { errorAnswer } from '../openapi.js';
 import type { ApiContext } from '../app.js';
 
 const MoveBody = Type.Object({
@@ -40,13 +41,16 @@ const MoveReply = Type.Object({
 
 export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control }) => {
   app.post<{ Body: MoveBody }>('/moves', {
-    schema: { summary: 'Move an EID to a site or a locator set, now', tags: ['mobility'], body: MoveBody, response: { 200: MoveReply } },
+    schema: { summary: 'Move an EID to a site or a locator set, now', tags: ['mobility'], body: MoveBody, response: {
+      200: MoveReply,
+      400: errorAnswer('not a valid move: bad EID or RLOC, both or neither of site and rlocs, an EID inside no site, or an unknown site'),
+      409: errorAnswer('the destination site has no live registration of its own prefixes to take RLOCs from: give rlocs'),
+    } },
   }, async (request) => {
     const body = request.body;
     if ((body.site === undefined) === (body.rlocs === undefined)) throw new ApiError(400, 'give exactly one of body.site and body.rlocs', 'body');
     const iid = body.iid ?? 0;
-    const parsed = parseEidPrefix(body.eid, iid);
-    const eid = body.eid.includes('/') ? parsed : { ...parsed, length: FAMILY_BITS[requireFamily(parsed)] };
+    const eid = parseEidPrefix(body.eid, iid);
     const owner = control.db.siteFor(eid);
     if (!owner) throw new ApiError(400, `${formatEidPrefix(eid)} is inside no configured site`, 'body.eid');
     const now = control.now();
@@ -104,11 +108,10 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
       summary: 'Withdraw an operator move: the ETRs\' own registrations decide again',
       tags: ['mobility'],
       querystring: Type.Object({ eid: Type.String({ minLength: 1, maxLength: 64 }), iid: Type.Optional(Type.Integer({ minimum: 0, default: 0 })) }, { additionalProperties: false }),
-      response: { 204: Type.Null() },
+      response: { 204: Type.Null(), 404: errorAnswer('no operator move of that EID is in force') },
     },
   }, async (request, reply) => {
-    const parsed = parseEidPrefix(request.query.eid, request.query.iid ?? 0);
-    const eid = request.query.eid.includes('/') ? parsed : { ...parsed, length: FAMILY_BITS[requireFamily(parsed)] };
+    const eid = parseEidPrefix(request.query.eid, request.query.iid ?? 0);
     if (!control.db.registered(eid)?.byEtr.has(OPERATOR_MOVE_ETR_ID)) throw new ApiError(404, `no operator move for ${formatEidPrefix(eid)}`);
     await control.applyChanges([{ kind: 'delete-registration', eid, etrId: OPERATOR_MOVE_ETR_ID }]);
     return reply.status(204).send();

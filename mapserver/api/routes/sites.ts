@@ -1,41 +1,56 @@
-// /api/v1/sites: the sites that may register, their keys (write-only) and EID prefixes.
+// /api/v1/sites: the sites that may register, their keys (write-only) and EID prefixes, and
+// their status: which xTRs register them, from where, when last, and refused authentications.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { checkSiteOverlaps, checkMappingOverlapsSite, siteFromJson, siteToPublicJson } from '../../config/convert.js';
-import { SiteJson } from '../../config/schema.js';
-import type { DbChange } from '../../db/database.js';
-import { containsPrefix } from '../../db/prefix.js';
-import type { Site } from '../../db/model.js';
+import { checkSiteOverlaps, checkMappingOverlapsSite, siteFromJson, siteToPublicJson } from '../../json/convert.js';
+import { SiteJson } from '../../json/schema.js';
+import { containsPrefix } from '../../codec/prefix.js';
+import type { Site, StateChange } from '../../db/model.js';
 import { ApiError } from '../errors.js';
+import { errorAnswer } from '../openapi.js';
 import type { ApiContext } from '../app.js';
+import type { SiteXtrs } from '../xtrs.js';
 
+const XtrJson = Type.Object({
+  etrId: Type.String({ description: '`rloc:<address>`, or `xtr:<hex>` when it sends an xTR-ID' }),
+  source: Type.String({ description: 'address:port its latest Map-Register came from' }),
+  lastRegisteredAt: Type.String({ format: 'date-time' }),
+  registrations: Type.Integer({ description: 'live registrations its register bursts still list' }),
+  left: Type.Integer({ description: 'live registrations its register bursts stopped listing' }),
+  state: Type.Union([Type.Literal('registered'), Type.Literal('left'), Type.Literal('expired')], {
+    description: 'registered: lists at least one prefix; left: lists none of its live ones any more; expired: none live (remembered since start)',
+  }),
+});
 const PublicSite = Type.Object({
   name: Type.String(),
   description: Type.Optional(Type.String()),
   keys: Type.Array(Type.Object({ alg: Type.String() }), { description: 'algorithms only: secrets are never returned' }),
   prefixes: Type.Array(Type.Object({ eid: Type.String(), iid: Type.Integer(), acceptMoreSpecifics: Type.Boolean(), moreSpecificTtl: Type.Optional(Type.Integer()) })),
-  registrations: Type.Integer({ description: 'live registrations of the site' }),
+  registrations: Type.Integer({ description: 'live registrations of the site (operator moves included)' }),
+  authFailures: Type.Integer({ description: 'Map-Registers for the site\'s prefixes refused for authentication since the server started' }),
+  xtrs: Type.Array(XtrJson, { description: 'the xTRs that register the site\'s prefixes (operator moves are not xTRs)' }),
 });
 const NameParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }) });
-const ErrorReply = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) });
 
-export const sitesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control }) => {
-  const publicSite = (site: Site) => {
-    let registrations = 0;
-    for (const reg of control.db.registrations()) if (reg.site === site.name) registrations++;
-    return { ...siteToPublicJson(site), registrations };
+export const sitesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control, xtrs }) => {
+  const publicSite = (site: Site, status: ReadonlyMap<string, SiteXtrs>) => {
+    const own = status.get(site.name);
+    return { ...siteToPublicJson(site), registrations: own?.registrations ?? 0, authFailures: control.metrics.authFailures(site.name), xtrs: own?.xtrs ?? [] };
   };
 
   app.get('/sites', {
-    schema: { summary: 'List sites', tags: ['sites'], response: { 200: Type.Object({ sites: Type.Array(PublicSite) }) } },
-  }, async () => ({ sites: [...control.db.sites.values()].map(publicSite) }));
+    schema: { summary: 'List sites with their status (xTRs, registrations, refused authentications)', tags: ['sites'], response: { 200: Type.Object({ sites: Type.Array(PublicSite) }) } },
+  }, async () => {
+    const status = xtrs.bySite();
+    return { sites: [...control.db.sites.values()].map((site) => publicSite(site, status)) };
+  });
 
   app.get<{ Params: { name: string } }>('/sites/:name', {
-    schema: { summary: 'One site', tags: ['sites'], params: NameParams, response: { 200: PublicSite, 404: ErrorReply } },
+    schema: { summary: 'One site with its status', tags: ['sites'], params: NameParams, response: { 200: PublicSite, 404: errorAnswer('no such site') } },
   }, async (request) => {
     const site = control.db.sites.get(request.params.name);
     if (!site) throw new ApiError(404, `no site '${request.params.name}'`);
-    return publicSite(site);
+    return publicSite(site, xtrs.bySite());
   });
 
   app.put<{ Params: { name: string }; Body: SiteJson }>('/sites/:name', {
@@ -44,7 +59,7 @@ export const sitesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
       tags: ['sites'],
       params: NameParams,
       body: SiteJson,
-      response: { 200: PublicSite, 201: PublicSite, 400: ErrorReply },
+      response: { 200: PublicSite, 201: PublicSite, 400: errorAnswer('not a valid site, or its prefixes overlap another site or a static mapping') },
     },
   }, async (request, reply) => {
     const { name } = request.params;
@@ -53,7 +68,7 @@ export const sitesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
     checkSiteOverlaps(site, control.db.sites.values(), 'body');
     for (const mapping of control.db.staticMappings()) checkMappingOverlapsSite(mapping, site, 'body');
     const existed = control.db.sites.has(name);
-    const changes: DbChange[] = [{ kind: 'put-site', site }];
+    const changes: StateChange[] = [{ kind: 'put-site', site }];
     // Registrations the new prefixes no longer cover lose their authorisation.
     for (const reg of control.db.registrations()) {
       if (reg.site === name && !site.prefixes.some((p) => containsPrefix(p.eid, reg.record.eid))) {
@@ -62,15 +77,15 @@ export const sitesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
     }
     await control.applyChanges(changes);
     request.log.info({ site: name, created: !existed }, 'site stored');
-    return reply.status(existed ? 200 : 201).send(publicSite(site));
+    return reply.status(existed ? 200 : 201).send(publicSite(site, xtrs.bySite()));
   });
 
   app.delete<{ Params: { name: string } }>('/sites/:name', {
-    schema: { summary: 'Delete a site and its registrations', tags: ['sites'], params: NameParams, response: { 204: Type.Null(), 404: ErrorReply } },
+    schema: { summary: 'Delete a site and its registrations', tags: ['sites'], params: NameParams, response: { 204: Type.Null(), 404: errorAnswer('no such site') } },
   }, async (request, reply) => {
     const { name } = request.params;
     if (!control.db.sites.has(name)) throw new ApiError(404, `no site '${name}'`);
-    const changes: DbChange[] = [{ kind: 'delete-site', name }];
+    const changes: StateChange[] = [{ kind: 'delete-site', name }];
     for (const reg of control.db.registrations()) {
       if (reg.site === name) changes.push({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId });
     }

@@ -1,5 +1,5 @@
-// JSON shapes of the config file. The REST API reuses SiteJson and MappingJson, so an operator
-// writes the same object in a file and in a request body.
+// The operator's JSON format: the shapes of the config file. The REST API reuses SiteJson and
+// MappingJson, so an operator writes the same object in a file and in a request body.
 import { Type, type Static } from '@sinclair/typebox';
 
 export const KeyJson = Type.Object(

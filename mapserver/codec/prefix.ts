@@ -1,9 +1,9 @@
 // EID-prefix helpers: parse/format operator text, compare and normalise prefixes.
 // Prefixes are compared on their address bits, never on text, so `2001:DB8::/32` and
 // `2001:db8::/32` are the same prefix.
-import type { Address, EidFamily, EidPrefix } from '../codec/types.js';
-import { formatIpv4, formatIpv6, formatMac, parseIpv4Into, parseIpv6Into, parseMacInto } from '../codec/ip.js';
-import { sameAddress } from '../codec/address.js';
+import type { Address, EidFamily, EidPrefix } from './types.js';
+import { formatIpv4, formatIpv6, formatMac, parseIpv4Into, parseIpv6Into, parseMacInto } from './ip.js';
+import { sameAddress } from './address.js';
 
 /** A prefix text or value a person gave us is not acceptable; the message says why. */
 export class PrefixError extends Error {

@@ -15,7 +15,7 @@ import {
   prefixKey,
   prefixesOverlap,
   samePrefix,
-} from '../../mapserver/db/prefix.js';
+} from '../../mapserver/codec/prefix.js';
 
 t.test('parses the accepted forms', async (t) => {
   t.same(parseEidPrefix('10.16.10.0/24'), { iid: 0, address: { afi: 'ipv4', ip: '10.16.10.0' }, length: 24 });

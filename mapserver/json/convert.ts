@@ -2,7 +2,7 @@
 import { ACTION, ACTION_NAMES, actionName, type Address, type Locator, type MappingRecord } from '../codec/types.js';
 import { canonicalIp } from '../codec/ip.js';
 import { formatAddress } from '../codec/text.js';
-import { formatEidPrefix, parseEidPrefix, prefixesOverlap } from '../db/prefix.js';
+import { formatEidPrefix, parseEidPrefix, prefixesOverlap } from '../codec/prefix.js';
 import type { Site, SitePrefix } from '../db/model.js';
 import type { MappingJson, RlocJson, SiteJson } from './schema.js';
 
