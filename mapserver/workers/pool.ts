@@ -22,9 +22,10 @@
 //    ACK_TIMEOUT_MS: a worker that has not acked by then is logged and the server goes on). So
 //    an ITR that asks after an ETR got its Map-Notify, or after an SMR, is answered with the new
 //    binding by whichever socket the kernel picks.
-// 4. Every requester is reached. Workers report the ITRs they answered (answered.ts: only what
-//    the main RequesterTable would record differently, one post per event-loop turn) and flush
-//    that report before each ack, on the same port: when the last ack of a move arrives, the
+// 4. Every requester is reached. Workers report the ITRs they answered (answered.ts: new ITRs
+//    and prefixes, and expiries rounded up to 30 s, so an ITR asking again and again costs one
+//    report per 30 s; one post per event-loop turn) and flush that report before each ack, on
+//    the same port: when the last ack of a move arrives, the
 //    main table holds every ITR any worker answered with the old binding, and the SMRs go out
 //    with no further round trip (asking the workers at move time would add one to every move).
 // 5. Everything but Map-Requests goes to the owner. A worker posts Map-Registers,
