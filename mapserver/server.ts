@@ -13,6 +13,8 @@ import { handleMapRequest, replyAddress, type ResolverOptions } from './control/
 import { MobilityNotifier, bindingMoved, type BindingChange } from './control/mobility.js';
 import { RateLimiter } from './control/rate-limit.js';
 import { RequesterTable } from './control/requesters.js';
+import { SourceAddresses } from './control/source-address.js';
+import { SubscriptionTable, applySubscriptionChange, handleSubscribe, type SubscribeResult } from './control/subscriptions.js';
 import { Retransmitter, realTimers, type Timers } from './control/retransmit.js';
 import { dropped, type HandlerResult, type Outbound, type ServerEvent } from './control/types.js';
 import { MappingDatabase } from './db/database.js';
@@ -57,7 +59,10 @@ export class LispServer {
   private pool: WorkerPool | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly notifies: Retransmitter<string>;
-  private readonly pendingNotifySecrets = new Map<string, string>();
+  /** The secret each pending Map-Notify was signed with; null for an unsigned one (a lispers.net subscriber's). */
+  private readonly pendingNotifySecrets = new Map<string, string | null>();
+  /** RFC 9437 subscriptions: their own table, never evicted by requesters, persisted. */
+  readonly subscriptions = new SubscriptionTable();
   private readonly clock: () => number;
   private readonly timers: Timers;
   private readonly log: Logger;
@@ -85,6 +90,7 @@ export class LispServer {
     private readonly options: ServerOptions,
   ) {
     this.clock = options.now ?? Date.now;
+    this.wildcard = config.lisp.listen.some((l) => l.host === '0.0.0.0' || l.host === '::');
     this.timers = options.timers ?? realTimers;
     this.log = options.logger ?? pino({ level: 'silent' });
     this.metrics = new ServerMetrics(() => db.liveRegistrations);
@@ -96,7 +102,7 @@ export class LispServer {
     this.replyLimiter = new RateLimiter(config.lisp.rateLimit);
     this.registrar = new Registrar(db, { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000 }, this.timers, this.clock, (result) => this.process(result));
     this.requesters = new RequesterTable(mobility.requesterCapacity, (itr) => db.isRegisteredXtr(itr));
-    this.mobility = new MobilityNotifier(db, this.requesters, {
+    this.mobility = new MobilityNotifier(db, this.requesters, this.subscriptions, {
       sendSmr: (to, bytes) => {
         this.metrics.countSmrSent();
         this.send({ kind: 'raw', to, bytes });
@@ -105,16 +111,30 @@ export class LispServer {
         if (secret === undefined) this.send({ kind: 'message', to, message: notify });
         else this.sendNotify(to, notify, secret);
       },
-      advertise: (family) => this.advertised(family),
+      notifySubscriber: (next, notify, secret) => {
+        // The nonce just used is stored (a restart goes on from it); the notify need not wait.
+        this.process({ outbound: [], changes: [{ kind: 'put-subscription', subscription: next }], events: [] });
+        this.sendNotify({ address: next.itr, port: next.port }, notify, secret);
+      },
+      advertise: (itr) => this.advertised(itr),
     }, this.timers);
   }
 
-  /** The address SMRs carry as ITR-RLOC: the first specific listen address of the family. */
-  private advertised(family: 'ipv4' | 'ipv6'): Address {
-    const specific = this.config.lisp.listen.find((l) => l.family === (family === 'ipv6' ? 6 : 4) && l.host !== '0.0.0.0' && l.host !== '::');
-    if (family === 'ipv6') return { afi: 'ipv6', ip: specific?.host ?? '::' };
-    return { afi: 'ipv4', ip: specific?.host ?? '0.0.0.0' };
+  /**
+   * The ITR-RLOC of SMRs to `itr`: the first specific listen address of its family; on a
+   * wildcard listener, the local address the kernel uses toward that ITR (control/source-address.ts),
+   * never 0.0.0.0 / ::, which the ITR's SMR-invoked Map-Request could not be sent to.
+   */
+  private advertised(itr: string): Address {
+    const v6 = itr.includes(':');
+    const specific = this.config.lisp.listen.find((l) => l.family === (v6 ? 6 : 4) && l.host !== '0.0.0.0' && l.host !== '::');
+    const ip = specific?.host ?? this.sourceAddresses.toward(itr);
+    return v6 ? { afi: 'ipv6', ip } : { afi: 'ipv4', ip };
   }
+
+  private readonly sourceAddresses = new SourceAddresses();
+  /** Whether a listener is a wildcard (then SMRs need the source address toward each ITR). */
+  private readonly wildcard: boolean;
 
   /** Opens the store, loads state, applies the config's sites and mappings, binds the sockets. */
   static async start(config: ServerConfig, options: ServerOptions = {}): Promise<LispServer> {
@@ -177,6 +197,10 @@ export class LispServer {
     const staleNonces = this.registrar.load(state.nonces, now);
     // The ITRs answered before the restart still cache those answers: they must get the SMRs.
     this.requesters.restore(state.requesters, now);
+    for (const subscription of state.subscriptions) {
+      if (subscription.expiresAt > now) this.subscriptions.put(subscription);
+      else expired.push({ kind: 'delete-subscription', subscription });
+    }
     this.requestersSaved = this.requesters.version;
     await this.store.apply([...seeded, ...expired, ...staleNonces]);
     this.log.info(
@@ -229,6 +253,7 @@ export class LispServer {
     // only the other changes' EIDs are checked (most Map-Registers are quiet refreshes).
     const before = registrationEids(toStore).map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
     this.db.apply(changes);
+    for (const change of toStore) applySubscriptionChange(this.subscriptions, change);
     const moved: BindingChange[] = [];
     for (const { eid, binding } of before) {
       const after = this.db.bindingAt(eid, now);
@@ -282,7 +307,7 @@ export class LispServer {
     const quiet =
       stored - now >= REFRESH_WRITE_MARGIN_MS &&
       previous.claimedAt === next.claimedAt && previous.left === next.left && previous.proxyReply === next.proxyReply &&
-      previous.merge === next.merge && sameRecord(previous.record, next.record);
+      previous.merge === next.merge && sameAuth(previous, next) && sameRecord(previous.record, next.record);
     if (quiet) this.storedExpiry.set(next, stored);
     return quiet;
   }
@@ -292,7 +317,8 @@ export class LispServer {
     for (const change of moved) {
       const rlocs = (b: BindingChange['before']): string[] => b?.record.locators.map((l) => formatAddress(l.rloc)) ?? [];
       // A first registration is not a move: nobody can hold an older binding of it.
-      if (!change.before && this.requesters.overlapping(change.eid, now).length === 0) continue;
+      // (A subscriber of a prefix nobody had registered yet is told of its first registration.)
+      if (!change.before && this.requesters.overlapping(change.eid, now).length === 0 && this.subscriptions.overlapping(change.eid, now).length === 0) continue;
       this.metrics.moves.inc();
       const report = this.mobilityEnabled ? this.mobility.onChange(change, now) : { smrs: 0, notifies: 0, fanoutMs: 0 };
       if (this.mobilityEnabled) this.metrics.moveFanoutSeconds.observe(report.fanoutMs / 1000);
@@ -332,15 +358,19 @@ export class LispServer {
     switch (message.type) {
       case 'ecm': {
         const inner = message.message;
-        if (inner.type !== 'map-request') return dropped('unsupported', `ECM carrying a ${inner.type}`, from);
+        // RFC 9301 §5.8: toward a Map-Server/Map-Resolver an ECM carries a Map-Request; any
+        // other inner type is counted under its own drop reason.
+        if (inner.type !== 'map-request') return dropped('ecm-inner-type', `ECM carrying a ${inner.type} (only Map-Requests are handled encapsulated)`, from);
         this.metrics.countReceived('map-request');
         if (inner.smrInvoked) this.smrInvoked(inner, from);
         if (!this.withinRate(inner, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
+        if (inner.notifyRequested && inner.xtrId) return this.subscribe({ ...inner, xtrId: inner.xtrId }, from, message.inner.sourcePort, now);
         return this.resolveRequest(inner, { ecm: message, bytes }, from, now);
       }
       case 'map-request':
         if (message.smrInvoked) this.smrInvoked(message, from);
         if (!this.withinRate(message, from, now)) return dropped('rate', 'Map-Request rate limit for this ITR-RLOC', from);
+        if (message.notifyRequested && message.xtrId) return this.subscribe({ ...message, xtrId: message.xtrId }, from, from.port, now);
         return this.resolveRequest(message, undefined, from, now);
       case 'map-register': {
         const result = this.registrar.register(message, bytes, from, now);
@@ -371,6 +401,23 @@ export class LispServer {
     this.mobility.onSmrInvoked(request, from);
   }
 
+  /**
+   * RFC 9437 subscribe / unsubscribe: the subscription is stored, then its Map-Notify is sent
+   * (and retransmitted until acknowledged). Returns what is left for process() (a drop).
+   */
+  private subscribe(request: MapRequest & { readonly xtrId: Uint8Array }, from: Endpoint, replyPort: number, now: number): HandlerResult {
+    const result: SubscribeResult = handleSubscribe(this.db, this.subscriptions, request, from, replyPort, this.families(), now);
+    if (result.drop || result.changes.length === 0) return result;
+    const durable = this.commit(result.changes) ?? Promise.resolve();
+    durable.then(
+      () => {
+        for (const n of result.notifies) this.sendNotify(n.to, n.notify, n.secret);
+      },
+      (err: unknown) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'store write failed; subscription not acknowledged'),
+    );
+    return { outbound: [], changes: [], events: [] };
+  }
+
   private resolveRequest(request: MapRequest, envelope: { readonly ecm: EncapsulatedControl; readonly bytes: Uint8Array } | undefined, from: Endpoint, now: number): HandlerResult {
     if (!this.metrics.sampleLookup()) return handleMapRequest(this.db, this.resolverOptions(), request, envelope, from, now);
     const start = process.hrtime.bigint();
@@ -395,7 +442,12 @@ export class LispServer {
       this.log.debug({ reason: result.drop.reason, detail: result.drop.detail }, 'dropped');
     }
     for (const kind of result.replies ?? []) this.metrics.countReply(kind);
-    if (result.answered) for (const requester of result.answered) this.requesters.record(requester);
+    if (result.answered) {
+      for (const requester of result.answered) {
+        this.requesters.record(requester);
+        if (this.wildcard) this.sourceAddresses.learn(requester.itr);
+      }
+    }
     for (const event of result.events) this.emit(event);
     // A Map-Notify promises the registration is stored: send it only once it is durable (commit
     // returns nothing when there is nothing to wait for).
@@ -460,10 +512,11 @@ export class LispServer {
    * Sends a Map-Notify the server originates (not an answer to a Map-Register), retransmitting
    * every second, up to 3 times, until the ETR acknowledges it (RFC 9301 §5.7).
    */
-  sendNotify(to: Endpoint, notify: MapNotify, secret: string, onGiveUp?: () => void): void {
+  sendNotify(to: Endpoint, notify: MapNotify, secret: string | undefined, onGiveUp?: () => void): void {
     const key = notifyKey(to, notify.nonce);
-    this.pendingNotifySecrets.set(key, secret);
-    this.notifies.start(key, () => this.send({ kind: 'message', to, message: notify, secret }), () => {
+    this.pendingNotifySecrets.set(key, secret ?? null);
+    const out: Outbound = secret === undefined ? { kind: 'message', to, message: notify } : { kind: 'message', to, message: notify, secret };
+    this.notifies.start(key, () => this.send(out), () => {
       this.pendingNotifySecrets.delete(key);
       onGiveUp?.();
     });
@@ -473,7 +526,8 @@ export class LispServer {
     const key = notifyKey(from, ack.nonce);
     const secret = this.pendingNotifySecrets.get(key);
     if (secret === undefined) return dropped('unexpected', 'Map-Notify-Ack for no pending Map-Notify', from);
-    if (!verifyMessage(bytes, secret)) return dropped('auth', 'Map-Notify-Ack failed authentication', from);
+    // An unsigned Map-Notify (to a subscriber with no key) is acknowledged unsigned too.
+    if (secret === null ? ack.auth.algId !== 0 : !verifyMessage(bytes, secret)) return dropped('auth', 'Map-Notify-Ack failed authentication', from);
     this.notifies.cancel(key);
     this.pendingNotifySecrets.delete(key);
     return { outbound: [], changes: [], events: [] };
@@ -489,6 +543,8 @@ export class LispServer {
       this.registrar.completeBursts(now);
       const nonces = this.registrar.flushNonces(now);
       if (nonces.length) this.process({ outbound: [], changes: nonces, events: [] });
+      const ended = this.subscriptions.expired(now);
+      if (ended.length) this.process({ outbound: [], changes: ended.map((subscription): StateChange => ({ kind: 'delete-subscription', subscription })), events: [] });
       if (this.requesters.version !== this.requestersSaved && now - this.requestersSavedAt >= REQUESTERS_SAVE_MS) {
         this.requestersSaved = this.requesters.version;
         this.requestersSavedAt = now;
@@ -574,6 +630,11 @@ const REQUESTERS_SAVE_MS = 5000;
 
 /** Stored registrations are rewritten at the latest when their stored expiry is this close. */
 const REFRESH_WRITE_MARGIN_MS = 120_000;
+
+/** Whether an ETR signs as before (a changed key must be stored: Map-Notifies to it use it). */
+function sameAuth(a: Registration, b: Registration): boolean {
+  return a.auth?.keyId === b.auth?.keyId && a.auth?.algId === b.auth?.algId && a.auth?.length === b.auth?.length && a.auth?.keyIndex === b.auth?.keyIndex;
+}
 
 function sameRecord(a: MappingRecord, b: MappingRecord): boolean {
   if (a.ttl !== b.ttl || a.action !== b.action || a.authoritative !== b.authoritative || a.mapVersion !== b.mapVersion) return false;

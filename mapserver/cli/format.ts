@@ -61,7 +61,7 @@ export function describeMessage(msg: LispMessage): string[] {
     case 'map-request': {
       add(1, `Flags: ${[
         bit('A', msg.authoritative), bit('M', msg.mapDataPresent), bit('P', msg.probe), bit('S', msg.smr), bit('p', msg.pitr),
-        bit('s', msg.smrInvoked), bit('I', msg.xtrId !== undefined), bit('N', msg.notifyRequested), bit('L', msg.localXtr), bit('D', msg.dontMapReply),
+        bit('s', msg.smrInvoked), bit('I', msg.siteId !== undefined), bit('N', msg.notifyRequested), bit('L', msg.localXtr), bit('D', msg.dontMapReply),
       ].join(' ')}${flagNotes([[msg.smr, 'SMR'], [msg.smrInvoked, 'SMR-invoked'], [msg.probe, 'RLOC-probe'], [msg.notifyRequested, 'subscribe']])}`);
       add(1, `Nonce: ${nonceHex(msg.nonce)}`);
       add(1, `Source EID: ${formatAddress(msg.sourceEid)}`);

@@ -3,7 +3,9 @@
 // The 16-bit field after the nonce is Key ID (high byte) + Algorithm ID (low byte) in RFC 9301,
 // while OOR, OpenDaylight and tshark read one 16-bit key id where 1 = HMAC-SHA-1, 2 = HMAC-SHA-256.
 // With Key ID 0 (what OOR sends: 0x0001) both readings agree, so livmap splits the field the RFC
-// way. The HMAC is the full digest (OOR sends all 20 SHA-1 bytes, not the 96-bit truncation),
+// way. RFC 9301 §5.6 / IANA name the algorithms HMAC-SHA-1-96 (1) and HMAC-SHA-256-128 (2): a
+// digest truncated to 12 / 16 bytes. OOR sends the full digest (20 / 32 bytes) under the same ids,
+// so both lengths are accepted; a reply is signed at the length its peer used. The HMAC is
 // computed over the whole LISP message with the authentication data bytes zeroed.
 import crypto, { timingSafeEqual, KeyObject } from 'node:crypto';
 import { fail } from './errors.js';
@@ -14,7 +16,7 @@ import { AUTH_ALG, type Auth, type MapNotify, type MapRegister } from './types.j
 export const AUTH_FIELD_OFFSET = 12;
 export const AUTH_DATA_OFFSET = 16;
 
-/** Auth-data length required by an algorithm, or -1 for an algorithm livmap does not know. */
+/** Full digest length of an algorithm (what livmap signs with by default), or -1 for an algorithm livmap does not know. */
 export function authDataLength(algId: number): number {
   switch (algId) {
     case AUTH_ALG.none: return 0;
@@ -22,6 +24,22 @@ export function authDataLength(algId: number): number {
     case AUTH_ALG.hmacSha256: return 32;
     default: return -1;
   }
+}
+
+/** RFC 9301 §5.6's truncated length of an algorithm's digest (HMAC-SHA-1-96, HMAC-SHA-256-128). */
+function truncatedLength(algId: number): number {
+  return algId === AUTH_ALG.hmacSha1 ? 12 : algId === AUTH_ALG.hmacSha256 ? 16 : -1;
+}
+
+/** Whether `length` auth-data bytes are valid for `algId`: the full or the RFC-truncated digest. */
+export function validAuthLength(algId: number, length: number): boolean {
+  const full = authDataLength(algId);
+  return full >= 0 && (length === full || (full > 0 && length === truncatedLength(algId)));
+}
+
+function lengthsText(algId: number): string {
+  const full = authDataLength(algId);
+  return full > 0 ? `${truncatedLength(algId)} or ${full}` : String(full);
 }
 
 /** Reads key field, auth length and auth data; the cursor must be at the key field. */
@@ -36,7 +54,7 @@ export function decodeAuth(r: Reader): Auth {
   const algId = keyField & 0xff;
   const expected = authDataLength(algId);
   if (expected < 0) fail(at, `unknown authentication algorithm ${algId} (key field 0x${keyField.toString(16).padStart(4, '0')})`);
-  if (authLength !== expected) fail(at + 2, `authentication data length ${authLength} does not match algorithm ${algId} (needs ${expected})`);
+  if (!validAuthLength(algId, authLength)) fail(at + 2, `authentication data length ${authLength} does not match algorithm ${algId} (needs ${lengthsText(algId)})`);
   const authData = r.bytes(authLength, 'authentication data');
   return { keyId, algId, authData };
 }
@@ -45,8 +63,8 @@ export function checkAuth(auth: Auth, o: number): void {
   if (!Number.isInteger(auth.keyId) || auth.keyId < 0 || auth.keyId > 255) fail(o, `key ID ${auth.keyId} is not a byte`);
   const expected = Number.isInteger(auth.algId) ? authDataLength(auth.algId) : -1;
   if (expected < 0) fail(o + 1, `unknown authentication algorithm ${auth.algId}`);
-  if (!(auth.authData instanceof Uint8Array) || auth.authData.length !== expected) {
-    fail(o + 2, `authentication data length ${auth.authData?.length} does not match algorithm ${auth.algId} (needs ${expected})`);
+  if (!(auth.authData instanceof Uint8Array) || !validAuthLength(auth.algId, auth.authData.length)) {
+    fail(o + 2, `authentication data length ${auth.authData?.length} does not match algorithm ${auth.algId} (needs ${lengthsText(auth.algId)})`);
   }
 }
 
@@ -119,12 +137,15 @@ const outerScratch = Buffer.alloc(BLOCK + 32);
 /** Where verifyMessage puts the HMAC it compares. */
 const macScratch = Buffer.alloc(32);
 
-/** HMAC of `bytes` with the `authLength` bytes at `authOffset` taken as zero. */
-export function computeAuthData(bytes: Uint8Array, algId: number, secret: Secret, authOffset = AUTH_DATA_OFFSET): Buffer {
-  const authLength = authDataLength(algId);
-  if (authLength <= 0) fail(AUTH_FIELD_OFFSET + 1, `algorithm ${algId} has no HMAC`);
+/**
+ * HMAC of `bytes` with the `authLength` bytes at `authOffset` taken as zero, truncated to
+ * `authLength` (the full digest unless given).
+ */
+export function computeAuthData(bytes: Uint8Array, algId: number, secret: Secret, authOffset = AUTH_DATA_OFFSET, authLength = authDataLength(algId)): Buffer {
+  if (authDataLength(algId) <= 0) fail(AUTH_FIELD_OFFSET + 1, `algorithm ${algId} has no HMAC`);
+  if (!validAuthLength(algId, authLength)) fail(AUTH_FIELD_OFFSET + 2, `authentication data length ${authLength} does not match algorithm ${algId}`);
   if (bytes.length < authOffset + authLength) fail(bytes.length, 'truncated: message ends inside the authentication data');
-  return Buffer.from(hmac(bytes, algId, secret, authOffset, authLength), 'latin1');
+  return Buffer.from(hmac(bytes, algId, secret, authOffset, authLength), 'latin1').subarray(0, authLength);
 }
 
 /** HMAC (RFC 2104) of `bytes`, with `zeroLength` bytes at `zeroAt` taken as zero; latin1. */
@@ -143,15 +164,19 @@ function hmac(bytes: Uint8Array, algId: number, secret: Secret, zeroAt = 0, zero
 
 /**
  * Encodes a Map-Register / Map-Notify / Map-Notify-Ack with correct authentication data for its
- * `auth.keyId` / `auth.algId` (whatever `auth.authData` holds is replaced).
+ * `auth.keyId` / `auth.algId` (whatever `auth.authData` holds is replaced). The digest keeps the
+ * length `auth.authData` has when that is valid for the algorithm (12 / 16 bytes: RFC 9301's
+ * truncation), else it is the full digest.
  */
 export function signWith(msg: MapRegister | MapNotify, secret: Secret, encode: (m: MapRegister | MapNotify) => Buffer): Buffer {
-  const length = authDataLength(msg.auth.algId);
-  if (length <= 0) fail(AUTH_FIELD_OFFSET + 1, `cannot sign with authentication algorithm ${msg.auth.algId}`);
+  const full = authDataLength(msg.auth.algId);
+  if (full <= 0) fail(AUTH_FIELD_OFFSET + 1, `cannot sign with authentication algorithm ${msg.auth.algId}`);
+  const given = msg.auth.authData?.length;
+  const length = given !== undefined && validAuthLength(msg.auth.algId, given) ? given : full;
   const zeroed: MapRegister | MapNotify = { ...msg, auth: { keyId: msg.auth.keyId, algId: msg.auth.algId, authData: new Uint8Array(length) } };
   const buf = encode(zeroed);
   // Encoded with zero auth data already: hash it as it is.
-  buf.write(hmac(buf, msg.auth.algId, secret), AUTH_DATA_OFFSET, 'latin1');
+  buf.write(hmac(buf, msg.auth.algId, secret).slice(0, length), AUTH_DATA_OFFSET, 'latin1');
   return buf;
 }
 
@@ -167,12 +192,12 @@ export function verifyMessage(bytes: Uint8Array, secret: Secret): boolean {
   const keyField = (bytes[AUTH_FIELD_OFFSET]! << 8) | bytes[AUTH_FIELD_OFFSET + 1]!;
   const authLength = (bytes[AUTH_FIELD_OFFSET + 2]! << 8) | bytes[AUTH_FIELD_OFFSET + 3]!;
   const algId = keyField & 0xff;
-  const expected = authDataLength(algId);
-  if (expected < 0) fail(AUTH_FIELD_OFFSET, `unknown authentication algorithm ${algId}`);
-  if (authLength !== expected) fail(AUTH_FIELD_OFFSET + 2, `authentication data length ${authLength} does not match algorithm ${algId} (needs ${expected})`);
-  if (expected === 0) return false;
-  if (bytes.length < AUTH_DATA_OFFSET + expected) fail(bytes.length, 'truncated: message ends inside the authentication data');
-  macScratch.write(hmac(bytes, algId, secret, AUTH_DATA_OFFSET, expected), 0, 'latin1');
-  return timingSafeEqual(macScratch.subarray(0, expected), bytes.subarray(AUTH_DATA_OFFSET, AUTH_DATA_OFFSET + expected));
+  if (authDataLength(algId) < 0) fail(AUTH_FIELD_OFFSET, `unknown authentication algorithm ${algId}`);
+  if (!validAuthLength(algId, authLength)) fail(AUTH_FIELD_OFFSET + 2, `authentication data length ${authLength} does not match algorithm ${algId} (needs ${lengthsText(algId)})`);
+  if (authLength === 0) return false;
+  if (bytes.length < AUTH_DATA_OFFSET + authLength) fail(bytes.length, 'truncated: message ends inside the authentication data');
+  // A truncated digest (RFC 9301 HMAC-SHA-1-96 / HMAC-SHA-256-128) is the full one's first bytes.
+  macScratch.write(hmac(bytes, algId, secret, AUTH_DATA_OFFSET, authLength), 0, 'latin1');
+  return timingSafeEqual(macScratch.subarray(0, authLength), bytes.subarray(AUTH_DATA_OFFSET, AUTH_DATA_OFFSET + authLength));
 }
 

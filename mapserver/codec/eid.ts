@@ -1,13 +1,13 @@
 // EID prefixes on the wire. A non-zero instance ID travels as an Instance-ID LCAF around the
 // address (IID mask-len byte 32, flags 0, as OOR sends); IID 0 is the bare address.
-// Decoding lifts an Instance-ID LCAF into `iid` (so its mask-len byte and flags are normalised,
-// and an IID-0 LCAF re-encodes as the bare address).
+// Decoding lifts an Instance-ID LCAF into `iid` (its flags are normalised and an IID-0 LCAF
+// re-encodes as the bare address); a mask-len byte other than 32 is kept in `iidMaskLen`.
 import { addressBits, addressLength, decodeAddress, encodeAddress, writeU32 } from './address.js';
 import { fail } from './errors.js';
 import type { Reader } from './reader.js';
 import { AFI, LCAF_TYPE, type Address, type EidPrefix } from './types.js';
 
-/** The IID mask-len byte livmap writes (what OOR sends). */
+/** The IID mask-len byte livmap writes unless the prefix carries another (what OOR sends). */
 export const IID_MASK_LEN = 32;
 
 /** Reads the EID address (AFI first) whose mask-len byte sat at `maskAt`. */
@@ -23,6 +23,7 @@ export function decodeEid(r: Reader, maskLen: number, maskAt: number): EidPrefix
   }
   const bits = addressBits(address);
   if (bits >= 0 && maskLen > bits) fail(maskAt, `EID mask-len ${maskLen} exceeds the ${bits} bits of ${address.afi}`);
+  if (addr.afi === 'lcaf-iid' && iid !== 0 && addr.maskLen !== IID_MASK_LEN) return { iid, address, length: maskLen, iidMaskLen: addr.maskLen };
   return { iid, address, length: maskLen };
 }
 
@@ -34,6 +35,7 @@ export function eidLength(eid: EidPrefix): number {
 export function checkEid(eid: EidPrefix, o: number): void {
   if (!Number.isInteger(eid.iid) || eid.iid < 0 || eid.iid > 0xffffffff) fail(o, `EID instance ID ${eid.iid} is not a 32-bit integer`);
   if (eid.address.afi === 'lcaf-iid') fail(o, 'EID address must not be an Instance-ID LCAF; use `iid`');
+  if (eid.iidMaskLen !== undefined && (!Number.isInteger(eid.iidMaskLen) || eid.iidMaskLen < 0 || eid.iidMaskLen > 255)) fail(o, `IID mask-len ${eid.iidMaskLen} is not a byte`);
   const bits = addressBits(eid.address);
   const max = bits >= 0 ? bits : 255;
   if (!Number.isInteger(eid.length) || eid.length < 0 || eid.length > max) {
@@ -52,7 +54,7 @@ export function encodeEid(eid: EidPrefix, buf: Buffer, o: number): number {
   buf[o + 2] = 0;
   buf[o + 3] = 0;
   buf[o + 4] = LCAF_TYPE.instanceId;
-  buf[o + 5] = IID_MASK_LEN;
+  buf[o + 5] = eid.iidMaskLen ?? IID_MASK_LEN;
   buf[o + 6] = length >> 8;
   buf[o + 7] = length & 0xff;
   writeU32(buf, o + 8, eid.iid);

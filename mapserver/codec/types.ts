@@ -45,13 +45,19 @@ export type EidFamily = 'ipv4' | 'ipv6' | 'mac';
 
 /**
  * The one EID-prefix type: instance ID + address + prefix length.
- * On the wire a non-zero IID is an Instance-ID LCAF (mask-len byte 32, as OOR sends) around
- * the address; IID 0 is the bare address. `address` is never an `lcaf-iid` itself.
+ * On the wire a non-zero IID is an Instance-ID LCAF (mask-len byte 32 unless `iidMaskLen` says
+ * otherwise) around the address; IID 0 is the bare address. `address` is never an `lcaf-iid` itself.
  */
 export interface EidPrefix {
   readonly iid: number;
   readonly address: Address;
   readonly length: number;
+  /**
+   * The Instance-ID LCAF's IID mask-len byte (RFC 8060: how many bits of the IID are
+   * significant). Decode sets it only when it is not 32 (what OOR sends and encode writes when
+   * absent), so a peer's value goes back out unchanged.
+   */
+  readonly iidMaskLen?: number;
 }
 
 /** Map-Reply actions (RFC 9301 §5.4). */
@@ -99,7 +105,12 @@ export interface MappingRecord {
   readonly locators: readonly Locator[];
 }
 
-/** Authentication of Map-Register / Map-Notify / Map-Notify-Ack. */
+/**
+ * Authentication of Map-Register / Map-Notify / Map-Notify-Ack: IANA "LISP Algorithm ID
+ * Numbers" (RFC 9301 §5.6): 1 = HMAC-SHA-1-96, 2 = HMAC-SHA-256-128. livmap accepts both the
+ * truncated digest the RFC names (12 / 16 bytes) and the full one OOR sends under the same id
+ * (20 / 32 bytes).
+ */
 export const AUTH_ALG = { none: 0, hmacSha1: 1, hmacSha256: 2 } as const;
 
 export interface Auth {
@@ -126,7 +137,12 @@ export interface MapRequest {
   readonly pitr: boolean;
   /** s: SMR-invoked. */
   readonly smrInvoked: boolean;
-  /** N (RFC 9437): subscribe / notification requested. */
+  /**
+   * N (RFC 9437 §5): notification requested (subscribe). On the wire it is bit 0x80 of each EID
+   * record's reserved byte; encode sets it on every record, decode reports it when any record
+   * has it. The header bit 0x20 (R in RFC 9301 §5.2, "mobile node" in lispers.net) is reserved:
+   * written 0 and ignored on receipt.
+   */
   readonly notifyRequested: boolean;
   /** L: sent by a local xTR. */
   readonly localXtr: boolean;
@@ -137,7 +153,11 @@ export interface MapRequest {
   readonly itrRlocs: readonly Address[];
   readonly records: readonly EidPrefix[];
   readonly mapReply?: MappingRecord;
-  /** Present exactly when the I bit is set (RFC 9437): 16-byte xTR-ID and 8-byte site-ID. */
+  /**
+   * The subscriber's 16-byte xTR-ID after the records. With `siteId` it is RFC 9437 §5's layout
+   * (I bit set, xTR-ID + 8-byte site-ID); without, lispers.net's (I bit clear, N set in the
+   * records, the xTR-ID alone ends the message). Encode writes whichever layout the fields give.
+   */
   readonly xtrId?: Uint8Array;
   readonly siteId?: Uint8Array;
 }

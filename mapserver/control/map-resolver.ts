@@ -94,7 +94,6 @@ export function handleMapRequest(
   let answered: Requester[] | undefined;
   let outbound: Outbound[] | undefined;
   const itr = replyAddress(request, options.families);
-  const subscription = request.notifyRequested && request.xtrId ? { xtrId: request.xtrId, ...(request.siteId ? { siteId: request.siteId } : {}) } : undefined;
   let forwardedTo: Set<string> | undefined;
   for (const eid of request.records) {
     if (!eidFamily(eid)) return dropped('unsupported', `EID of address family ${eid.address.afi} cannot be resolved`, from);
@@ -130,7 +129,7 @@ export function handleMapRequest(
     // Remember who holds what, to SMR them when it changes.
     if (itr !== undefined) {
       const expiresAt = now + ttl * 60_000;
-      answered = append(answered, subscription ? { itr, sourceEid: request.sourceEid, eid: answeredEid, expiresAt, subscription } : { itr, sourceEid: request.sourceEid, eid: answeredEid, expiresAt });
+      answered = append(answered, { itr, sourceEid: request.sourceEid, eid: answeredEid, expiresAt });
     }
   }
 

@@ -32,12 +32,22 @@ export function etrIdOf(register: MapRegister, from: Endpoint): string {
   return `rloc:${from.address}`;
 }
 
-/** The secret of `site` that authenticates `raw`, or undefined. Tries every key of the algorithm (rollover). */
-function authenticate(site: Site, register: MapRegister, raw: Uint8Array): string | undefined {
-  const alg = ALG_BY_ID[register.auth.algId];
+/**
+ * The key of `site` that authenticates `raw` (its index in `site.keys`), or undefined.
+ * RFC 9301 §5.6: the Key ID selects the key: Key ID k is the site's k-th key (0-based, in
+ * configuration order), which must be of the message's algorithm. Key ID 0 is also what OOR
+ * always sends (it reads the field as one 16-bit algorithm id): with it, every other key of
+ * the algorithm is tried too, so a site can roll its key over while OOR ETRs re-key one by one.
+ */
+export function authenticate(site: Site, auth: { readonly keyId: number; readonly algId: number }, raw: Uint8Array): number | undefined {
+  const alg = ALG_BY_ID[auth.algId];
   if (!alg) return undefined;
-  for (const key of site.keys) {
-    if (key.alg === alg && verifyMessage(raw, key.secret)) return key.secret;
+  const selected = site.keys[auth.keyId];
+  if (selected?.alg === alg && verifyMessage(raw, selected.secret)) return auth.keyId;
+  if (auth.keyId !== 0) return undefined;
+  for (let i = 1; i < site.keys.length; i++) {
+    const key = site.keys[i]!;
+    if (key.alg === alg && verifyMessage(raw, key.secret)) return i;
   }
   return undefined;
 }
@@ -98,7 +108,8 @@ export function handleMapRegister(
   if (!owner) return dropped('out-of-site', `${formatEidPrefix(first.eid)} is inside no configured site`, from, true);
   const site = owner.site;
   if (register.auth.algId === AUTH_ALG.none) return dropped('auth', `unauthenticated Map-Register for site '${site.name}'`, from, true);
-  const secret = authenticate(site, register, raw);
+  const keyIndex = authenticate(site, register.auth, raw);
+  const secret = keyIndex === undefined ? undefined : site.keys[keyIndex]!.secret;
   if (secret === undefined) {
     return dropped('auth', `authentication failed for site '${site.name}' (key id ${register.auth.keyId}, algorithm ${register.auth.algId})`, from, true);
   }
@@ -141,6 +152,8 @@ export function handleMapRegister(
       source: from,
       proxyReply: register.proxyReply,
       merge: register.merge,
+      // How this ETR signs: later Map-Notifies to it use the same key, algorithm and digest length.
+      auth: { keyId: register.auth.keyId, algId: register.auth.algId, length: register.auth.authData.length, keyIndex: keyIndex! },
       record,
       claimedAt: fresh ? now : existing!.claimedAt,
       lastRefreshed: now,

@@ -3,7 +3,8 @@
 //   a plain Map-Request with S=1, source EID = the changed EID, record = the ITR's own EID,
 //   to the ITR-RLOC on port 4342; retransmitted until the SMR-invoked Map-Request arrives.
 // - Map-Notify the ETRs that lost the binding, with the new mapping (acked, retransmitted).
-// - Map-Notify RFC 9437 subscribers (N bit + xTR-ID) with the new mapping.
+// - Map-Notify RFC 9437 subscribers (control/subscriptions.ts) with the new mapping: their own
+//   nonce + 1, their key, the port they subscribed from; acked and retransmitted.
 import { randomBytes } from 'node:crypto';
 import type { Address, EidPrefix, MapNotify, MapRequest, MappingRecord } from '../codec/types.js';
 import { AUTH_ALG } from '../codec/types.js';
@@ -13,8 +14,11 @@ import { FAMILY_BITS, containsPrefix, prefixKey, prefixesOverlap } from '../code
 import { singleRecordVariants } from '../codec/map-request.js';
 import { sameAddress } from '../codec/address.js';
 import { answerRecord, LISP_CONTROL_PORT } from './map-resolver.js';
-import type { Requester, RequesterTable } from './requesters.js';
-import type { Timers } from './retransmit.js';
+import type { RequesterTable } from './requesters.js';
+import { subscriberNotify, subscriberNotifyKey, type Subscription, type SubscriptionTable } from './subscriptions.js';
+import { authDataLength } from '../codec/auth.js';
+import type { Registration } from '../db/model.js';
+import { Retransmitter, type Timers, type Transmission } from './retransmit.js';
 
 export interface BindingChange {
   readonly eid: EidPrefix;
@@ -65,17 +69,22 @@ function smrBase(changed: EidPrefix, advertise: Address, nonce: bigint): Omit<Ma
   };
 }
 
-export function notifyFor(record: MappingRecord, secretAlg: 'hmac-sha1' | 'hmac-sha256' | undefined, subscriber?: Requester['subscription']): MapNotify {
-  const algId = secretAlg === 'hmac-sha256' ? AUTH_ALG.hmacSha256 : secretAlg === 'hmac-sha1' ? AUTH_ALG.hmacSha1 : AUTH_ALG.none;
-  const length = algId === AUTH_ALG.hmacSha256 ? 32 : algId === AUTH_ALG.hmacSha1 ? 20 : 0;
+/**
+ * A Map-Notify to an ETR that lost a binding (RFC 9301 §5.7), signed as that ETR signed its
+ * Map-Register (key ID, algorithm, digest length: Registration.auth); a registration without
+ * that memory (stored before it was kept) is signed with the site's first key, key ID 0.
+ */
+export function etrNotify(record: MappingRecord, registration: Registration, site: Site | undefined): { notify: MapNotify; secret: string } | undefined {
+  const remembered = registration.auth ? site?.keys[registration.auth.keyIndex] : undefined;
+  const key = remembered ?? site?.keys[0];
+  if (!key) return undefined;
+  const algId = key.alg === 'hmac-sha256' ? AUTH_ALG.hmacSha256 : AUTH_ALG.hmacSha1;
+  const auth = remembered && registration.auth!.algId === algId
+    ? { keyId: registration.auth!.keyId, algId, authData: new Uint8Array(registration.auth!.length) }
+    : { keyId: 0, algId, authData: new Uint8Array(authDataLength(algId)) };
   return {
-    type: 'map-notify',
-    xtrIdPresent: subscriber !== undefined,
-    rtr: false,
-    nonce: randomNonce(),
-    auth: { keyId: 0, algId, authData: new Uint8Array(length) },
-    records: [record],
-    ...(subscriber ? { xtrId: subscriber.xtrId, siteId: subscriber.siteId ?? new Uint8Array(8) } : {}),
+    notify: { type: 'map-notify', xtrIdPresent: false, rtr: false, nonce: randomNonce(), auth, records: [record] },
+    secret: key.secret,
   };
 }
 
@@ -83,8 +92,10 @@ export interface MobilityCallbacks {
   /** An encoded SMR. */
   sendSmr(to: Endpoint, bytes: Uint8Array): void;
   sendNotify(to: Endpoint, notify: MapNotify, secret: string | undefined): void;
-  /** The address we put as ITR-RLOC in SMRs, per family. */
-  advertise(family: 'ipv4' | 'ipv6'): Address;
+  /** A Map-Notify to a subscriber; `next` is its subscription with the nonce just used (to store). */
+  notifySubscriber(next: Subscription, notify: MapNotify, secret: string | undefined): void;
+  /** The address we put as ITR-RLOC in the SMRs to `itr` (one it can reach us on). */
+  advertise(itr: string): Address;
 }
 
 export interface MoveReport {
@@ -95,36 +106,27 @@ export interface MoveReport {
   readonly fanoutMs: number;
 }
 
-interface PendingSmr {
-  readonly itr: string;
-  readonly eid: EidPrefix;
-  readonly eidKey: string;
-  readonly to: Endpoint;
-  /** The encoded SMR, as sent and retransmitted. */
-  readonly smr: Uint8Array;
-  /** Answered by an SMR-invoked request, given up, or replaced by a newer move's SMR. */
-  done: boolean;
-}
-
-/** RFC 9301 §6.6.2: an SMR is retransmitted every second, up to 3 times. */
-const SMR_INTERVAL_MS = 1000;
-const SMR_RETRIES = 3;
-
 export class MobilityNotifier {
-  /** SMRs not yet answered by an SMR-invoked Map-Request, by ITR (few per ITR: a list). */
-  private readonly pendingByItr = new Map<string, PendingSmr[]>();
-  private pendingCount = 0;
-  private readonly rounds = new Set<unknown>();
+  /**
+   * SMRs not yet answered by an SMR-invoked Map-Request, keyed `itr|prefix key`, resent every
+   * second up to 3 times (RFC 9301 §6.6.2): a move's SMRs share one timer per round.
+   */
+  private readonly smrs: Retransmitter<string>;
+  /** The same SMRs by ITR, to find those an SMR-invoked request answers: ITR -> prefix key -> prefix. */
+  private readonly pendingByItr = new Map<string, Map<string, EidPrefix>>();
 
   constructor(
     private readonly db: MappingDatabase,
     private readonly requesters: RequesterTable,
+    private readonly subscriptions: SubscriptionTable,
     private readonly callbacks: MobilityCallbacks,
-    private readonly timers: Timers,
-  ) {}
+    timers: Timers,
+  ) {
+    this.smrs = new Retransmitter(timers);
+  }
 
   get pendingSmrs(): number {
-    return this.pendingCount;
+    return this.smrs.size;
   }
 
   /** Reacts to one changed binding; returns what it sent. */
@@ -133,113 +135,96 @@ export class MobilityNotifier {
     const resolution = this.db.resolve(change.eid, now);
     const record = { ...answerRecord(resolution), eid: change.eid };
     const eidKey = prefixKey(change.eid);
-    const sent: PendingSmr[] = [];
+    let smrs = 0;
     let notifies = 0;
     // One nonce for the move's SMRs: the SMR-invoked requests carry their own, OOR ignores this one.
     const nonce = randomNonce();
     // A move's SMRs differ only in the record (the ITR's own EID): encoded once per family
     // and shape, then copied with that address rewritten.
-    const encoders: Partial<Record<'ipv4' | 'ipv6', (record: EidPrefix) => Uint8Array>> = {};
-    const encoderFor = (family: 'ipv4' | 'ipv6'): ((record: EidPrefix) => Uint8Array) =>
-      (encoders[family] ??= singleRecordVariants(smrBase(change.eid, this.callbacks.advertise(family), nonce)));
+    const encoders = new Map<string, (record: EidPrefix) => Uint8Array>();
+    const encoderFor = (itr: string): ((record: EidPrefix) => Uint8Array) => {
+      const advertised = this.callbacks.advertise(itr);
+      const key = advertised.afi === 'ipv4' || advertised.afi === 'ipv6' ? advertised.ip : '';
+      let encoder = encoders.get(key);
+      if (!encoder) {
+        encoder = singleRecordVariants(smrBase(change.eid, advertised, nonce));
+        encoders.set(key, encoder);
+      }
+      return encoder;
+    };
     const requesters = this.requesters.overlapping(change.eid, now);
     // SMRs first, bookkeeping after: until its SMR leaves, an ITR keeps sending to the old RLOC.
-    for (const requester of requesters) {
-      const itrEid = ownEid(requester.sourceEid);
-      if (!itrEid) continue;
-      const smr = encoderFor(requester.itr.includes(':') ? 'ipv6' : 'ipv4')(itrEid);
-      const to = { address: requester.itr, port: LISP_CONTROL_PORT };
-      this.callbacks.sendSmr(to, smr);
-      sent.push({ itr: requester.itr, eid: change.eid, eidKey, to, smr, done: false });
-    }
-    for (const entry of sent) this.track(entry);
-    for (const requester of requesters) {
-      if (!requester.subscription) continue;
-      const site = this.siteOf(requester.sourceEid);
-      const key = site?.keys[0];
-      this.callbacks.sendNotify({ address: requester.itr, port: LISP_CONTROL_PORT }, notifyFor(record, key?.alg, requester.subscription), key?.secret);
+    // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
+    const transmissions = function* (this: MobilityNotifier): Generator<Transmission<string>> {
+      for (const requester of requesters) {
+        const itrEid = ownEid(requester.sourceEid);
+        if (!itrEid) continue;
+        const smr = encoderFor(requester.itr)(itrEid);
+        const to = { address: requester.itr, port: LISP_CONTROL_PORT };
+        yield { key: `${requester.itr}|${eidKey}`, transmit: () => this.callbacks.sendSmr(to, smr), onGiveUp: () => this.forget(requester.itr, eidKey) };
+        this.remember(requester.itr, eidKey, change.eid);
+        smrs++;
+      }
+    };
+    this.smrs.startAll(transmissions.call(this));
+    // Every subscriber of an overlapping prefix: the changed prefix when it lies inside the
+    // subscribed one, else the subscribed prefix with what it resolves to now.
+    for (const subscription of this.subscriptions.overlapping(change.eid, now)) {
+      const eid = containsPrefix(subscription.eid, change.eid) ? change.eid : subscription.eid;
+      const subscribed = eid === change.eid ? record : { ...answerRecord(this.db.resolve(eid, now)), eid };
+      // RFC 9437: a new nonce per Map-Notify, the subscription's incremented (lispers.net
+      // repeats the request's; its xTR does not check it).
+      const next: Subscription = { ...subscription, nonce: (subscription.nonce + 1n) & 0xffffffffffffffffn };
+      const key = subscriberNotifyKey(this.db, subscription);
+      this.callbacks.notifySubscriber(next, subscriberNotify(next, next.nonce, [subscribed], key), key?.secret);
       notifies++;
     }
-    // One retransmission timer per move, not one per SMR: a move may SMR ten thousand ITRs.
-    if (sent.length) this.scheduleRound(sent, 1);
     // ETRs that held the binding and lost it learn the new mapping (RFC 9301 §5.7 Map-Notify).
     const kept = new Set(change.after?.registrations.map((r) => r.etrId));
     for (const old of change.before?.registrations ?? []) {
       if (kept.has(old.etrId)) continue;
-      const key = this.db.sites.get(old.site)?.keys[0];
-      if (!key) continue;
-      this.callbacks.sendNotify({ address: old.source.address, port: LISP_CONTROL_PORT }, notifyFor(record, key.alg), key.secret);
+      const signed = etrNotify(record, old, this.db.sites.get(old.site));
+      if (!signed) continue;
+      this.callbacks.sendNotify({ address: old.source.address, port: LISP_CONTROL_PORT }, signed.notify, signed.secret);
       notifies++;
     }
-    return { eid: change.eid, smrs: sent.length, notifies, fanoutMs: Number(process.hrtime.bigint() - started) / 1e6 };
+    return { eid: change.eid, smrs, notifies, fanoutMs: Number(process.hrtime.bigint() - started) / 1e6 };
   }
 
-  /** Adds an SMR to its ITR's list, replacing one for the same prefix from an earlier move. */
-  private track(entry: PendingSmr): void {
-    let list = this.pendingByItr.get(entry.itr);
-    if (!list) {
-      list = [];
-      this.pendingByItr.set(entry.itr, list);
+  /** Indexes a pending SMR by its ITR (a newer move's SMR for the same prefix takes its place). */
+  private remember(itr: string, eidKey: string, eid: EidPrefix): void {
+    let byPrefix = this.pendingByItr.get(itr);
+    if (!byPrefix) {
+      byPrefix = new Map();
+      this.pendingByItr.set(itr, byPrefix);
     }
-    const old = list.findIndex((p) => p.eidKey === entry.eidKey);
-    if (old >= 0) {
-      list[old]!.done = true;
-      list[old] = entry;
-    } else {
-      list.push(entry);
-      this.pendingCount++;
-    }
+    byPrefix.set(eidKey, eid);
   }
 
-  private untrack(entry: PendingSmr): void {
-    entry.done = true;
-    const list = this.pendingByItr.get(entry.itr);
-    const i = list ? list.indexOf(entry) : -1;
-    if (!list || i < 0) return;
-    list.splice(i, 1);
-    this.pendingCount--;
-    if (list.length === 0) this.pendingByItr.delete(entry.itr);
-  }
-
-  private scheduleRound(entries: readonly PendingSmr[], round: number): void {
-    const handle = this.timers.setTimeout(() => {
-      this.rounds.delete(handle);
-      const open = entries.filter((entry) => !entry.done);
-      if (round > SMR_RETRIES) {
-        for (const entry of open) this.untrack(entry);
-        return;
-      }
-      // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
-      for (const entry of open) this.callbacks.sendSmr(entry.to, entry.smr);
-      if (open.length) this.scheduleRound(open, round + 1);
-    }, SMR_INTERVAL_MS);
-    this.rounds.add(handle);
+  private forget(itr: string, eidKey: string): void {
+    const byPrefix = this.pendingByItr.get(itr);
+    if (!byPrefix?.delete(eidKey)) return;
+    if (byPrefix.size === 0) this.pendingByItr.delete(itr);
   }
 
   /** An SMR-invoked Map-Request arrived: stop retransmitting the SMRs it answers. */
   onSmrInvoked(request: MapRequest, from: Endpoint): number {
-    if (this.pendingCount === 0) return 0;
+    if (this.smrs.size === 0) return 0;
     let stopped = 0;
     const itrs = [from.address, ...request.itrRlocs.flatMap((r) => (r.afi === 'ipv4' || r.afi === 'ipv6' ? [r.ip] : []))];
     for (const itr of new Set(itrs)) {
-      for (const entry of [...(this.pendingByItr.get(itr) ?? [])]) {
-        if (!request.records.some((eid) => prefixesOverlap(eid, entry.eid) || containsPrefix(eid, entry.eid))) continue;
-        this.untrack(entry);
+      for (const [eidKey, eid] of [...(this.pendingByItr.get(itr) ?? [])]) {
+        if (!request.records.some((asked) => prefixesOverlap(asked, eid) || containsPrefix(asked, eid))) continue;
+        this.smrs.cancel(`${itr}|${eidKey}`);
+        this.forget(itr, eidKey);
         stopped++;
       }
     }
     return stopped;
   }
 
-  private siteOf(source: Address): Site | undefined {
-    const eid = ownEid(source);
-    return eid ? this.db.siteFor(eid)?.site : undefined;
-  }
-
   close(): void {
-    for (const handle of this.rounds) this.timers.clearTimeout(handle);
-    this.rounds.clear();
+    this.smrs.cancelAll();
     this.pendingByItr.clear();
-    this.pendingCount = 0;
   }
 }

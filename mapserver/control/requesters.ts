@@ -13,7 +13,10 @@ export interface Requester {
   /** The prefix the ITR was answered (what it caches). */
   readonly eid: EidPrefix;
   readonly expiresAt: number;
-  /** RFC 9437: the ITR asked to be notified of changes (N bit with an xTR-ID). */
+  /**
+   * Kept only as requester snapshots stored before subscriptions had their own table carry it;
+   * RFC 9437 subscriptions now live in control/subscriptions.ts and nothing sets this.
+   */
   readonly subscription?: { readonly xtrId: Uint8Array; readonly siteId?: Uint8Array };
 }
 

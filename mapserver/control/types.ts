@@ -10,7 +10,8 @@ export type Outbound =
   /** Bytes sent unchanged (a Map-Request ECM forwarded to the ETR that registered with P=0). */
   | { readonly kind: 'raw'; readonly to: Endpoint; readonly bytes: Uint8Array };
 
-export const DROP_REASONS = ['malformed', 'auth', 'replay', 'out-of-site', 'more-specific', 'unexpected', 'unsupported', 'no-itr-rloc', 'rate'] as const;
+/** `ecm-inner-type`: an Encapsulated Control Message carrying anything but a Map-Request (RFC 9301 §5.8 allows only that toward a Map-Resolver). */
+export const DROP_REASONS = ['malformed', 'auth', 'replay', 'out-of-site', 'more-specific', 'unexpected', 'unsupported', 'no-itr-rloc', 'rate', 'ecm-inner-type'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 export interface Drop {

@@ -229,7 +229,9 @@ export class MappingDatabase {
       case 'put-nonces':
       case 'delete-nonces':
       case 'put-requesters':
-        return; // the authority's replay window and mobility's requesters, not mapping state
+      case 'put-subscription':
+      case 'delete-subscription':
+        return; // the authority's replay window, mobility's requesters and subscriptions: not mapping state
     }
   }
 

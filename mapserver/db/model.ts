@@ -2,6 +2,7 @@
 // live registrations. Transport-free; the store persists exactly these shapes.
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import type { Requester } from '../control/requesters.js';
+import type { Subscription } from '../control/subscriptions.js';
 
 export type KeyAlgorithm = 'hmac-sha1' | 'hmac-sha256';
 
@@ -39,6 +40,13 @@ export interface Endpoint {
   readonly port: number;
 }
 
+export interface RegistrationAuth {
+  readonly keyId: number;
+  readonly algId: number;
+  readonly length: number;
+  readonly keyIndex: number;
+}
+
 /**
  * One registration: one (EID prefix, registering ETR). The ETR is identified by its xTR-ID
  * when the Map-Register had the I bit, else by the source RLOC address.
@@ -52,6 +60,13 @@ export interface Registration {
   readonly siteId?: Uint8Array;
   readonly proxyReply: boolean;
   readonly merge: boolean;
+  /**
+   * How the ETR authenticated its Map-Register: wire Key ID, algorithm ID, digest length (full
+   * or RFC 9301-truncated) and the index of the site key that verified it. Map-Notifies to the
+   * ETR are signed the same way. Absent for registrations stored before it was kept and for
+   * operator moves.
+   */
+  readonly auth?: RegistrationAuth;
   readonly record: MappingRecord;
   /**
    * Epoch milliseconds. `claimedAt` starts this ETR's current claim on the prefix: its first
@@ -78,4 +93,7 @@ export type StateChange =
   | { readonly kind: 'put-nonces'; readonly at: number; readonly nonces: readonly bigint[] }
   | { readonly kind: 'delete-nonces'; readonly at: number }
   /** The requester table (who to SMR), replaced whole. */
-  | { readonly kind: 'put-requesters'; readonly requesters: readonly Requester[] };
+  | { readonly kind: 'put-requesters'; readonly requesters: readonly Requester[] }
+  /** An RFC 9437 subscription (control/subscriptions.ts), created, refreshed or given a new nonce. */
+  | { readonly kind: 'put-subscription'; readonly subscription: Subscription }
+  | { readonly kind: 'delete-subscription'; readonly subscription: Subscription };

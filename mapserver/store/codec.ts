@@ -11,6 +11,7 @@ import { formatIpv4, formatIpv6, formatMac, parseIpv4Into, parseIpv6Into, parseM
 import type { KeyAlgorithm, Registration, Site, SiteKey, SitePrefix } from '../db/model.js';
 import { readRegistration, type Interner } from './registration-reader.js';
 import type { Requester } from '../control/requesters.js';
+import type { Subscription } from '../control/subscriptions.js';
 
 /** A value cannot be stored, or a stored value cannot be read back. */
 export class StoreCodecError extends Error {
@@ -34,6 +35,7 @@ interface Types {
   readonly registration: protobuf.Type;
   readonly meta: protobuf.Type;
   readonly requesters: protobuf.Type;
+  readonly subscription: protobuf.Type;
 }
 
 let types: Types | undefined;
@@ -47,6 +49,7 @@ function schema(): Types {
       registration: root.lookupType('livmap.v1.Registration'),
       meta: root.lookupType('livmap.v1.StoreMeta'),
       requesters: root.lookupType('livmap.v1.RequesterSnapshot'),
+      subscription: root.lookupType('livmap.v1.Subscription'),
     };
   }
   return types;
@@ -67,6 +70,7 @@ interface PbEidPrefix {
   iid?: number;
   address?: PbAddress;
   length?: number;
+  iidMaskLen?: number | null;
 }
 interface PbLocator {
   priority?: number;
@@ -105,6 +109,7 @@ interface PbRegistration {
   lastRefreshed?: number;
   expiresAt?: number;
   left?: boolean;
+  auth?: { keyId?: number; algId?: number; length?: number; keyIndex?: number };
 }
 
 const KEY_ALG_TO_PB: Readonly<Record<KeyAlgorithm, number>> = { 'hmac-sha1': 1, 'hmac-sha256': 2 };
@@ -188,12 +193,15 @@ function addressFromPb(p: PbAddress | undefined, what: string): Address {
 }
 
 function eidToPb(e: EidPrefix): PbEidPrefix {
-  return { iid: uint(e.iid, 32, 'EID instance ID'), address: addressToPb(e.address, 'EID'), length: uint(e.length, 8, 'EID prefix length') };
+  const out: PbEidPrefix = { iid: uint(e.iid, 32, 'EID instance ID'), address: addressToPb(e.address, 'EID'), length: uint(e.length, 8, 'EID prefix length') };
+  if (e.iidMaskLen !== undefined) out.iidMaskLen = uint(e.iidMaskLen, 8, 'IID mask-len');
+  return out;
 }
 
 function eidFromPb(p: PbEidPrefix | undefined, what: string): EidPrefix {
   if (!p) throw new StoreCodecError(`${what}: EID prefix missing`);
-  return { iid: p.iid ?? 0, address: addressFromPb(p.address, `${what} EID`), length: p.length ?? 0 };
+  const eid: EidPrefix = { iid: p.iid ?? 0, address: addressFromPb(p.address, `${what} EID`), length: p.length ?? 0 };
+  return p.iidMaskLen !== undefined && p.iidMaskLen !== null ? { ...eid, iidMaskLen: p.iidMaskLen } : eid;
 }
 
 function locatorToPb(l: Locator): PbLocator {
@@ -326,6 +334,9 @@ export function encodeRegistration(r: Registration): Uint8Array {
   if (r.xtrId !== undefined) plain.xtrId = r.xtrId;
   if (r.siteId !== undefined) plain.siteId = r.siteId;
   if (r.left) plain.left = true;
+  if (r.auth) {
+    plain.auth = { keyId: uint(r.auth.keyId, 8, 'key ID'), algId: uint(r.auth.algId, 8, 'algorithm ID'), length: uint(r.auth.length, 8, 'auth length'), keyIndex: uint(r.auth.keyIndex, 16, 'key index') };
+  }
   return encode(schema().registration, plain);
 }
 
@@ -385,6 +396,50 @@ export function decodeRequesters(bytes: Uint8Array): Requester[] {
     expiresAt: r.expiresAt ?? 0,
     ...(r.xtrId ? { subscription: { xtrId: copyBytes(r.xtrId), ...(r.siteId ? { siteId: copyBytes(r.siteId) } : {}) } } : {}),
   }));
+}
+
+interface PbSubscription {
+  xtrId?: Uint8Array;
+  siteId?: Uint8Array;
+  eid?: PbEidPrefix;
+  itr?: string;
+  port?: number;
+  sourceEid?: PbAddress;
+  nonce?: Uint8Array;
+  expiresAt?: number;
+}
+
+export function encodeSubscription(s: Subscription): Uint8Array {
+  if (s.xtrId.length !== 16) throw new StoreCodecError('subscription xTR-ID must be 16 bytes');
+  const nonce = Buffer.alloc(8);
+  nonce.writeBigUInt64BE(s.nonce);
+  const plain: PbSubscription = {
+    xtrId: s.xtrId,
+    eid: eidToPb(s.eid),
+    itr: s.itr,
+    port: uint(s.port, 16, 'subscriber port'),
+    sourceEid: addressToPb(s.sourceEid, 'subscriber source EID'),
+    nonce,
+    expiresAt: epochMs(s.expiresAt, 'subscription expiresAt'),
+  };
+  if (s.siteId !== undefined) plain.siteId = s.siteId;
+  return encode(schema().subscription, plain);
+}
+
+export function decodeSubscription(bytes: Uint8Array): Subscription {
+  const p = decode(schema().subscription, bytes) as PbSubscription;
+  if (!p.xtrId || p.xtrId.length !== 16) throw new StoreCodecError('subscription without a 16-byte xTR-ID');
+  if (!p.nonce || p.nonce.length !== 8) throw new StoreCodecError('subscription without an 8-byte nonce');
+  const base: Subscription = {
+    xtrId: copyBytes(p.xtrId),
+    eid: eidFromPb(p.eid, 'subscription'),
+    itr: p.itr ?? '',
+    port: p.port ?? 0,
+    sourceEid: addressFromPb(p.sourceEid, 'subscriber source EID'),
+    nonce: Buffer.from(p.nonce).readBigUInt64BE(0),
+    expiresAt: p.expiresAt ?? 0,
+  };
+  return p.siteId && p.siteId.length ? { ...base, siteId: copyBytes(p.siteId) } : base;
 }
 
 export function encodeMeta(schemaVersion: number): Uint8Array {

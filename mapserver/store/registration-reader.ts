@@ -7,7 +7,7 @@
 import protobuf from 'protobufjs';
 import type { Address, EidPrefix, Locator, MappingRecord } from '../codec/types.js';
 import { formatIpv4, formatIpv6, formatMac } from '../codec/ip.js';
-import type { Endpoint, Registration } from '../db/model.js';
+import type { Endpoint, Registration, RegistrationAuth } from '../db/model.js';
 
 /** A stored value that is not a valid Registration; `decodeRegistration` wraps it in StoreCodecError. */
 export class WireError extends Error {}
@@ -74,14 +74,15 @@ export const READER_FIELDS = {
   InstanceIdAddress: { iid: 1, mask_len: 2, flags: 3, address: 4 },
   AfiListAddress: { flags: 1, addresses: 2 },
   OpaqueLcaf: { lcaf_type: 1, rsvd1: 2, flags: 3, rsvd2: 4, payload: 5 },
-  EidPrefix: { iid: 1, address: 2, length: 3 },
+  EidPrefix: { iid: 1, address: 2, length: 3, iid_mask_len: 4 },
   Locator: { priority: 1, weight: 2, m_priority: 3, m_weight: 4, local: 5, probed: 6, reachable: 7, rloc: 8 },
   MappingRecord: { eid: 1, ttl: 2, action: 3, authoritative: 4, map_version: 5, locators: 6 },
   Endpoint: { address: 1, port: 2 },
   Registration: {
     site: 1, etr_id: 2, source: 3, xtr_id: 4, site_id: 5, proxy_reply: 6, merge: 7, record: 8,
-    claimed_at: 9, last_refreshed: 10, expires_at: 11, left: 12,
+    claimed_at: 9, last_refreshed: 10, expires_at: 11, left: 12, auth: 13,
   },
+  RegistrationAuth: { key_id: 1, alg_id: 2, length: 3, key_index: 4 },
 } as const;
 
 const A = READER_FIELDS.Address;
@@ -93,6 +94,7 @@ const LOC = READER_FIELDS.Locator;
 const REC = READER_FIELDS.MappingRecord;
 const END = READER_FIELDS.Endpoint;
 const REG = READER_FIELDS.Registration;
+const AUTH = READER_FIELDS.RegistrationAuth;
 
 type Reader = protobuf.Reader;
 
@@ -200,6 +202,7 @@ function readAddress(r: Reader, end: number, what: string, depth = 0): Address {
 
 function readEid(r: Reader, end: number, what: string): EidPrefix {
   let iid = 0, length = 0;
+  let iidMaskLen: number | undefined;
   let address: Address | undefined;
   while (r.pos < end) {
     const tag = r.uint32();
@@ -207,11 +210,12 @@ function readEid(r: Reader, end: number, what: string): EidPrefix {
       case EID.iid: expectWire(tag, VARINT, what); iid = r.uint32(); break;
       case EID.address: expectWire(tag, LENGTH_DELIMITED, what); address = readAddress(r, subEnd(r, end, what), `${what} EID`); break;
       case EID.length: expectWire(tag, VARINT, what); length = r.uint32(); break;
+      case EID.iid_mask_len: expectWire(tag, VARINT, what); iidMaskLen = r.uint32(); break;
       default: r.skipType(tag & 7);
     }
   }
   if (!address) throw new WireError(`${what} EID: address missing`);
-  return { iid, address, length };
+  return iidMaskLen === undefined ? { iid, address, length } : { iid, address, length, iidMaskLen };
 }
 
 function readLocator(r: Reader, end: number): Locator {
@@ -341,6 +345,7 @@ export function readRegistration(bytes: Uint8Array, interner?: Interner): Regist
   let record: MappingRecord | undefined;
   let xtrId: Uint8Array | undefined, siteId: Uint8Array | undefined;
   let proxyReply = false, merge = false, left = false;
+  let auth: RegistrationAuth | undefined;
   let claimedAt = 0, lastRefreshed = 0, expiresAt = 0;
   while (r.pos < end) {
     const tag = r.uint32();
@@ -357,6 +362,7 @@ export function readRegistration(bytes: Uint8Array, interner?: Interner): Regist
       case REG.last_refreshed: expectWire(tag, FIXED64, 'last_refreshed'); lastRefreshed = r.double(); break;
       case REG.expires_at: expectWire(tag, FIXED64, 'expires_at'); expiresAt = r.double(); break;
       case REG.left: expectWire(tag, VARINT, 'left'); left = r.bool(); break;
+      case REG.auth: expectWire(tag, LENGTH_DELIMITED, 'auth'); auth = readAuth(r, subEnd(r, end, 'auth')); break;
       default: r.skipType(tag & 7);
     }
   }
@@ -365,6 +371,21 @@ export function readRegistration(bytes: Uint8Array, interner?: Interner): Regist
   if (!record) throw new WireError('registration: mapping record missing');
   const base: Registration = { site, etrId, source, proxyReply, merge, record, claimedAt, lastRefreshed, expiresAt };
   // Optional fields appear only when stored, so a round trip keeps `'xtrId' in r` unchanged.
-  if (xtrId === undefined && siteId === undefined && !left) return base;
-  return { ...base, ...(xtrId !== undefined ? { xtrId } : {}), ...(siteId !== undefined ? { siteId } : {}), ...(left ? { left } : {}) };
+  if (xtrId === undefined && siteId === undefined && !left && !auth) return base;
+  return { ...base, ...(xtrId !== undefined ? { xtrId } : {}), ...(siteId !== undefined ? { siteId } : {}), ...(left ? { left } : {}), ...(auth ? { auth } : {}) };
+}
+
+function readAuth(r: Reader, end: number): RegistrationAuth {
+  let keyId = 0, algId = 0, length = 0, keyIndex = 0;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag >>> 3) {
+      case AUTH.key_id: expectWire(tag, VARINT, 'auth'); keyId = r.uint32(); break;
+      case AUTH.alg_id: expectWire(tag, VARINT, 'auth'); algId = r.uint32(); break;
+      case AUTH.length: expectWire(tag, VARINT, 'auth'); length = r.uint32(); break;
+      case AUTH.key_index: expectWire(tag, VARINT, 'auth'); keyIndex = r.uint32(); break;
+      default: r.skipType(tag & 7);
+    }
+  }
+  return { keyId, algId, length, keyIndex };
 }

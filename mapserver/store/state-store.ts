@@ -4,6 +4,7 @@
 import type { MappingRecord } from '../codec/types.js';
 import type { Registration, Site, StateChange } from '../db/model.js';
 import type { Requester } from '../control/requesters.js';
+import type { Subscription } from '../control/subscriptions.js';
 
 /** A stored value that could not be decoded (or does not belong under its key); skipped on load. */
 export interface CorruptEntry {
@@ -20,6 +21,8 @@ export interface StoredState {
   readonly nonces: Array<{ readonly at: number; readonly nonces: bigint[] }>;
   /** The requester table as last saved. */
   readonly requesters: Requester[];
+  /** RFC 9437 subscriptions, expired ones included (the server drops those on load). */
+  readonly subscriptions: Subscription[];
   readonly corrupt: CorruptEntry[];
 }
 

@@ -14,6 +14,7 @@ import { Level } from 'level';
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import type { Registration, Site, StateChange } from '../db/model.js';
 import type { Requester } from '../control/requesters.js';
+import { subscriptionStoreKey, type Subscription } from '../control/subscriptions.js';
 import { prefixKey } from '../codec/prefix.js';
 import { Interner } from './registration-reader.js';
 import type { LoadWorkerData, LoadWorkerMessage } from './load-worker.js';
@@ -27,6 +28,8 @@ import {
   encodeMapping,
   encodeMeta,
   encodeRegistration,
+  encodeSubscription,
+  decodeSubscription,
   encodeNonces,
   decodeNonces,
   encodeRequesters,
@@ -61,6 +64,7 @@ class StateCollector {
   private readonly registrations: Registration[] = [];
   private readonly nonces: Array<{ readonly at: number; readonly nonces: bigint[] }> = [];
   private requesters: Requester[] = [];
+  private readonly subscriptions: Subscription[] = [];
   private readonly corrupt: CorruptEntry[] = [];
   private readonly interner = new Interner();
 
@@ -94,6 +98,10 @@ class StateCollector {
         this.mappings.push(mapping);
       } else if (key === REQUESTERS_STORE_KEY) {
         this.requesters = decodeRequesters(value);
+      } else if (key.startsWith('sub/')) {
+        const subscription = decodeSubscription(value);
+        if (subscriptionStoreKey(subscription) !== key) throw new Error('holds another subscription');
+        this.subscriptions.push(subscription);
       } else if (key.startsWith('nonce/')) {
         const at = Number(key.slice('nonce/'.length));
         if (!Number.isSafeInteger(at) || nonceStoreKey(at) !== key) throw new Error('not a nonce/<epoch ms> key');
@@ -115,7 +123,7 @@ class StateCollector {
   }
 
   state(): StoredState {
-    return { sites: this.sites, mappings: this.mappings, registrations: this.registrations, nonces: this.nonces, requesters: this.requesters, corrupt: this.corrupt };
+    return { sites: this.sites, mappings: this.mappings, registrations: this.registrations, nonces: this.nonces, requesters: this.requesters, subscriptions: this.subscriptions, corrupt: this.corrupt };
   }
 }
 
@@ -232,6 +240,9 @@ export function changeKey(change: StateChange): string {
       return nonceStoreKey(change.at);
     case 'put-requesters':
       return REQUESTERS_STORE_KEY;
+    case 'put-subscription':
+    case 'delete-subscription':
+      return subscriptionStoreKey(change.subscription);
   }
 }
 
@@ -338,6 +349,9 @@ export class Store implements StateStore<PreparedBatch> {
           break;
         case 'put-requesters':
           ops.push({ type: 'put', key, value: encodeRequesters(change.requesters) });
+          break;
+        case 'put-subscription':
+          ops.push({ type: 'put', key, value: encodeSubscription(change.subscription) });
           break;
         default:
           ops.push({ type: 'del', key });

@@ -29,7 +29,8 @@
 //    main table holds every ITR any worker answered with the old binding, and the SMRs go out
 //    with no further round trip (asking the workers at move time would add one to every move).
 // 5. Everything but Map-Requests goes to the owner. A worker posts Map-Registers,
-//    Map-Notify-Acks and the rest as bytes with their source to the main thread, which handles
+//    Map-Notify-Acks, RFC 9437 subscribes (Map-Requests with N and an xTR-ID: they store a
+//    subscription) and the rest as bytes with their source to the main thread, which handles
 //    them as if its own socket had read them; the answer leaves from the main thread's socket,
 //    which is bound to the same address and port, so the ETR sees the same source. An
 //    SMR-invoked Map-Request is answered by the worker and also posted, so the main thread

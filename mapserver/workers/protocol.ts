@@ -49,7 +49,7 @@ export type FromWorker =
   | { readonly kind: 'ack'; readonly version: number }
   /** ITRs answered since the last report (see AnsweredReport): for the main RequesterTable. */
   | { readonly kind: 'answered'; readonly requesters: readonly Requester[] }
-  /** A datagram that is not a Map-Request (Map-Register, Map-Notify-Ack, ...): the main thread handles it. */
+  /** A datagram that is not a plain Map-Request (Map-Register, Map-Notify-Ack, an RFC 9437 subscribe, ...): the main thread handles it. */
   | { readonly kind: 'datagram'; readonly bytes: Uint8Array; readonly from: Endpoint }
   /** An SMR-invoked Map-Request the worker answered: the main thread stops SMRing that ITR. */
   | { readonly kind: 'smr-invoked'; readonly bytes: Uint8Array; readonly from: Endpoint }

@@ -99,16 +99,23 @@ class Worker {
       this.post({ kind: 'datagram', bytes: new Uint8Array(bytes), from });
       return;
     }
-    this.datagrams++;
     try {
       let message;
       try {
         message = decode(bytes);
       } catch (err) {
         if (!(err instanceof LispCodecError)) throw err;
+        this.datagrams++;
         this.count('malformed');
         return;
       }
+      const request = message.type === 'ecm' ? message.message : message;
+      if (request.type === 'map-request' && request.notifyRequested && request.xtrId !== undefined) {
+        // An RFC 9437 subscribe is a write (the subscription is stored): the owner handles it.
+        this.post({ kind: 'datagram', bytes: new Uint8Array(bytes), from });
+        return;
+      }
+      this.datagrams++;
       if (message.type === 'ecm') {
         this.received.ecm++;
         const inner = message.message;

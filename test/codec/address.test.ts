@@ -43,6 +43,12 @@ t.test('EID prefixes: IID 0 is the bare address, other IIDs an Instance-ID LCAF 
     t.equal(buf.toString('hex'), hx(hex).toString('hex'));
     t.same(decodeEid(new Reader(buf), eid.length, 0), eid);
   }
-  // Decoding normalises: an IID LCAF with mask-len byte 24 and flags is lifted to iid.
-  t.same(decodeEid(new Reader(hx('4003 0005 0218 000a 00000009 0001 0a000000')), 8, 0), { iid: 9, address: { afi: 'ipv4', ip: '10.0.0.0' }, length: 8 });
+  // An IID LCAF with mask-len byte 24 (RFC 8060 §4.1: 24 significant IID bits) and flags is
+  // lifted to iid; the flags are normalised, the mask-len byte is kept and written back.
+  const wire = hx('4003 0005 0218 000a 00000009 0001 0a000000');
+  const decoded = decodeEid(new Reader(wire), 8, 0);
+  t.same(decoded, { iid: 9, address: { afi: 'ipv4', ip: '10.0.0.0' }, length: 8, iidMaskLen: 24 });
+  const again = Buffer.alloc(eidLength(decoded));
+  encodeEid(decoded, again, 0);
+  t.equal(again.toString('hex'), hx('4003 0000 0218 000a 00000009 0001 0a000000').toString('hex'), 'mask-len 24 re-encoded, not forced to 32');
 });

@@ -179,8 +179,8 @@ t.test('addresses and EID mask-lens', async (t) => {
 });
 
 t.test('authentication field', async (t) => {
-  rejects(t, patch(MREG, 14, 0x00, 0x20), 14, /authentication data length 32 does not match algorithm 1 \(needs 20\)/);
-  rejects(t, patch(MREG, 13, 0x02), 14, /authentication data length 20 does not match algorithm 2 \(needs 32\)/);
+  rejects(t, patch(MREG, 14, 0x00, 0x20), 14, /authentication data length 32 does not match algorithm 1 \(needs 12 or 20\)/);
+  rejects(t, patch(MREG, 13, 0x02), 14, /authentication data length 20 does not match algorithm 2 \(needs 16 or 32\)/);
   rejects(t, patch(MREG, 13, 0x00), 14, /authentication data length 20 does not match algorithm 0 \(needs 0\)/);
   rejects(t, patch(MREG, 12, 0x00, 0x07), 12, /unknown authentication algorithm 7 \(key field 0x0007\)/);
   // RFC 9301 reading: high byte = key ID.

@@ -17,7 +17,7 @@ import { FakeTimers } from '../helpers/fake-timers.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { ecmRequestBytes, mapRegisterBytes, notifyAckBytes } from '../helpers/lisp.js';
 import { labConfig } from '../helpers/server.js';
-import { TSHARK_SKIP_REASON, assertNoMalformed, deepField, field, haveTshark, tsharkDecode } from '../helpers/tshark.js';
+import { tsharkSkip, assertNoMalformed, deepField, field, tsharkDecode } from '../helpers/tshark.js';
 import { UdpPeer, toPcapDatagrams } from '../helpers/udp.js';
 import { writePcap } from '../../mapserver/pcap/write.js';
 
@@ -110,7 +110,7 @@ t.test('a VM move: SMR to the ITR that cached it, Map-Notify to the old ETR, no 
   t.equal(await server.metrics.value('livmap_smr_invoked_requests_total'), 1);
   t.equal(await server.metrics.value('livmap_moves_total'), 1);
 
-  await t.test('the SMRs, Map-Notifies and replies decode in tshark without errors', { skip: haveTshark() ? false : TSHARK_SKIP_REASON }, async (t) => {
+  await t.test('the SMRs, Map-Notifies and replies decode in tshark without errors', { skip: tsharkSkip() }, async (t) => {
     const sent = [...corr.log, ...local.log, ...cloud.log];
     const frames = await tsharkDecode(writePcap(toPcapDatagrams(sent)), ['-d', `udp.port==${ms.port},lisp`]);
     assertNoMalformed(frames);
@@ -147,25 +147,68 @@ t.test('SMRs give up after 3 retransmissions; mobility off sends nothing', async
   t.match(off.events.find((e) => e.type === 'moved'), { smrs: 0 }, 'the move is still an event');
 });
 
-t.test('RFC 9437 subscribers get a Map-Notify with the new mapping', async (t) => {
-  const { ms, cloud, corr } = await lab(t, true, '127.0.4');
+t.test('RFC 9437 subscribers: the subscription is answered with a Map-Notify, a move with another (nonce + 1, signed, acked)', async (t) => {
+  const { ms, cloud, corr, server, timers } = await lab(t, true, '127.0.4');
   const xtrId = new Uint8Array(16).fill(7);
-  await corr.send(ecmRequestBytes({ eid: VM, sourceEid: '172.16.30.10', itr: '127.0.4.3', subscribe: { xtrId } }), ms);
-  await nextOfType(corr, 'map-reply');
+  const requestNonce = 0x0102030405060708n;
+  await corr.send(ecmRequestBytes({ eid: VM, sourceEid: '172.16.30.10', itr: '127.0.4.3', nonce: requestNonce, subscribe: { xtrId } }), ms);
+  // RFC 9437 §5 / lispers.net: a Map-Notify (not a Map-Reply) acknowledges the subscription.
+  const ack = await corr.receive();
+  const first = decode(ack.bytes) as MapNotify;
+  t.equal(first.type, 'map-notify', 'the subscription is answered with a Map-Notify');
+  t.equal(first.nonce, requestNonce, "with the Map-Request's nonce");
+  t.ok(verifyMessage(ack.bytes, INTEROP_KEY), "signed with the key of the subscriber's site (its source EID's)");
+  await corr.send(notifyAckBytes(first, INTEROP_KEY), ms);
+  t.equal(server.subscriptions.size, 1, 'kept in the subscription table');
   await cloud.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.4.2'], ttl: 1 }), ms);
-  const got: string[] = [];
-  let notify: MapNotify | undefined;
-  let notifyBytes: Buffer | undefined;
-  for (let i = 0; i < 2; i++) {
-    const d = await corr.receive();
-    const m = decode(d.bytes);
-    got.push(m.type);
-    if (m.type === 'map-notify') { notify = m; notifyBytes = d.bytes; }
+  // This ITR also asked once without subscribing (lab()): that answer gets its SMR as well.
+  const both = [await corr.receive(), await corr.receive()];
+  t.same(both.map((x) => decode(x.bytes).type).sort(), ['map-notify', 'map-request']);
+  const d = both.find((x) => decode(x.bytes).type === 'map-notify')!;
+  const notify = decode(d.bytes) as MapNotify;
+  t.equal(notify.nonce, requestNonce + 1n, "the subscription's nonce + 1 (RFC 9437: a new nonce per notification)");
+  t.ok(notify.xtrIdPresent, 'I bit with the subscriber xTR-ID and site-ID (its own RFC layout)');
+  t.same(notify.xtrId, xtrId);
+  t.equal(notify.records[0]?.locators[0]?.rloc.afi === 'ipv4' && notify.records[0].locators[0].rloc.ip, '127.0.4.2', 'the new mapping');
+  t.ok(verifyMessage(d.bytes, INTEROP_KEY), "signed with the subscriber's site key");
+  timers.advance(1000);
+  const again = [await corr.receive(), await corr.receive()].map((x) => decode(x.bytes)).find((m) => m.type === 'map-notify') as MapNotify;
+  t.same(again.nonce, notify.nonce, 'retransmitted (same nonce) while not acknowledged (beside the SMR retransmission)');
+  await corr.send(notifyAckBytes(notify, INTEROP_KEY), ms);
+  await server.settled();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let i = 0; i < 4; i++) {
+    timers.advance(1000);
+    while (!(await corr.silentFor(100))) { /* drain the SMR retransmissions */ }
   }
-  t.same(got.sort(), ['map-notify', 'map-request'], 'an SMR and a Map-Notify');
-  t.ok(notify?.xtrIdPresent, 'I bit with the subscriber xTR-ID');
-  t.same(notify?.xtrId, xtrId);
-  t.ok(notifyBytes && verifyMessage(notifyBytes, INTEROP_KEY), "signed with the subscriber's site key");
+  const notifies = corr.log.filter((x) => decode(x.bytes).type === 'map-notify').length;
+  t.equal(notifies, 3, 'acknowledged: no more Map-Notify retransmissions (subscription ack, notify, one retransmission)');
+});
+
+t.test('listening on 0.0.0.0, SMRs carry an ITR-RLOC the ITR reaches the Map-Server on (not 0.0.0.0)', async (t) => {
+  const dir = t.testdir();
+  const server = await LispServer.start(labConfig(dir, { sites: SITES, host: '0.0.0.0' }), { sendFilter: (to) => to.address.startsWith('127.0.61.') });
+  t.teardown(() => server.close());
+  const port = server.addresses()[0]!.port;
+  const ms = { address: '127.0.0.1', port };
+  const local = await UdpPeer.bind('127.0.61.1', 4342);
+  const cloud = await UdpPeer.bind('127.0.61.2', 4342);
+  const corr = await UdpPeer.bind('127.0.61.3', 4342);
+  t.teardown(async () => { await local.close(); await cloud.close(); await corr.close(); });
+  await local.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.61.1'], ttl: 1 }), ms);
+  await local.receive();
+  await corr.send(ecmRequestBytes({ eid: VM, sourceEid: '172.16.30.10', itr: '127.0.61.3' }), ms);
+  await nextOfType(corr, 'map-reply');
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the kernel's source address toward the ITR is learnt
+  await cloud.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: ['127.0.61.2'], ttl: 1 }), ms);
+  const { message: smr } = await nextOfType<MapRequest>(corr, 'map-request');
+  const itrRloc = smr.itrRlocs[0]!;
+  t.ok(itrRloc.afi === 'ipv4' && itrRloc.ip !== '0.0.0.0', `ITR-RLOC ${itrRloc.afi === 'ipv4' ? itrRloc.ip : itrRloc.afi}`);
+  // The SMR-invoked Map-Request goes to that ITR-RLOC, and is answered from there.
+  const invoked = ecmRequestBytes({ eid: VM, sourceEid: '172.16.30.10', itr: '127.0.61.3', smrInvoked: true });
+  await corr.send(invoked, { address: itrRloc.afi === 'ipv4' ? itrRloc.ip : '', port });
+  const { message: reply } = await nextOfType<MapReply>(corr, 'map-reply');
+  t.equal(reply.records[0]?.locators[0]?.rloc.afi === 'ipv4' && reply.records[0].locators[0].rloc.ip, '127.0.61.2', 'reached: answered with the new mapping');
 });
 
 t.test('POST /api/v1/moves moves the VM at once and SMRs the ITRs', async (t) => {

@@ -73,7 +73,10 @@ export const arbAddress: fc.Arbitrary<Address> = fc.oneof(
   { weight: 1, arbitrary: arbOpaqueLcafAddress },
 );
 
-/** EID prefixes over IPv4 / IPv6 / MAC, IID 0 or a random non-zero 32-bit IID. */
+/**
+ * EID prefixes over IPv4 / IPv6 / MAC, IID 0 or a random non-zero 32-bit IID, whose IID mask-len
+ * byte is sometimes not 32 (kept in `iidMaskLen`).
+ */
 export const arbEidPrefix: fc.Arbitrary<EidPrefix> = fc
   .tuple(
     fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0xffffffff })),
@@ -82,8 +85,9 @@ export const arbEidPrefix: fc.Arbitrary<EidPrefix> = fc
       fc.tuple(arbIpv6Address, fc.integer({ min: 0, max: 128 })),
       fc.tuple(arbMacAddress, fc.integer({ min: 0, max: 48 })),
     ),
+    fc.option(u8.filter((v) => v !== 32), { nil: undefined, freq: 4 }),
   )
-  .map(([iid, [address, length]]) => ({ iid, address, length }));
+  .map(([iid, [address, length], iidMaskLen]) => (iid !== 0 && iidMaskLen !== undefined ? { iid, address, length, iidMaskLen } : { iid, address, length }));
 
 export const arbLocator: fc.Arbitrary<Locator> = rec({
   priority: u8,
@@ -124,14 +128,19 @@ export const arbMapRequest: fc.Arbitrary<MapRequest> = fc
     itrRlocs: fc.array(arbAddress, { minLength: 1, maxLength: 5 }),
     records: fc.array(arbEidPrefix, { maxLength: 4 }),
     mapReply: fc.option(arbMappingRecord, { nil: undefined }),
-    xtr: fc.option(fc.tuple(arbXtrId, arbSiteId), { nil: undefined }),
+    xtr: fc.option(fc.tuple(arbXtrId, fc.option(arbSiteId, { nil: undefined })), { nil: undefined }),
   })
-  .map(({ mapReply, xtr, ...rest }) => {
-    const m: MapRequest = { type: 'map-request', ...rest, mapDataPresent: mapReply !== undefined };
+  .map(({ mapReply, xtr, notifyRequested, ...rest }) => {
+    // N travels in the EID records (RFC 9437 §5): a request without records cannot carry it,
+    // and an xTR-ID without site-ID (lispers.net's layout) comes only with N.
+    const subscribe = notifyRequested && rest.records.length > 0;
+    const m: MapRequest = { type: 'map-request', ...rest, notifyRequested: subscribe, mapDataPresent: mapReply !== undefined };
+    const siteId = xtr && (xtr[1] ?? (subscribe ? undefined : new Uint8Array(8)));
     return {
       ...m,
       ...(mapReply ? { mapReply } : {}),
-      ...(xtr ? { xtrId: xtr[0], siteId: xtr[1] } : {}),
+      ...(xtr ? { xtrId: xtr[0] } : {}),
+      ...(siteId ? { siteId } : {}),
     };
   });
 

@@ -13,7 +13,7 @@ import {
 } from '../../mapserver/codec/data-header.js';
 import { internetChecksum, writePcap } from '../../mapserver/pcap/write.js';
 import { ipUdp } from '../helpers/pcap.js';
-import { assertNoMalformed, field, haveTshark, nodes, tsharkDecode, TSHARK_SKIP_REASON } from '../helpers/tshark.js';
+import { assertNoMalformed, field, nodes, tsharkDecode, tsharkSkip } from '../helpers/tshark.js';
 import { parseIp } from '../../mapserver/codec/ip.js';
 
 /** Valid headers: fields only where their flag says so (decode zeroes the others). */
@@ -98,7 +98,7 @@ t.test('inner packet summaries', async (t) => {
   t.equal(decodeDataPacket(Buffer.concat([Buffer.alloc(8), Buffer.from('ff', 'hex')])).inner, null);
 });
 
-const skip = haveTshark() ? false : TSHARK_SKIP_REASON;
+const skip = tsharkSkip();
 
 t.test('tshark reads randomized data headers the same way', { skip }, async (t) => {
   const headers = fc.sample(arbHeader, { seed: 9300, numRuns: 300 });

@@ -63,7 +63,8 @@ t.test('forged registrations are refused, counted, announced, and change nothing
     ['wrong key', signMessage(sha256, 'not-the-secret'), 'auth'],
     ['SHA-1 against a SHA-256-only site', signMessage(good, 'cloud-secret'), 'auth'],
     ['unknown key id / algorithm 7', Buffer.concat([valid.subarray(0, 12), Buffer.from([0x00, 0x07]), valid.subarray(14)]), 'malformed'],
-    ['truncated auth data', Buffer.concat([valid.subarray(0, 14), Buffer.from([0x00, 0x10]), valid.subarray(16, 32), valid.subarray(48)]), 'malformed'],
+    // 24 bytes: neither SHA-256's full digest (32) nor RFC 9301's HMAC-SHA-256-128 (16).
+    ['auth data of a length no algorithm has', Buffer.concat([valid.subarray(0, 14), Buffer.from([0x00, 0x18]), valid.subarray(16, 40), valid.subarray(48)]), 'malformed'],
     ['oversized auth data', Buffer.concat([valid.subarray(0, 14), Buffer.from([0x00, 0x40]), valid.subarray(16)]), 'malformed'],
     ['auth length 20 with SHA-256', Buffer.concat([valid.subarray(0, 14), Buffer.from([0x00, 0x14]), valid.subarray(16, 36), valid.subarray(48)]), 'malformed'],
     ['no authentication', encode({ ...good, auth: { keyId: 0, algId: 0, authData: new Uint8Array(0) } }), 'auth'],

@@ -10,7 +10,7 @@ import { writePcap } from '../../mapserver/pcap/write.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { ecmRequestBytes, mapRegisterBytes } from '../helpers/lisp.js';
 import { labConfig } from '../helpers/server.js';
-import { TSHARK_SKIP_REASON, assertNoMalformed, field, haveTshark, tsharkDecode } from '../helpers/tshark.js';
+import { tsharkSkip, assertNoMalformed, field, tsharkDecode } from '../helpers/tshark.js';
 import { UdpPeer, toPcapDatagrams } from '../helpers/udp.js';
 
 t.test('IPv6 EIDs, RLOCs, ECM inner header and ITR-RLOC', async (t) => {
@@ -44,7 +44,7 @@ t.test('IPv6 EIDs, RLOCs, ECM inner header and ITR-RLOC', async (t) => {
   t.equal(negative.records[0]!.locators.length, 0, 'negative');
   t.equal(negative.records[0]!.ttl, 15);
 
-  await t.test('tshark decodes the IPv6 exchange', { skip: haveTshark() ? false : TSHARK_SKIP_REASON }, async (t) => {
+  await t.test('tshark decodes the IPv6 exchange', { skip: tsharkSkip() }, async (t) => {
     const frames = await tsharkDecode(writePcap(toPcapDatagrams([...etr.log, ...itr.log])), ['-d', `udp.port==${ms6.port},lisp`]);
     assertNoMalformed(frames);
     t.same(frames.map((f) => field(f.lisp[0], 'lisp.type')), ['4', '2', '2']);

@@ -5,7 +5,7 @@ import type { EncapsulatedControl, MapReply, MapRequest } from '../../mapserver/
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 import { writePcap } from '../../mapserver/pcap/write.js';
-import { TSHARK_SKIP_REASON, assertNoMalformed, field, haveTshark, tsharkDecode } from '../helpers/tshark.js';
+import { tsharkSkip, assertNoMalformed, field, tsharkDecode } from '../helpers/tshark.js';
 import { startLabServer } from '../helpers/server.js';
 import { UdpPeer, toPcapDatagrams, type Datagram } from '../helpers/udp.js';
 import { controlFrames, frame } from '../helpers/vectors.js';
@@ -67,7 +67,7 @@ t.test('OOR xTRs register, resolve and get negative answers over real UDP', asyn
   t.equal(await server.metrics.value('livmap_map_notifies_sent_total'), 2);
 
   everything.push(...xtrA.log, ...xtrB.log);
-  t.test('everything the server sent decodes in tshark without errors', { skip: haveTshark() ? false : TSHARK_SKIP_REASON }, async (t) => {
+  t.test('everything the server sent decodes in tshark without errors', { skip: tsharkSkip() }, async (t) => {
     // The test server listens on an ephemeral port: tell tshark it speaks LISP control.
     const frames = await tsharkDecode(writePcap(toPcapDatagrams(everything)), ['-d', `udp.port==${ms.port},lisp`]);
     assertNoMalformed(frames);

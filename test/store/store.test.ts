@@ -237,7 +237,7 @@ t.test('data survives close and reopen; schema version recorded', async (t) => {
   store = await Store.open(dir);
   t.equal(await store.schemaVersion(), SCHEMA_VERSION);
   const state = await store.loadAll();
-  t.same(state, { sites: [siteA], mappings: [mapping], registrations: [registration], nonces: [], requesters: [], corrupt: [] });
+  t.same(state, { sites: [siteA], mappings: [mapping], registrations: [registration], nonces: [], requesters: [], subscriptions: [], corrupt: [] });
   await store.close();
   store = await Store.open(dir, { sync: false });
   await store.apply([{ kind: 'delete-registration', eid: registration.record.eid, etrId: registration.etrId }]);
@@ -275,6 +275,44 @@ t.test('the requester table is stored whole and read back', async (t) => {
   await store.close();
 });
 
+t.test('subscriptions (RFC 9437) are stored one by one, survive a reopen and are deleted', async (t) => {
+  const dir = t.testdir();
+  let store = await Store.open(dir, { sync: false });
+  const rfc = {
+    xtrId: new Uint8Array(16).fill(3), siteId: new Uint8Array(8).fill(1), eid: parseEidPrefix('10.16.50.50/32'),
+    itr: '127.0.60.6', port: 40123, sourceEid: { afi: 'ipv4' as const, ip: '172.16.30.10' }, nonce: 0xffffffffffffffffn, expiresAt: 1_700_000_060_000,
+  };
+  // lispers.net's: no site-ID; an IID prefix whose IID mask-len byte is not 32.
+  const lispers = {
+    xtrId: new Uint8Array(16).fill(9), eid: { ...parseEidPrefix('2001:db8:2::/48', 7), iidMaskLen: 24 },
+    itr: '::1', port: 4342, sourceEid: { afi: 'ipv6' as const, ip: '2001:db8:1::10' }, nonce: 1n, expiresAt: 1_700_000_600_000,
+  };
+  await store.apply([{ kind: 'put-subscription', subscription: rfc }, { kind: 'put-subscription', subscription: lispers }]);
+  await store.close();
+  store = await Store.open(dir, { sync: false });
+  const loaded = (await store.loadAll()).subscriptions;
+  t.same(loaded.map((s) => s.nonce).sort(), [1n, 0xffffffffffffffffn]);
+  t.same(loaded.find((s) => s.siteId === undefined), lispers, 'lispers.net subscription read back whole');
+  t.same(loaded.find((s) => s.siteId !== undefined), rfc, 'RFC subscription read back whole');
+  await store.apply([{ kind: 'put-subscription', subscription: { ...rfc, nonce: 5n } }]);
+  t.same((await store.loadAll()).subscriptions.find((s) => s.siteId !== undefined)?.nonce, 5n, 'a put replaces the same subscription');
+  await store.apply([{ kind: 'delete-subscription', subscription: rfc }]);
+  t.same((await store.loadAll()).subscriptions, [lispers], 'deleted');
+  await store.close();
+});
+
+t.test('a registration keeps how its ETR authenticated (key ID, algorithm, digest length, key index)', async (t) => {
+  const store = await Store.open(t.testdir(), { sync: false });
+  t.teardown(() => store.close());
+  const record = { eid: parseEidPrefix('10.16.50.50/32'), ttl: 1, action: 0, authoritative: true, mapVersion: 0, locators: [] };
+  const registration = {
+    site: 'a', etrId: 'rloc:127.0.0.9', source: { address: '127.0.0.9', port: 4342 }, proxyReply: false, merge: false,
+    auth: { keyId: 2, algId: 2, length: 16, keyIndex: 2 }, record, claimedAt: 1, lastRefreshed: 2, expiresAt: 3,
+  };
+  await store.apply([{ kind: 'put-registration', registration }]);
+  t.same((await store.loadAll()).registrations, [registration]);
+});
+
 t.test('apply is atomic: one unstorable change writes nothing', async (t) => {
   const store = await Store.open(t.testdir());
   t.teardown(() => store.close());
@@ -288,7 +326,7 @@ t.test('apply is atomic: one unstorable change writes nothing', async (t) => {
     ]),
     { name: 'StoreCodecError' },
   );
-  t.same(await store.loadAll(), { sites: [siteA], mappings: [], registrations: [], nonces: [], requesters: [], corrupt: [] });
+  t.same(await store.loadAll(), { sites: [siteA], mappings: [], registrations: [], nonces: [], requesters: [], subscriptions: [], corrupt: [] });
 });
 
 t.test('corrupt values are reported, the rest still loads', async (t) => {
@@ -326,7 +364,7 @@ t.test('corrupt values are reported, the rest still loads', async (t) => {
 t.test('openAndLoad: a worker thread reads exactly what loadAll reads; a new store is created on this thread', async (t) => {
   const fresh = await Store.openAndLoad(t.testdir());
   t.equal(fresh.loadedBy, 'main', 'nothing to read yet');
-  t.same(fresh.state, { sites: [], mappings: [], registrations: [], nonces: [], requesters: [], corrupt: [] });
+  t.same(fresh.state, { sites: [], mappings: [], registrations: [], nonces: [], requesters: [], subscriptions: [], corrupt: [] });
   await fresh.store.close();
   const dir = t.testdir();
   let store = await Store.open(dir);
