@@ -273,3 +273,22 @@ t.test("a move's SMRs and Map-Notify wait for every worker's ack, at most ACK_TI
   t.match(warnings.join(''), /did not ack a change in time/, 'the late worker is logged');
   t.equal(await ask(itr, at, VM), etrs[2]!.local.address, 'once it catches up, the worker answers the new binding');
 });
+
+t.test('an RFC 9437 subscribe read by the worker socket is stored by the main thread and answered', async (t) => {
+  const { server, at } = await start(t);
+  const [etr] = await peers(t, [`${BLOCK}.120`], 4342);
+  await register(etr!, at);
+  const candidates = await peers(t, range(121, 12), 4342);
+  let subscriber: UdpPeer | undefined;
+  for (const peer of candidates) if ((await workerOf(server, peer, at)) === 1) subscriber ??= peer;
+  if (!subscriber) throw new Error('none of 12 addresses hashed to the worker');
+  const before = await server.metrics.value('livmap_messages_received_total', { type: 'map-request' });
+  await subscriber.send(ecmRequestBytes({ eid: VM, sourceEid: '10.16.10.9', itr: subscriber.local.address, port: 4342, subscribe: { xtrId: new Uint8Array(16).fill(7) } }), at);
+  const answer = await receiveWhere(subscriber, (d) => {
+    const m = decode(d.bytes);
+    return m.type === 'map-notify' || m.type === 'map-reply' ? m.type : undefined;
+  });
+  t.equal(answer, 'map-notify', 'the subscriber gets the Map-Notify the main thread sends for a stored subscription');
+  t.equal(server.subscriptions.size, 1, 'the subscription is in the main thread’s table');
+  t.equal(await server.metrics.value('livmap_messages_received_total', { type: 'map-request' }) - before, 1, 'counted once');
+});
