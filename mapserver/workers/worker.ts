@@ -110,20 +110,16 @@ class Worker {
         return;
       }
       const request = message.type === 'ecm' ? message.message : message;
-      if (request.type === 'map-request' && request.notifyRequested && request.xtrId !== undefined) {
-        // An RFC 9437 subscribe is a write (the subscription is stored): the owner handles it.
+      if (request.type !== 'map-request' || (request.notifyRequested && request.xtrId !== undefined)) {
+        // An RFC 9437 subscribe is a write (the subscription is stored), and an ECM carrying
+        // anything else is the owner's to judge: the main thread handles and counts both.
         this.post({ kind: 'datagram', bytes: new Uint8Array(bytes), from });
         return;
       }
       this.datagrams++;
-      if (message.type === 'ecm') {
+      if (message.type === 'ecm' && request.type === 'map-request') {
         this.received.ecm++;
-        const inner = message.message;
-        if (inner.type !== 'map-request') {
-          this.count('unsupported');
-          return;
-        }
-        this.answer(inner, { ecm: message, bytes }, bytes, from);
+        this.answer(request, { ecm: message, bytes }, bytes, from);
       } else if (message.type === 'map-request') {
         this.answer(message, undefined, bytes, from);
       }
