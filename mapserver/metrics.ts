@@ -1,6 +1,10 @@
 // Prometheus metrics of one server instance (its own registry, so tests can run several).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DROP_REASONS, type DropReason, type ReplyKind } from './control/types.js';
+import type { WorkerCounts } from './workers/protocol.js';
+
+/** Worker threads' counters (mapserver/workers/), by worker index (1..N-1; a restarted worker may appear twice). */
+export type OtherWorkers = () => Promise<ReadonlyArray<{ readonly worker: number; readonly counts: WorkerCounts }>>;
 
 export const MESSAGE_TYPES = ['map-request', 'map-reply', 'map-register', 'map-notify', 'map-notify-ack', 'ecm'] as const;
 export type MessageTypeLabel = (typeof MESSAGE_TYPES)[number];
@@ -53,19 +57,35 @@ export class ServerMetrics {
 
   constructor(liveRegistrations: () => number, options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    const exported = (name: string, help: string, label: string, counts: Record<string, number>): Counter =>
+    const metrics = this;
+    // `others` adds the worker threads' counts of the same series (with workers, see addWorkers).
+    const exported = (name: string, help: string, label: string, counts: Record<string, number>, others?: (c: WorkerCounts) => Readonly<Record<string, number | undefined>>): Counter =>
       new Counter({
         name, help, labelNames: [label], registers,
         collect() {
-          this.reset();
-          for (const [value, count] of Object.entries(counts)) this.inc({ [label]: value }, count);
+          const fill = (extra: ReadonlyArray<Readonly<Record<string, number | undefined>>>): void => {
+            this.reset();
+            for (const [value, count] of Object.entries(counts)) this.inc({ [label]: value }, count + extra.reduce((sum, e) => sum + (e[value] ?? 0), 0));
+          };
+          if (!others || !metrics.others) return fill([]);
+          return metrics.otherCounts().then((list) => fill(list.map(({ counts: c }) => others(c))));
         },
       });
     const plain = (name: string, help: string, read: () => number): Counter => plainCounter(this.registry, name, help, read);
-    plain('livmap_datagrams_received_total', 'UDP datagrams read from the sockets (well-formed or not)', () => this.datagrams);
-    exported('livmap_messages_received_total', 'LISP control messages received, by type (an ECM counts as ecm and as its inner message)', 'type', this.received);
-    exported('livmap_messages_dropped_total', 'Datagrams dropped, by reason', 'reason', this.dropped);
-    exported('livmap_map_replies_total', 'Map-Request outcomes: positive or negative Map-Reply, or forwarded to the ETR', 'kind', this.replies);
+    new Counter({
+      name: 'livmap_datagrams_received_total', help: 'UDP datagrams read from the sockets (well-formed or not)', registers,
+      collect() {
+        const fill = (others: number): void => {
+          this.reset();
+          this.inc(metrics.datagrams + others);
+        };
+        if (!metrics.others) return fill(0);
+        return metrics.otherCounts().then((list) => fill(list.reduce((sum, { counts: c }) => sum + c.datagrams, 0)));
+      },
+    });
+    exported('livmap_messages_received_total', 'LISP control messages received, by type (an ECM counts as ecm and as its inner message)', 'type', this.received, (c) => c.received);
+    exported('livmap_messages_dropped_total', 'Datagrams dropped, by reason', 'reason', this.dropped, (c) => c.dropped);
+    exported('livmap_map_replies_total', 'Map-Request outcomes: positive or negative Map-Reply, or forwarded to the ETR', 'kind', this.replies, (c) => c.replies);
     this.notifiesSent = new Counter({ name: 'livmap_map_notifies_sent_total', help: 'Map-Notify messages sent', registers });
     this.lookupSeconds = new Histogram({
       name: 'livmap_lookup_seconds',
@@ -91,6 +111,39 @@ export class ServerMetrics {
     this.leftRegistrations = new Counter({ name: 'livmap_registrations_left_total', help: 'Registrations whose ETR stopped listing the prefix in its register burst', registers });
     new Gauge({ name: 'livmap_registrations_live', help: 'Live registrations', registers, collect() { this.set(liveRegistrations()); } });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'livmap_' });
+  }
+
+  private others: OtherWorkers | undefined;
+  private othersScrape: ReturnType<OtherWorkers> | undefined;
+
+  /** The worker threads' counters, asked once per scrape (the series of one scrape share the answer). */
+  private otherCounts(): ReturnType<OtherWorkers> {
+    if (!this.others) return Promise.resolve([]);
+    if (!this.othersScrape) {
+      this.othersScrape = this.others();
+      const clear = (): void => void setImmediate(() => { this.othersScrape = undefined; });
+      this.othersScrape.then(clear, clear);
+    }
+    return this.othersScrape;
+  }
+
+  /**
+   * With worker threads (mapserver/workers/): the per-datagram series add their counts, and
+   * livmap_worker_map_requests_total shows how the kernel spread the Map-Requests (worker 0 is
+   * the main thread).
+   */
+  addWorkers(read: OtherWorkers): void {
+    this.others = read;
+    const metrics = this;
+    new Counter({
+      name: 'livmap_worker_map_requests_total', help: 'Map-Requests received, by worker thread (0 = the main thread)', labelNames: ['worker'], registers: [this.registry],
+      async collect() {
+        const list = await metrics.otherCounts();
+        this.reset();
+        this.inc({ worker: '0' }, metrics.received['map-request']);
+        for (const { worker, counts } of list) this.inc({ worker: String(worker) }, counts.received['map-request']);
+      },
+    });
   }
 
   /**

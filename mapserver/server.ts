@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import { LispCodecError, decode, encode, signMessage, verifyMessage } from './codec/index.js';
 import type { Address, EidPrefix, EncapsulatedControl, LispMessage, MapNotify, MapRequest, MappingRecord } from './codec/types.js';
 import type { ServerConfig } from './config/load.js';
+import { DEFAULT_RECEIVE_BUFFER_BYTES } from './transport/udp.js';
 import { expireRegistrations } from './control/map-server.js';
 import { Registrar } from './authority/registrar.js';
 import { siteHolding } from './authority/sites.js';
@@ -26,6 +27,8 @@ import type { StateStore, StoreOpener, StoredState } from './store/state-store.j
 import { Store } from './store/store.js';
 import { StoreWriter } from './store/writer.js';
 import { UdpTransport } from './transport/udp.js';
+import { OwnSockets } from './transport/own-sockets.js';
+import { WorkerPool, workerCount } from './workers/pool.js';
 
 export interface ServerOptions {
   readonly logger?: Logger;
@@ -53,6 +56,10 @@ export class LispServer {
   readonly events = new EventEmitter<ServerEvents>();
   readonly metrics: ServerMetrics;
   private transport: UdpTransport | undefined;
+  /** Nothing the server sends to its own sockets can be useful (transport/own-sockets.ts). */
+  private ownSockets: OwnSockets | undefined;
+  /** Worker threads answering Map-Requests (lisp.workers > 1; mapserver/workers/pool.ts). */
+  private pool: WorkerPool | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private readonly notifies: Retransmitter<string>;
   /** The secret each pending Map-Notify was signed with; null for an unsigned one (a lispers.net subscriber's). */
@@ -137,30 +144,35 @@ export class LispServer {
     await mkdir(config.dataDir, { recursive: true });
     const loaded = await (options.openStore ?? openLevelStore)(config.dataDir);
     const { store } = loaded;
+    let transport: UdpTransport | undefined;
     try {
       const db = new MappingDatabase(config.lisp);
       const server = new LispServer(config, db, store, options);
+      const workers = workerCount(config, options);
       if (loaded.workerError) server.log.warn({ reason: loaded.workerError }, 'store read on the main thread: the load worker failed');
       await server.load(loaded.state, loaded.loadedBy);
-      server.transport = await UdpTransport.open(config.lisp.listen, (bytes, from) => server.onDatagram(bytes, from), (err, to) => {
+      server.transport = transport = await UdpTransport.open(config.lisp.listen, (bytes, from) => server.onDatagram(bytes, from), (err, to) => {
         // Spoofed ITR-RLOCs can make sends fail by the thousand: count them, log only at debug.
         server.metrics.countDropped('send-error');
         server.log.debug({ to, err: err.message }, 'send failed');
-      }, config.lisp.receiveBufferBytes);
-      const transport = server.transport;
+      }, config.lisp.receiveBufferBytes, workers > 1);
+      server.ownSockets = new OwnSockets(transport.addresses());
+      if (workers > 1) await server.startWorkers(workers - 1, transport);
       for (const { endpoint, asked, granted } of transport.receiveBuffers()) {
         if (granted < asked) {
           server.log.warn({ listen: endpoint, asked, granted },
             `UDP receive buffer capped by the kernel; bursts beyond it are dropped (raise it: sysctl -w net.core.rmem_max=${asked})`);
         }
       }
-      server.metrics.watchReceiveBufferDrops(() => transport.receiveBufferDrops());
+      const bound = transport;
+      server.metrics.watchReceiveBufferDrops(() => bound.receiveBufferDrops());
       const sweepMs = options.sweepIntervalMs ?? 1000;
       server.sweeper = setInterval(() => server.sweep(), sweepMs);
       server.sweeper.unref();
-      server.log.info({ listen: server.transport.addresses(), dataDir: config.dataDir }, 'LISP control plane listening');
+      server.log.info({ listen: server.transport.addresses(), dataDir: config.dataDir, workers }, 'LISP control plane listening');
       return server;
     } catch (err) {
+      await transport?.close();
       await store.close();
       throw err;
     }
@@ -251,6 +263,8 @@ export class LispServer {
       const after = this.db.bindingAt(eid, now);
       if (bindingMoved(binding, after)) moved.push({ eid, before: binding, after });
     }
+    // Workers hook: every worker's copy gets the changes; a write or a move waits for their acks.
+    const replicated = this.pool?.publish(changes, toStore.length > 0 || moved.length > 0);
     // Nothing to write and nothing moved (a quiet refresh, most Map-Registers): done now, unless
     // an earlier commit is still in flight: it may hold the very registration this refreshes,
     // and a Map-Notify promises that registration is stored. Waiting on that commit also keeps
@@ -260,8 +274,13 @@ export class LispServer {
     // asks again and gets what is answered then; should the write fail, the ETRs, unanswered,
     // register again), and encoding and writing cost a move 0.6–2 ms. Map-Notifies that
     // acknowledge a registration still wait for the write (see process).
-    if (moved.length) this.announceMoves(moved);
-    const done = toStore.length ? this.persist(toStore) : Promise.resolve();
+    if (moved.length) {
+      if (!replicated) this.announceMoves(moved);
+      // With workers, the SMRs go out once every worker answers with the new binding (pool.ts).
+      else void replicated.then(() => this.announceMoves(moved)).catch((err: unknown) => this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'move announcement failed'));
+    }
+    const written = toStore.length ? this.persist(toStore) : Promise.resolve();
+    const done = replicated ? Promise.all([written, replicated]).then(() => undefined) : written;
     this.inFlight = done;
     const settle = (): void => {
       if (this.inFlight === done) this.inFlight = undefined;
@@ -481,7 +500,7 @@ export class LispServer {
 
   private send(out: Outbound): void {
     if (!this.transport) return;
-    if (this.options.sendFilter && !this.options.sendFilter(out.to)) {
+    if (this.ownSockets?.has(out.to) || (this.options.sendFilter && !this.options.sendFilter(out.to))) {
       this.metrics.countDropped('filtered');
       return;
     }
@@ -540,11 +559,62 @@ export class LispServer {
     }
   }
 
+  // ── Workers hooks (mapserver/workers/pool.ts has the design and the consistency rules) ──
+
+  /** Starts `threads` worker threads on the addresses `transport` bound (reusePort). */
+  private async startWorkers(threads: number, transport: UdpTransport): Promise<void> {
+    const pool = await WorkerPool.start(threads, {
+      listen: transport.addresses().map((a) => ({ ...a, family: a.address.includes(':') ? 6 : 4 })),
+      receiveBufferBytes: this.config.lisp.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES,
+      database: { negativeTtlMinutes: this.config.lisp.negativeTtlMinutes, unregisteredSiteTtlMinutes: this.config.lisp.unregisteredSiteTtlMinutes },
+      rateLimit: this.config.lisp.rateLimit,
+      requesterCapacity: (this.options.mobility ?? this.config.mobility).requesterCapacity ?? 100_000,
+    }, {
+      datagram: (bytes, from) => this.onDatagram(bytes, from),
+      smrInvoked: (bytes, from) => this.workerSmrInvoked(bytes, from),
+      answered: (requesters) => {
+        for (const requester of requesters) this.requesters.record(requester);
+      },
+      snapshot: () => [
+        ...[...this.db.sites.values()].map((site): StateChange => ({ kind: 'put-site', site })),
+        ...[...this.db.staticMappings()].map((mapping): StateChange => ({ kind: 'put-mapping', mapping })),
+        ...[...this.db.registrations()].map((registration): StateChange => ({ kind: 'put-registration', registration })),
+      ],
+    }, this.log);
+    this.pool = pool;
+    this.metrics.addWorkers(async () => {
+      const live = await pool.counts();
+      return [
+        ...live.flatMap(({ index, counts }) => (counts ? [{ worker: index, counts }] : [])),
+        ...pool.retiredCounts(),
+      ];
+    });
+  }
+
+  /** An SMR-invoked Map-Request a worker answered: it stops the SMRs to that ITR here. */
+  private workerSmrInvoked(bytes: Buffer, from: Endpoint): void {
+    try {
+      const message = decode(bytes);
+      const request = message.type === 'ecm' ? message.message : message;
+      if (request.type === 'map-request') this.smrInvoked(request, from);
+    } catch (err) {
+      this.log.debug({ from, err: err instanceof Error ? err.message : String(err) }, 'SMR-invoked request from a worker not decoded');
+    }
+  }
+
+  /** Worker threads (besides this one) answering Map-Requests. */
+  get workerThreads(): number {
+    return this.pool?.size ?? 0;
+  }
+
   /** Stops listening, waits for pending writes and closes the store. */
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.registrar.close();
     await this.inFlight?.catch(() => undefined);
+    // Workers hook: their sockets close first; what they answered is reported before they exit.
+    await this.pool?.close();
+    this.pool = undefined;
     this.notifies.cancelAll();
     this.mobility.close();
     await this.transport?.close();

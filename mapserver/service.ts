@@ -1,5 +1,4 @@
 // The whole service: the LISP control plane on UDP plus the operator API on HTTP.
-import { networkInterfaces } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi, type ApiOptions } from './api/app.js';
@@ -7,7 +6,7 @@ import { resolveApiToken } from './api/auth.js';
 import type { ServerConfig } from './config/load.js';
 import type { ListenAddress } from './transport/udp.js';
 import { containsPrefix, formatEidPrefix, prefixKey } from './codec/prefix.js';
-import type { Endpoint, Site, StaticMapping, StateChange } from './db/model.js';
+import type { Site, StaticMapping, StateChange } from './db/model.js';
 import { LispServer, type ServerOptions } from './server.js';
 
 export interface Service {
@@ -62,36 +61,6 @@ export function endpointText(e: { readonly host: string; readonly port: number }
   return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
 }
 
-/**
- * Our own UDP sockets, as destinations. The Map-Resolver remembers every ITR-RLOC it answered to
- * SMR it (on port 4342) when the binding changes. \`livmap lig\` on the Map-Server's host advertises
- * that host's address as ITR-RLOC, so a move would make livmap SMR itself (and count those SMRs):
- * nothing we send to ourselves can be useful, so nothing is.
- */
-class OwnSockets {
-  private ports = new Set<number>();
-  private exact = new Set<string>();
-  private wildcardPorts = new Set<number>();
-  private readonly local = new Set<string>();
-
-  set(bound: readonly Endpoint[]): void {
-    for (const addresses of Object.values(networkInterfaces())) for (const a of addresses ?? []) this.local.add(a.address);
-    for (const { address, port } of bound) {
-      this.ports.add(port);
-      if (address === '0.0.0.0' || address === '::') this.wildcardPorts.add(port);
-      else this.exact.add(`${address}|${port}`);
-    }
-  }
-
-  /** Cheap for the common case: replies go to ephemeral ports, not ours. */
-  has(to: Endpoint): boolean {
-    if (!this.ports.has(to.port)) return false;
-    if (this.exact.has(`${to.address}|${to.port}`)) return true;
-    if (!this.wildcardPorts.has(to.port)) return false;
-    return this.local.has(to.address) || to.address.startsWith('127.') || to.address.startsWith('::ffff:127.');
-  }
-}
-
 /** How long the API may take to close before open connections (event streams) are cut. */
 export const API_CLOSE_GRACE_MS = 1000;
 
@@ -100,11 +69,8 @@ export async function startService(
   options: ServerOptions & { readonly logger: Logger; readonly extraRoutes?: ApiOptions['extraRoutes'] },
 ): Promise<Service> {
   let lisp: LispServer;
-  const self = new OwnSockets();
-  const userFilter = options.sendFilter;
   try {
-    lisp = await LispServer.start(config, { ...options, sendFilter: (to) => !self.has(to) && (userFilter?.(to) ?? true) });
-    self.set(lisp.addresses());
+    lisp = await LispServer.start(config, options);
   } catch (err) {
     throw listenErrorOf('LISP (UDP)', err, config.lisp.listen) ?? err;
   }

@@ -11,7 +11,7 @@ import { LOG_FORMATS, createLogger, type LogFormat } from './log.js';
 import type { Verb } from './main.js';
 
 const HELP = `usage: livmap serve [--config FILE] [--listen ADDR:PORT]... [--api ADDR:PORT] [--data DIR]
-                   [--log-level LEVEL] [--log-format FORMAT]
+                   [--workers N] [--log-level LEVEL] [--log-format FORMAT]
 
 Runs the LISP Map-Server / Map-Resolver on UDP 4342 and the operator REST API
 (api.listen, default 127.0.0.1:8080; OpenAPI page at /docs).
@@ -23,6 +23,9 @@ Without --config it runs the embedded demo: sites "local" (10.16.10.0/24) and
                        (repeat for several; IPv6 as [addr]:port)
   --api ADDR:PORT      the operator API's address, instead of api.listen
   --data DIR           data directory, instead of dataDir
+  --workers N          threads answering Map-Requests on the same port, this one
+                       included (overrides lisp.workers; default: one per core,
+                       up to 4, or LIVMAP_WORKERS)
   --log-level LEVEL    trace, debug, info (default), warn, error, silent
   --log-format FORMAT  auto (default: readable on a terminal, JSON otherwise), pretty, json
   -h, --help           this help
@@ -61,7 +64,7 @@ export const serveVerb: Verb = {
       ({ values } = parseArgs({
         args,
         options: {
-          config: { type: 'string' }, listen: { type: 'string', multiple: true }, api: { type: 'string' }, data: { type: 'string' },
+          config: { type: 'string' }, listen: { type: 'string', multiple: true }, api: { type: 'string' }, data: { type: 'string' }, workers: { type: 'string' },
           'log-level': { type: 'string', default: 'info' }, 'log-format': { type: 'string', default: 'auto' },
           help: { type: 'boolean', short: 'h' },
         },
@@ -100,6 +103,14 @@ export const serveVerb: Verb = {
         return 2;
       }
       throw err;
+    }
+    if (values.workers !== undefined) {
+      const workers = Number(values.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+        process.stderr.write(`livmap serve: --workers must be an integer from 1 to 256, not '${values.workers}'\n`);
+        return 2;
+      }
+      config = { ...config, lisp: { ...config.lisp, workers } };
     }
     if (!configFile) logger.info('no --config given: running the embedded two-site demo config');
     for (const key of config.ignoredKeys ?? []) logger.warn({ key }, `config key '${key}' is not a livmap setting and is ignored (misspelt?)`);

@@ -1,6 +1,7 @@
 // Reads, validates and resolves the server config (file or the embedded demo).
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { MappingRecord } from '../codec/types.js';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from '../control/rate-limit.js';
@@ -10,6 +11,15 @@ import { prefixKey } from '../codec/prefix.js';
 import { ConfigError, checkMappingOverlapsSite, checkSiteOverlaps, mappingFromJson, siteFromJson } from '../json/convert.js';
 import { ConfigJson } from '../json/schema.js';
 import { SchemaError, validate } from '../json/validate.js';
+import { workersFromEnv } from '../workers/pool.js';
+
+/**
+ * `lisp.workers` when a config file leaves it out: LIVMAP_WORKERS, else one thread per core up
+ * to 4 (beyond that the one writer and the kernel's spreading gain less; README: Workers).
+ */
+export function defaultWorkers(): number {
+  return workersFromEnv() ?? Math.max(1, Math.min(4, availableParallelism()));
+}
 
 export interface ServerConfig {
   readonly dataDir: string;
@@ -28,6 +38,11 @@ export interface ServerConfig {
      * also the queue a flood waits in: at capacity, 4 MiB holds about 100 ms of requests here.
      */
     readonly receiveBufferBytes?: number;
+    /**
+     * Threads answering Map-Requests, the main thread included (mapserver/workers/): 1 is one
+     * thread and no reusePort. Unset: LIVMAP_WORKERS, else 1.
+     */
+    readonly workers?: number;
   };
   readonly api: { readonly listen: ListenAddress; readonly token?: string };
   readonly mobility: { readonly enabled: boolean; readonly requesterCapacity: number };
@@ -106,6 +121,7 @@ export function resolveConfig(raw: unknown): ServerConfig {
       negativeTtlMinutes: json.lisp?.negativeTtlMinutes ?? 15,
       unregisteredSiteTtlMinutes: json.lisp?.unregisteredSiteTtlMinutes ?? 1,
       receiveBufferBytes: json.lisp?.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES,
+      workers: json.lisp?.workers ?? defaultWorkers(),
       rateLimit: {
         perSecond: json.lisp?.rateLimit?.perSecond ?? DEFAULT_RATE_LIMIT.perSecond,
         burst: json.lisp?.rateLimit?.burst ?? DEFAULT_RATE_LIMIT.burst,

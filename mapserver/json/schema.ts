@@ -74,6 +74,10 @@ export const ConfigJson = Type.Object({
         minimum: 65_536, maximum: 1 << 30,
         description: 'UDP receive buffer per socket (default 4 MiB): absorbs bursts, and is the queue a flood waits in',
       })),
+      workers: Type.Optional(Type.Integer({
+        minimum: 1, maximum: 256,
+        description: 'threads answering Map-Requests on the same port (SO_REUSEPORT), the main thread included (default: one per core, up to 4)',
+      })),
       rateLimit: Type.Optional(
         Type.Object(
           {

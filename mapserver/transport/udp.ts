@@ -39,6 +39,11 @@ export class UdpTransport {
     onDatagram: DatagramHandler,
     onSendError: (err: Error, to: Endpoint) => void = () => {},
     receiveBufferBytes = DEFAULT_RECEIVE_BUFFER_BYTES,
+    /**
+     * SO_REUSEPORT: several sockets (the workers', mapserver/workers/) bind the same address and
+     * port, and the kernel spreads incoming datagrams over them by a hash of the source.
+     */
+    reusePort = false,
   ): Promise<UdpTransport> {
     const bound: Array<{ socket: dgram.Socket; family: 4 | 6 }> = [];
     try {
@@ -51,6 +56,7 @@ export class UdpTransport {
           // We only ever send to IP literals: answer the lookup synchronously instead of via
           // dns.lookup and a nextTick per datagram.
           lookup: literalLookup,
+          ...(reusePort ? { reusePort: true } : {}),
         });
         socket.on('message', (bytes, rinfo) => onDatagram(bytes, { address: rinfo.address, port: rinfo.port }));
         // Send errors arrive here (sends take no callback: one less closure per datagram); an
