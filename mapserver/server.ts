@@ -228,8 +228,10 @@ export class LispServer {
   }
 
   /** Applies changes made outside the LISP socket (the REST API), durably. */
-  async applyChanges(changes: readonly StateChange[]): Promise<void> {
-    await this.commit(changes);
+  async applyChanges(changes: readonly StateChange[]): Promise<MovedEvent[]> {
+    const { durable, moves } = this.commit(changes);
+    await durable;
+    return moves;
   }
 
   /**
@@ -242,7 +244,7 @@ export class LispServer {
     const cleared = [...(this.db.registered(eid)?.byEtr.values() ?? [])].filter(match);
     if (cleared.length === 0) return 0;
     for (const reg of cleared) this.emit({ type: 'withdrawn', site: reg.site, eid: reg.record.eid, etrId: reg.etrId });
-    await this.commit(cleared.map((reg): StateChange => ({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId })));
+    await this.commit(cleared.map((reg): StateChange => ({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId }))).durable;
     return cleared.length;
   }
 
@@ -250,7 +252,7 @@ export class LispServer {
    * Applies changes to the database and the store, and hands every binding they changed to the
    * mobility notifier at once. Resolves when the changes are durable.
    */
-  private commit(changes: readonly StateChange[]): Promise<void> | undefined {
+  private commit(changes: readonly StateChange[]): Commit {
     const now = this.now();
     const toStore = changes.filter((change) => !this.quietRefresh(change, now));
     // A quiet refresh keeps a live registration exactly as it was, so it cannot move a binding:
@@ -269,15 +271,19 @@ export class LispServer {
     // an earlier commit is still in flight: it may hold the very registration this refreshes,
     // and a Map-Notify promises that registration is stored. Waiting on that commit also keeps
     // the answers in order.
-    if (toStore.length === 0 && moved.length === 0) return this.inFlight;
+    if (toStore.length === 0 && moved.length === 0) return { durable: this.inFlight, moves: NO_MOVES };
     // SMRs go out first, then the change is written: they promise nothing about storage (an ITR
     // asks again and gets what is answered then; should the write fail, the ETRs, unanswered,
     // register again), and encoding and writing cost a move 0.6–2 ms. Map-Notifies that
     // acknowledge a registration still wait for the write (see process).
+    let moves = NO_MOVES;
     if (moved.length) {
-      if (!replicated) this.announceMoves(moved);
+      if (!replicated) moves = Promise.resolve(this.announceMoves(moved));
       // With workers, the SMRs go out once every worker answers with the new binding (pool.ts).
-      else void replicated.then(() => this.announceMoves(moved)).catch((err: unknown) => this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'move announcement failed'));
+      else {
+        moves = replicated.then(() => this.announceMoves(moved));
+        moves.catch((err: unknown) => this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'move announcement failed'));
+      }
     }
     const written = toStore.length ? this.persist(toStore) : Promise.resolve();
     const done = replicated ? Promise.all([written, replicated]).then(() => undefined) : written;
@@ -286,7 +292,7 @@ export class LispServer {
       if (this.inFlight === done) this.inFlight = undefined;
     };
     done.then(settle, settle);
-    return done;
+    return { durable: done, moves };
   }
 
   /** The latest commit not yet durable (commits are written in order: it is durable last). */
@@ -316,8 +322,10 @@ export class LispServer {
     return quiet;
   }
 
-  private announceMoves(moved: readonly BindingChange[]): void {
+  /** Sends what each moved binding calls for (mobility) and reports the moves as events. */
+  private announceMoves(moved: readonly BindingChange[]): MovedEvent[] {
     const now = this.now();
+    const announced: MovedEvent[] = [];
     for (const change of moved) {
       const rlocs = (b: BindingChange['before']): string[] => b?.record.locators.map((l) => formatAddress(l.rloc)) ?? [];
       // A first registration is not a move: nobody can hold an older binding of it.
@@ -327,8 +335,11 @@ export class LispServer {
       const report = this.mobilityEnabled ? this.mobility.onChange(change, now) : { smrs: 0, notifies: 0, fanoutMs: 0 };
       if (this.mobilityEnabled) this.metrics.moveFanoutSeconds.observe(report.fanoutMs / 1000);
       const site = siteHolding(this.db, change.after, now);
-      this.emit({ type: 'moved', eid: change.eid, from: rlocs(change.before), to: rlocs(change.after), smrs: report.smrs, notifies: report.notifies, fanoutMs: report.fanoutMs, ...(site ? { site } : {}) });
+      const event: MovedEvent = { type: 'moved', eid: change.eid, from: rlocs(change.before), to: rlocs(change.after), smrs: report.smrs, notifies: report.notifies, fanoutMs: report.fanoutMs, ...(site ? { site } : {}) };
+      this.emit(event);
+      announced.push(event);
     }
+    return announced;
   }
 
   private persist(changes: readonly StateChange[]): Promise<void> {
@@ -412,7 +423,7 @@ export class LispServer {
   private subscribe(request: MapRequest & { readonly xtrId: Uint8Array }, from: Endpoint, replyPort: number, now: number): HandlerResult {
     const result: SubscribeResult = handleSubscribe(this.db, this.subscriptions, request, from, replyPort, this.families(), now);
     if (result.drop || result.changes.length === 0) return result;
-    const durable = this.commit(result.changes) ?? Promise.resolve();
+    const durable = this.commit(result.changes).durable ?? Promise.resolve();
     durable.then(
       () => {
         for (const n of result.notifies) this.sendNotify(n.to, n.notify, n.secret);
@@ -455,7 +466,7 @@ export class LispServer {
     for (const event of result.events) this.emit(event);
     // A Map-Notify promises the registration is stored: send it only once it is durable (commit
     // returns nothing when there is nothing to wait for).
-    const durable = result.changes.length ? this.commit(result.changes) : undefined;
+    const durable = result.changes.length ? this.commit(result.changes).durable : undefined;
     if (!durable) {
       this.sendAll(result.outbound);
       return;
@@ -628,6 +639,17 @@ export class LispServer {
 }
 
 const openLevelStore: StoreOpener = (dataDir) => Store.openAndLoad(dataDir);
+
+/** A binding change as the API and the event stream report it. */
+export type MovedEvent = Extract<ServerEvent, { type: 'moved' }>;
+
+/** What a commit promises: when its changes are durable (undefined: nothing to wait for), and the moves it announced. */
+interface Commit {
+  readonly durable: Promise<void> | undefined;
+  readonly moves: Promise<MovedEvent[]>;
+}
+
+const NO_MOVES: Promise<MovedEvent[]> = Promise.resolve([]);
 
 /** The requester table is saved at most this often (and at close): a crash loses what came since. */
 const REQUESTERS_SAVE_MS = 5000;

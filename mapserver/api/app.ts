@@ -8,7 +8,7 @@ import type { EidPrefix } from '../codec/types.js';
 import type { MappingDatabase } from '../db/database.js';
 import type { Registration, StateChange } from '../db/model.js';
 import type { ServerMetrics } from '../metrics.js';
-import type { ServerEvents } from '../server.js';
+import type { MovedEvent, ServerEvents } from '../server.js';
 import { bearerAuth } from './auth.js';
 import { installErrorHandler } from './errors.js';
 import { EventLog } from './event-log.js';
@@ -29,7 +29,8 @@ export interface ControlPlane {
   readonly db: MappingDatabase;
   readonly events: EventEmitter<ServerEvents>;
   readonly metrics: ServerMetrics;
-  applyChanges(changes: readonly StateChange[]): Promise<void>;
+  /** Applies changes durably; resolves with the binding moves they caused, announced (SMRs sent). */
+  applyChanges(changes: readonly StateChange[]): Promise<readonly MovedEvent[]>;
   /** Drops the live registrations of exactly `eid` that `match` selects, as an expiry would; resolves with how many. */
   clearRegistrations(eid: EidPrefix, match?: (registration: Registration) => boolean): Promise<number>;
   now(): number;

@@ -12,7 +12,6 @@ import { formatEidPrefix, parseEidPrefix, samePrefix } from '../../codec/prefix.
 import type { Registration } from '../../db/model.js';
 import { OPERATOR_MOVE_ETR_ID } from '../../authority/ownership.js';
 import { siteHolding, siteLocators } from '../../authority/sites.js';
-import type { ServerEvent } from '../../control/types.js';
 import { ApiError } from '../errors.js';
 import { errorAnswer } from '../openapi.js';
 import type { ApiContext } from '../app.js';
@@ -77,18 +76,9 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
       lastRefreshed: now,
       expiresAt: now + (body.lifetimeSeconds ?? control.registrationTtlSeconds) * 1000,
     };
-    const moved: Array<Extract<ServerEvent, { type: 'moved' }>> = [];
-    const listener = (event: ServerEvent): void => {
-      if (event.type === 'moved' && samePrefix(event.eid, eid)) moved.push(event);
-    };
-    control.events.on('event', listener);
-    try {
-      // Replacing the previous operator move: the newest hint claims from now.
-      await control.applyChanges([{ kind: 'delete-registration', eid, etrId: OPERATOR_MOVE_ETR_ID }, { kind: 'put-registration', registration }]);
-    } finally {
-      control.events.off('event', listener);
-    }
-    const event = moved[0];
+    // Replacing the previous operator move: the newest hint claims from now.
+    const moves = await control.applyChanges([{ kind: 'delete-registration', eid, etrId: OPERATOR_MOVE_ETR_ID }, { kind: 'put-registration', registration }]);
+    const event = moves.find((m) => samePrefix(m.eid, eid));
     const site = event ? event.site : siteHolding(control.db, control.db.bindingAt(eid, control.now()), control.now());
     return {
       eid: formatEidPrefix({ ...eid, iid: 0 }),
