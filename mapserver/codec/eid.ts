@@ -3,6 +3,7 @@
 // Decoding lifts an Instance-ID LCAF into `iid` (its flags are normalised and an IID-0 LCAF
 // re-encodes as the bare address); a mask-len byte other than 32 is kept in `iidMaskLen`.
 import { addressBits, addressLength, decodeAddress, encodeAddress, writeU32 } from './address.js';
+import { rememberEidBytes } from './eid-bytes.js';
 import { fail } from './errors.js';
 import type { Reader } from './reader.js';
 import { AFI, LCAF_TYPE, type Address, type EidPrefix } from './types.js';
@@ -23,6 +24,8 @@ export function decodeEid(r: Reader, maskLen: number, maskAt: number): EidPrefix
   }
   const bits = addressBits(address);
   if (bits >= 0 && maskLen > bits) fail(maskAt, `EID mask-len ${maskLen} exceeds the ${bits} bits of ${address.afi}`);
+  // The address bytes end the EID (inside an Instance-ID LCAF too): keep them for the lookup.
+  if (bits > 0) rememberEidBytes(address, r.buf, r.pos - bits / 8, bits / 8);
   if (addr.afi === 'lcaf-iid' && iid !== 0 && addr.maskLen !== IID_MASK_LEN) return { iid, address, length: maskLen, iidMaskLen: addr.maskLen };
   return { iid, address, length: maskLen };
 }

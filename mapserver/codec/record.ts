@@ -76,14 +76,25 @@ export function immutableRecord<R extends MappingRecord>(rec: R): R {
   return rec;
 }
 
+/**
+ * The record asked about last and its answer: encoding a message asks for a record's length,
+ * then for its bytes, one lookup in `immutable` serves both.
+ */
+let lastRecord: MappingRecord | undefined;
+let lastEncoding: Buffer | undefined;
+
 /** The cached encoding of an immutable record (encoded on first use); undefined for other records. */
 function cachedEncoding(rec: MappingRecord): Buffer | undefined {
-  const cached = immutable.get(rec);
-  if (cached !== null) return cached;
-  const bytes = Buffer.allocUnsafeSlow(computeRecordLength(rec));
-  writeRecord(rec, bytes, 0);
-  immutable.set(rec, bytes);
-  return bytes;
+  if (rec === lastRecord) return lastEncoding;
+  let cached = immutable.get(rec);
+  if (cached === null) {
+    cached = Buffer.allocUnsafeSlow(computeRecordLength(rec));
+    writeRecord(rec, cached, 0);
+    immutable.set(rec, cached);
+  }
+  lastRecord = rec;
+  lastEncoding = cached;
+  return cached;
 }
 
 export function recordLength(rec: MappingRecord): number {

@@ -42,6 +42,13 @@ function proxyRecord(record: MappingRecord, eid: EidPrefix): MappingRecord {
   return built;
 }
 
+/** The proxy record of a registered answer, kept with the (cached) resolution. */
+function proxyAnswer(resolution: Extract<Resolution, { kind: 'registered' }>): MappingRecord {
+  const kept = resolution.proxy;
+  if (kept !== undefined) return kept;
+  return (resolution.proxy = proxyRecord(resolution.binding.record, resolution.eid));
+}
+
 export function recordFor(resolution: Exclude<Resolution, { kind: 'registered' }>): MappingRecord {
   if (resolution.kind === 'static') return resolution.record;
   return { eid: resolution.eid, ttl: resolution.ttl, action: resolution.action, authoritative: true, mapVersion: 0, locators: [] };
@@ -49,7 +56,7 @@ export function recordFor(resolution: Exclude<Resolution, { kind: 'registered' }
 
 /** The record a Map-Reply for this resolution carries (for a forwarded request: what the ETR holds). */
 export function answerRecord(resolution: Resolution): MappingRecord {
-  return resolution.kind === 'registered' ? proxyRecord(resolution.binding.record, resolution.eid) : recordFor(resolution);
+  return resolution.kind === 'registered' ? proxyAnswer(resolution) : recordFor(resolution);
 }
 
 /** Outer IP family of an address, for building the ECM around a plain Map-Request we forward. */
@@ -105,7 +112,7 @@ export function handleMapRequest(
       answeredEid = resolution.eid;
       ttl = binding.record.ttl;
       if (binding.proxyReply) {
-        records = append(records, proxyRecord(binding.record, resolution.eid));
+        records = append(records, proxyAnswer(resolution));
         replies = append(replies, 'positive');
       } else {
         // The ETR answers for itself (RFC 9301 §8.3): forward the request once per ETR.

@@ -62,6 +62,8 @@ interface PrefixSlot {
   readonly byItr: SmallMap<string, Entry>;
   /** False once the slot has left the table (an identity-cache hit must not revive it). */
   live: boolean;
+  /** Lookups of this slot by value, not by object identity (see slotFor). */
+  misses: number;
 }
 
 export class RequesterTable {
@@ -116,7 +118,8 @@ export class RequesterTable {
     const slot = this.slotFor(requester.eid);
     const old = slot.byItr.get(requester.itr);
     if (old) {
-      // The same ITR asking again (every Map-Request on the hot path): refresh in place.
+      // The same ITR asking again (every Map-Request on the hot path): refresh in place; the
+      // age order (insertion order) and the eviction it drives are not touched.
       if (old.expireAt(requester.expiresAt)) this.version++;
       // Storing this request's (young) address in the old entry would keep it alive past the
       // next scavenge and promote it: a GC cost per request for an address that rarely changes.
@@ -146,10 +149,19 @@ export class RequesterTable {
     if (slot?.live) return slot;
     slot = this.byPrefix.get(eid);
     if (!slot) {
-      slot = { byItr: new SmallMap(), live: true };
+      slot = { byItr: new SmallMap(), live: true, misses: 0 };
       this.byPrefix.set(eid, slot);
+      this.byObject.set(eid, slot);
+      return slot;
     }
-    this.byObject.set(eid, slot);
+    // Found by value. A prefix built for one answer (every negative reply's) must not add a
+    // WeakMap entry per Map-Request, garbage the GC has to trace; the database's stored prefix,
+    // asked about again and again, must end up remembered. Remembering the objects of the 1st,
+    // 2nd, 4th, 8th... miss does both: a repeated object is remembered within twice the misses
+    // so far, one-shot objects add a logarithmic number of entries.
+    const misses = slot.misses + 1;
+    if (misses < 0x40000000) slot.misses = misses;
+    if ((misses & (misses - 1)) === 0) this.byObject.set(eid, slot);
     return slot;
   }
 

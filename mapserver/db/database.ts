@@ -64,7 +64,18 @@ class PrefixEntry extends SmallMap<string, Registration> implements OwnRegistere
 export type { Binding };
 
 export type Resolution =
-  | { readonly kind: 'registered'; readonly eid: EidPrefix; readonly binding: Binding; readonly site: string }
+  | {
+      readonly kind: 'registered';
+      readonly eid: EidPrefix;
+      readonly binding: Binding;
+      readonly site: string;
+      /**
+       * The Map-Resolver's proxy record for this answer, built on its first use: a resolution is
+       * cached per prefix and returned to every Map-Request for it, so the record derived from
+       * it is at hand there, with no lookup of its own.
+       */
+      proxy?: MappingRecord;
+    }
   | { readonly kind: 'static'; readonly record: MappingRecord }
   | {
       readonly kind: 'negative';

@@ -3,6 +3,7 @@
 // million prefixes cost a few flat buffers instead of millions of small objects, and a lookup
 // touches only numbers: no strings, no allocation on the byte fast path.
 import type { Address, EidFamily, EidPrefix } from '../codec/types.js';
+import { decodedEidBytes } from '../codec/eid-bytes.js';
 import { parseIpv4Into, parseIpv6Into, parseMacInto } from '../codec/ip.js';
 import { FAMILY_BITS, PrefixError, normalizeParsed, normalizePrefix, prefixBytes, prefixFromBytes, requireFamily } from '../codec/prefix.js';
 
@@ -654,6 +655,9 @@ export class PrefixTable<V> {
     if (address instanceof Uint8Array) return trie.load(address);
     if (typeof address !== 'string') {
       if (address.afi !== family) throw new PrefixError(`address family ${address.afi} does not match lookup family ${family}`);
+      // A just-decoded EID (every Map-Request and Map-Register): its wire bytes, no text parse.
+      const decoded = decodedEidBytes(address);
+      if (decoded !== undefined) return trie.load(decoded);
       address = address.afi === 'mac' ? address.mac : address.ip;
     }
     const bytes = trie.scratchBytes;

@@ -90,3 +90,39 @@ t.test('expiries are kept to the second, rounded up, and follow every refresh', 
   table.record({ itr: '127.0.0.1', sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 30_000 });
   t.equal(table.overlapping(vm, T0)[0]?.expiresAt, T0 + 30_000, 'and a shorter answer shortens it (the ITR replaced its entry)');
 });
+
+t.test('answers with a fresh prefix object each time (negative replies) refresh the one entry of that prefix', async (t) => {
+  const table = new RequesterTable(100);
+  const itr = '127.0.0.1';
+  for (let i = 0; i < 100; i++) {
+    // A new object per answer, as a negative reply's prefix is: found by value, never by identity.
+    table.record({ itr, sourceEid: { afi: 'none' }, eid: parseEidPrefix('10.16.10.51/32'), expiresAt: T0 + 60_000 + i * 1000 });
+  }
+  t.equal(table.size, 1, 'one entry, refreshed in place');
+  const [entry] = table.overlapping(vm, T0);
+  t.equal(entry, undefined, 'another host is not that prefix');
+  const found = table.overlapping(site, T0);
+  t.equal(found.length, 1);
+  t.equal(found[0]!.expiresAt, T0 + 60_000 + 99_000, 'the last answer’s expiry');
+  t.same(table.overlapping(site, T0 + 60_000 + 99_001), [], 'gone once that expiry passed');
+  t.equal(table.size, 0);
+  // The slot left the table: the objects it was found by must not bring it back.
+  const again = parseEidPrefix('10.16.10.51/32');
+  table.record({ itr: '127.0.0.2', sourceEid: { afi: 'none' }, eid: again, expiresAt: T0 + 200_000 });
+  table.record({ itr: '127.0.0.2', sourceEid: { afi: 'none' }, eid: again, expiresAt: T0 + 200_000 });
+  t.same(table.overlapping(site, T0).map((r) => r.itr), ['127.0.0.2']);
+  t.equal(table.size, 1);
+});
+
+t.test('a repeat request reaches its entry however its prefix object was first seen, and evicts nothing', async (t) => {
+  const table = new RequesterTable(2);
+  // The slot is created by one object, then asked about by a stable one (the database's) many times.
+  table.record({ itr: '127.0.0.1', sourceEid: { afi: 'none' }, eid: parseEidPrefix('10.16.10.50/32'), expiresAt: T0 + 1_000 });
+  table.record({ itr: '127.0.0.9', sourceEid: { afi: 'none' }, eid: site, expiresAt: T0 + 100_000 });
+  for (let i = 1; i <= 50; i++) table.record({ itr: '127.0.0.1', sourceEid: { afi: 'none' }, eid: vm, expiresAt: T0 + 1_000 + i * 1000 });
+  t.equal(table.size, 2, 'refreshes add nothing and evict nothing');
+  t.same(table.overlapping(vm, T0 + 2_000).map((r) => [r.itr, r.expiresAt]).sort(), [['127.0.0.1', T0 + 51_000], ['127.0.0.9', T0 + 100_000]]);
+  // The oldest entry is still the first one inserted: a new ITR evicts it (refreshes did not reorder).
+  table.record({ itr: '127.0.0.3', sourceEid: { afi: 'none' }, eid: site, expiresAt: T0 + 100_000 });
+  t.same(table.overlapping(site, T0).map((r) => r.itr).sort(), ['127.0.0.3', '127.0.0.9'], 'the oldest insertion (127.0.0.1) was evicted');
+});
