@@ -7,10 +7,8 @@ import type { Verb } from './main.js';
 import { CaptureError, readCapture, type CaptureFrame } from '../pcap/read.js';
 import { decode, LispCodecError } from '../codec/index.js';
 import { DataHeaderError, decodeDataPacket } from '../codec/data-header.js';
+import { LISP_CONTROL_PORT, LISP_DATA_PORT } from '../codec/ports.js';
 import { dataPacketToJson, describeDataPacket, describeMessage, hmacLabel, messageToJson, summarizeMessage, type JsonValue } from './format.js';
-
-export const CONTROL_PORT = 4342;
-export const DATA_PORT = 4341;
 
 const USAGE = `usage: livmap decode FILE... [--json | --summary] [--key SECRET]
 
@@ -153,7 +151,7 @@ export function decodeFrame(frame: CaptureFrame): FrameResult | null {
   if (!udp) return null;
   const ports = [udp.sourcePort, udp.destinationPort];
   const truncated = udp.truncated ? ' (payload truncated in the capture)' : '';
-  if (ports.includes(CONTROL_PORT)) {
+  if (ports.includes(LISP_CONTROL_PORT)) {
     try {
       const msg = decode(udp.payload);
       return { kind: 'ok', lines: describeMessage(msg), json: messageToJson(msg), summary: summarizeMessage(msg) };
@@ -162,7 +160,7 @@ export function decodeFrame(frame: CaptureFrame): FrameResult | null {
       throw error;
     }
   }
-  if (ports.includes(DATA_PORT)) {
+  if (ports.includes(LISP_DATA_PORT)) {
     try {
       const packet = decodeDataPacket(udp.payload);
       return { kind: 'ok', lines: describeDataPacket(packet), json: dataPacketToJson(packet), summary: `LISP data, ${describeDataPacket(packet).at(-1)!}` };

@@ -7,7 +7,8 @@ import { encode } from '../codec/index.js';
 import { exchange } from './exchange.js';
 import { canonicalIp } from '../codec/ip.js';
 import { endpointString, resolveTarget } from './endpoint.js';
-import type { Address, EncapsulatedControl, MapReply } from '../codec/types.js';
+import type { Address, MapReply } from '../codec/types.js';
+import { ecmAround, mapRequest } from '../codec/build.js';
 import { FAMILY_BITS, PrefixError, formatEidPrefix, parseEidPrefix, requireFamily } from '../codec/prefix.js';
 import { actionName, formatAddress } from './format.js';
 import type { Verb } from './main.js';
@@ -74,17 +75,13 @@ export async function lig(options: {
     const sourceIp = options.sourceEid ?? (local.address.includes(':') === destination.includes(':') ? local.address : destination.includes(':') ? '::' : '0.0.0.0');
     if (sourceIp.includes(':') !== destination.includes(':')) throw new Error('--source-eid must be of the EID\'s address family');
     const nonce = randomBytes(8).readBigUInt64BE();
-    const ecm: EncapsulatedControl = {
-      type: 'ecm', security: false, ddt: false,
-      inner: { version: destination.includes(':') ? 6 : 4, source: sourceIp, destination, sourcePort: local.port, destinationPort: 4342, ttl: 64 },
-      message: {
-        type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked: false,
-        notifyRequested: false, localXtr: false, dontMapReply: false, nonce,
-        sourceEid: options.iid ? { afi: 'lcaf-iid', iid: options.iid, maskLen: 32, flags: 0, address: ipAddress(sourceIp) } : ipAddress(sourceIp),
-        itrRlocs: [ipAddress(local.address)],
-        records: [target],
-      },
-    };
+    const request = mapRequest({
+      nonce,
+      sourceEid: options.iid ? { afi: 'lcaf-iid', iid: options.iid, maskLen: 32, flags: 0, address: ipAddress(sourceIp) } : ipAddress(sourceIp),
+      itrRlocs: [ipAddress(local.address)],
+      records: [target],
+    });
+    const ecm = ecmAround(request, { source: sourceIp, destination, sourcePort: local.port });
     const bytes = encode(ecm);
     for (let attempt = 0; attempt < options.attempts; attempt++) {
       const answer = await exchange(socket, () => socket.send(bytes), 'map-reply', nonce, options.timeoutMs);

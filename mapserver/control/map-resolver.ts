@@ -1,5 +1,6 @@
 // Map-Resolver: answers Map-Requests (plain or inside an ECM) from the mapping database,
 // proxy-replies for ETRs that asked for it and forwards the ECM to those that did not.
+import { ecmAround } from '../codec/build.js';
 import { immutableRecord } from '../codec/record.js';
 import type { Address, EidPrefix, EncapsulatedControl, Locator, MapReply, MapRequest, MappingRecord } from '../codec/types.js';
 import type { MappingDatabase, Resolution } from '../db/database.js';
@@ -8,7 +9,6 @@ import { eidFamily, formatEidPrefix, samePrefix } from '../codec/prefix.js';
 import type { Requester } from './requesters.js';
 import { append, dropped, NOTHING, type HandlerResult, type Outbound, type ReplyKind } from './types.js';
 
-export const LISP_CONTROL_PORT = 4342;
 
 export interface ResolverOptions {
   /** Address families the server can send from (it has a socket of that family). */
@@ -70,13 +70,7 @@ function encapsulate(request: MapRequest, eid: EidPrefix, from: Endpoint): Encap
   const source = ipOf(request.sourceEid) ?? from.address;
   const destination = ipOf(eid.address);
   if (!destination || source.includes(':') !== destination.includes(':')) return undefined;
-  return {
-    type: 'ecm',
-    security: false,
-    ddt: false,
-    inner: { version: destination.includes(':') ? 6 : 4, source, destination, sourcePort: from.port, destinationPort: LISP_CONTROL_PORT, ttl: 64 },
-    message: request,
-  };
+  return ecmAround(request, { source, destination, sourcePort: from.port });
 }
 
 /**

@@ -6,7 +6,7 @@
 // (the loopback address for a loopback ITR) stands in.
 import dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
-import { LISP_CONTROL_PORT } from './map-resolver.js';
+import { LISP_CONTROL_PORT } from '../codec/ports.js';
 
 /** ITRs whose source address is remembered; oldest forgotten first. */
 const CAPACITY = 4096;

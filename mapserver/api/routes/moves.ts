@@ -2,6 +2,7 @@
 // A move is a switchover hint (authority/ownership.ts): it takes effect at once, and holds until
 // an xTR's registration confirms it (registers its locators) or supersedes it (claims the prefix
 // after it), its lifetime ends (default: the registration lifetime), or DELETE withdraws it.
+import { LISP_CONTROL_PORT } from '../../codec/ports.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Locator } from '../../codec/types.js';
@@ -68,7 +69,7 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
     const registration: Registration = {
       site: owner.site.name,
       etrId: OPERATOR_MOVE_ETR_ID,
-      source: { address: formatAddress(locators[0]!.rloc), port: 4342 },
+      source: { address: formatAddress(locators[0]!.rloc), port: LISP_CONTROL_PORT },
       proxyReply: true,
       merge: false,
       record: { eid, ttl: body.ttl ?? currentTtl, action: 0, authoritative: true, mapVersion: 0, locators },
