@@ -4,18 +4,9 @@ import { formatAddress } from '../codec/text.js';
 import { actionName, type Auth, type EidPrefix, type LispMessage, type Locator, type MappingRecord } from '../codec/types.js';
 import type { InnerPacketSummary, LispDataHeader, LispDataPacket } from '../codec/data-header.js';
 import { formatEidPrefix } from '../codec/prefix.js';
+import { MESSAGE_TYPE_NUMBER } from '../codec/message.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-
-/** Wire type numbers (RFC 9301 §5.1). */
-export const MESSAGE_TYPE_NUMBER: Readonly<Record<LispMessage['type'], number>> = {
-  'map-request': 1,
-  'map-reply': 2,
-  'map-register': 3,
-  'map-notify': 4,
-  'map-notify-ack': 5,
-  ecm: 8,
-};
 
 const MESSAGE_NAME: Readonly<Record<LispMessage['type'], string>> = {
   'map-request': 'Map-Request',

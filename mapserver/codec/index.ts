@@ -2,7 +2,7 @@
 export * from './types.js';
 export { LispCodecError } from './errors.js';
 export { Reader } from './reader.js';
-export { decode, decodeWithLength, encode, encodeInto, encodingLength, signMessage, MESSAGE_TYPE } from './message.js';
+export { decode, decodeWithLength, encode, encodeInto, encodingLength, signMessage, MESSAGE_TYPE, MESSAGE_TYPE_NUMBER } from './message.js';
 export { verifyMessage, computeAuthData, authDataLength, validAuthLength, decodeAuth, encodeAuth, AUTH_DATA_OFFSET, AUTH_FIELD_OFFSET, type Secret } from './auth.js';
 export { decodeAddress, encodeAddress, addressLength, addressBits, MAX_LCAF_DEPTH } from './address.js';
 export { decodeEid, encodeEid, eidLength, IID_MASK_LEN } from './eid.js';

@@ -24,6 +24,16 @@ export const MESSAGE_TYPE = {
   ecm: 8,
 } as const;
 
+/** The same numbers by a decoded message's `type` (logs, decode, the oracle). */
+export const MESSAGE_TYPE_NUMBER: Readonly<Record<LispMessage['type'], number>> = {
+  'map-request': MESSAGE_TYPE.mapRequest,
+  'map-reply': MESSAGE_TYPE.mapReply,
+  'map-register': MESSAGE_TYPE.mapRegister,
+  'map-notify': MESSAGE_TYPE.mapNotify,
+  'map-notify-ack': MESSAGE_TYPE.mapNotifyAck,
+  ecm: MESSAGE_TYPE.ecm,
+};
+
 function decodeAt(r: Reader, allowEcm: boolean): LispMessage {
   const at = r.pos;
   r.need(1, 'message type');

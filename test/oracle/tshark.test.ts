@@ -28,7 +28,8 @@ import { decode, encode } from '../../mapserver/codec/index.js';
 import type { Address, EidPrefix, LispMessage, MapNotify, MapRegister, MappingRecord } from '../../mapserver/codec/types.js';
 import { writePcap } from '../../mapserver/pcap/write.js';
 import { readCapture } from '../../mapserver/pcap/read.js';
-import { MESSAGE_TYPE_NUMBER, messageToJson, nonceHex, type JsonValue } from '../../mapserver/cli/format.js';
+import { messageToJson, nonceHex, type JsonValue } from '../../mapserver/cli/format.js';
+import { MESSAGE_TYPE_NUMBER } from '../../mapserver/codec/message.js';
 import { canonicalIp } from '../../mapserver/codec/ip.js';
 import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
 import {
