@@ -6,6 +6,7 @@ import { resolveApiToken } from './api/auth.js';
 import type { ServerConfig } from './config/load.js';
 import type { ListenAddress } from './transport/udp.js';
 import { containsPrefix, formatEidPrefix, prefixKey } from './codec/prefix.js';
+import { formatHostPort } from './codec/text.js';
 import type { Site, StaticMapping, StateChange } from './db/model.js';
 import { LispServer, type ServerOptions } from './server.js';
 
@@ -58,7 +59,7 @@ function listenErrorOf(what: ListenError['what'], err: unknown, fallback: Listen
 
 /** `127.0.0.1:4342`, `[::1]:4342` */
 export function endpointText(e: { readonly host: string; readonly port: number }): string {
-  return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+  return formatHostPort(e.host, e.port);
 }
 
 /** How long the API may take to close before open connections (event streams) are cut. */

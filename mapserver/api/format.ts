@@ -1,7 +1,8 @@
 // Text forms shared by the API's answers.
 import type { Endpoint } from '../db/model.js';
+import { formatHostPort } from '../codec/text.js';
 
 /** `10.0.0.1:4342`, `[2001:db8::1]:4342`. */
 export function endpointText(endpoint: Endpoint): string {
-  return endpoint.address.includes(':') ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
+  return formatHostPort(endpoint.address, endpoint.port);
 }

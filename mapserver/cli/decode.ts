@@ -8,6 +8,7 @@ import { CaptureError, readCapture, type CaptureFrame } from '../pcap/read.js';
 import { decode, LispCodecError } from '../codec/index.js';
 import { DataHeaderError, decodeDataPacket } from '../codec/data-header.js';
 import { LISP_CONTROL_PORT, LISP_DATA_PORT } from '../codec/ports.js';
+import { formatHostPort } from '../codec/text.js';
 import { dataPacketToJson, describeDataPacket, describeMessage, hmacLabel, messageToJson, summarizeMessage, type JsonValue } from './format.js';
 
 const USAGE = `usage: livmap decode FILE... [--json | --summary] [--key SECRET]
@@ -178,7 +179,7 @@ function isoMicros(micros: number): string {
 }
 
 function endpoint(address: string | undefined, port: number): string {
-  return address?.includes(':') ? `[${address}]:${port}` : `${address ?? '?'}:${port}`;
+  return formatHostPort(address ?? '?', port);
 }
 
 function frameLine(frame: CaptureFrame, first: number): string {

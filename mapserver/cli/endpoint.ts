@@ -2,6 +2,7 @@
 // host names resolved once, before anything is sent; printed back as addr:port or [v6]:port.
 import { lookup } from 'node:dns/promises';
 import { canonicalIp } from '../codec/ip.js';
+import { formatHostPort } from '../codec/text.js';
 
 export interface UdpTarget {
   readonly host: string;
@@ -39,5 +40,5 @@ export async function resolveTarget(text: string, defaultPort: number, flag: str
 
 /** `127.0.0.1:4342`, `[::1]:4342` */
 export function endpointString(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return formatHostPort(host, port);
 }

@@ -22,3 +22,8 @@ export function formatAddress(address: Address): string {
       return `LCAF type ${address.lcafType} flags 0x${address.flags.toString(16).padStart(2, '0')} payload ${hex(address.payload) || '(empty)'}`;
   }
 }
+
+/** `10.0.0.1:4342`, `[2001:db8::1]:4342`: an address and port as people and URLs write them. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
