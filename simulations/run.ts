@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { analyzeSeries, REFERENCE_BARS, writeSeriesResults, type DirectionSummary, type ExtrapolatedResult, type MoveResult, type SeriesInput } from './results.js';
-import { ListenError } from '../mapserver/service.js';
+import { ListenError } from '../mapserver/compose/service.js';
 import { runSeries, type MoveFacts, type SeriesOptions, type SeriesRun } from './scenario.js';
 import { round } from './stats.js';
 import { barChartSvg, type Bar } from './svg.js';

@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { resolveConfig } from '../mapserver/config/load.js';
 import { formatEidPrefix } from '../mapserver/codec/prefix.js';
-import { startService, type Service } from '../mapserver/service.js';
+import { startService, type Service } from '../mapserver/compose/service.js';
 import { buildUdpPacket, parseUdpPacket } from './inner.js';
 import type { MoveRecord, ProbeLog, SeriesEvent } from './results.js';
 import { round } from './stats.js';

@@ -8,7 +8,7 @@ import type { EidPrefix } from '../codec/types.js';
 import type { MappingDatabase } from '../db/database.js';
 import type { Registration, StateChange } from '../db/model.js';
 import type { ServerMetrics } from '../metrics.js';
-import type { MovedEvent, ServerEvents } from '../server.js';
+import type { MovedEvent, ServerEvents } from '../compose/server.js';
 import { bearerAuth } from './auth.js';
 import { installErrorHandler } from './errors.js';
 import { EventLog } from './event-log.js';

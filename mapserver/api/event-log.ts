@@ -3,7 +3,7 @@
 import type { EventEmitter } from 'node:events';
 import type { ServerEvent } from '../control/types.js';
 import { formatEidPrefix } from '../codec/prefix.js';
-import type { ServerEvents } from '../server.js';
+import type { ServerEvents } from '../compose/server.js';
 import { endpointText } from './format.js';
 
 export interface LoggedEvent {

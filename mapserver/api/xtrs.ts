@@ -5,7 +5,7 @@ import { isOperatorHint } from '../authority/ownership.js';
 import type { ServerEvent } from '../control/types.js';
 import type { MappingDatabase } from '../db/database.js';
 import type { Endpoint, Registration } from '../db/model.js';
-import type { ServerEvents } from '../server.js';
+import type { ServerEvents } from '../compose/server.js';
 import { endpointText } from './format.js';
 
 export type XtrState = 'registered' | 'left' | 'expired';

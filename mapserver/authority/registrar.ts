@@ -4,7 +4,7 @@
 // applies and sends. Its only clock is the one passed in, its only timer the one it is given.
 import type { MapRegister } from '../codec/types.js';
 import { etrIdOf, handleMapRegister, type MapServerOptions } from '../control/map-server.js';
-import type { Timers } from '../control/retransmit.js';
+import type { Timers } from '../control/types.js';
 import { NOTHING, type HandlerResult, type ServerEvent } from '../control/types.js';
 import type { MappingDatabase } from '../db/database.js';
 import type { Endpoint, Registration, StateChange } from '../db/model.js';

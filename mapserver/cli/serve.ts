@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../json/convert.js';
 import { DEMO_CONFIG } from '../config/demo.js';
 import { loadConfigFile, parseListen, resolveConfig, type ServerConfig } from '../config/load.js';
-import { ListenError, endpointText, startService, type Service } from '../service.js';
+import { ListenError, endpointText, startService, type Service } from '../compose/service.js';
 import { LOG_FORMATS, createLogger, type LogFormat } from './log.js';
 import type { Verb } from './main.js';
 

@@ -1,4 +1,6 @@
 // Mobility: when the binding of an EID prefix changes, tell everyone who may hold the old one.
+// Like the handlers it does no I/O: planMove returns what to send; the server's outbox sends it
+// and resends it until acknowledged (transport/outbox.ts).
 // - SMR every ITR we answered with an overlapping prefix (RFC 9301 §6.6.2), as OOR expects:
 //   a plain Map-Request with S=1, source EID = the changed EID, record = the ITR's own EID,
 //   to the ITR-RLOC on port 4342; retransmitted until the SMR-invoked Map-Request arrives.
@@ -9,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Address, EidPrefix, MapNotify, MapRequest, MappingRecord } from '../codec/types.js';
 import { AUTH_ALG } from '../codec/types.js';
 import type { Binding, MappingDatabase } from '../db/database.js';
-import type { Endpoint, Site } from '../db/model.js';
+import type { Endpoint, Site, StateChange } from '../db/model.js';
 import { FAMILY_BITS, containsPrefix, prefixKey, prefixesOverlap } from '../codec/prefix.js';
 import { singleRecordVariants } from '../codec/map-request.js';
 import { sameAddress } from '../codec/address.js';
@@ -19,7 +21,7 @@ import type { RequesterTable } from './requesters.js';
 import { subscriberNotify, subscriberNotifyKey, type Subscription, type SubscriptionTable } from './subscriptions.js';
 import { authDataLength } from '../codec/auth.js';
 import type { Registration } from '../db/model.js';
-import { Retransmitter, type Timers, type Transmission } from './retransmit.js';
+import { reliableNotify, type Reliable } from './types.js';
 
 export interface BindingChange {
   readonly eid: EidPrefix;
@@ -89,16 +91,6 @@ export function etrNotify(record: MappingRecord, registration: Registration, sit
   };
 }
 
-export interface MobilityCallbacks {
-  /** An encoded SMR. */
-  sendSmr(to: Endpoint, bytes: Uint8Array): void;
-  sendNotify(to: Endpoint, notify: MapNotify, secret: string | undefined): void;
-  /** A Map-Notify to a subscriber; `next` is its subscription with the nonce just used (to store). */
-  notifySubscriber(next: Subscription, notify: MapNotify, secret: string | undefined): void;
-  /** The address we put as ITR-RLOC in the SMRs to `itr` (one it can reach us on). */
-  advertise(itr: string): Address;
-}
-
 export interface MoveReport {
   readonly eid: EidPrefix;
   readonly smrs: number;
@@ -107,125 +99,142 @@ export interface MoveReport {
   readonly fanoutMs: number;
 }
 
-export class MobilityNotifier {
-  /**
-   * SMRs not yet answered by an SMR-invoked Map-Request, keyed `itr|prefix key`, resent every
-   * second up to 3 times (RFC 9301 §6.6.2): a move's SMRs share one timer per round.
-   */
-  private readonly smrs: Retransmitter<string>;
-  /** The same SMRs by ITR, to find those an SMR-invoked request answers: ITR -> prefix key -> prefix. */
-  private readonly pendingByItr = new Map<string, Map<string, EidPrefix>>();
+/** An SMR to one ITR for one changed prefix. */
+export interface PlannedSmr extends Reliable {
+  readonly kind: 'smr';
+  readonly itr: string;
+  readonly eid: EidPrefix;
+}
 
-  constructor(
-    private readonly db: MappingDatabase,
-    private readonly requesters: RequesterTable,
-    private readonly subscriptions: SubscriptionTable,
-    private readonly callbacks: MobilityCallbacks,
-    timers: Timers,
-  ) {
-    this.smrs = new Retransmitter(timers);
-  }
+/**
+ * What one changed binding calls for, like a handler's result: the server sends it (the SMRs
+ * first: until its SMR leaves, an ITR keeps sending to the old RLOC) and stores `changes`.
+ */
+export interface MovePlan {
+  /** SMRs in sending order, encoded as they are taken (lazily: the first leaves before the 10,000th is built). */
+  readonly smrs: Iterable<PlannedSmr>;
+  /** Map-Notifies to the subscribers and to the ETRs that lost the binding; not waiting for a write. */
+  readonly notifies: readonly Reliable[];
+  /** Each notified subscription with the nonce just used: stored, so a restart goes on from it. */
+  readonly changes: readonly StateChange[];
+}
 
-  get pendingSmrs(): number {
-    return this.smrs.size;
-  }
+/** What a move needs besides the database: who to tell, and how to sign the SMRs' ITR-RLOC. */
+export interface MoveAudience {
+  readonly requesters: RequesterTable;
+  readonly subscriptions: SubscriptionTable;
+  /** The address we put as ITR-RLOC in the SMRs to `itr` (one it can reach us on). */
+  advertise(itr: string): Address;
+}
 
-  /** Reacts to one changed binding; returns what it sent. */
-  onChange(change: BindingChange, now: number): MoveReport {
-    const started = process.hrtime.bigint();
-    const resolution = this.db.resolve(change.eid, now);
-    const record = { ...answerRecord(resolution), eid: change.eid };
-    const eidKey = prefixKey(change.eid);
-    let smrs = 0;
-    let notifies = 0;
-    // One nonce for the move's SMRs: the SMR-invoked requests carry their own, OOR ignores this one.
-    const nonce = randomNonce();
-    // A move's SMRs differ only in the record (the ITR's own EID): encoded once per family
-    // and shape, then copied with that address rewritten.
-    const encoders = new Map<string, (record: EidPrefix) => Uint8Array>();
-    const encoderFor = (itr: string): ((record: EidPrefix) => Uint8Array) => {
-      const advertised = this.callbacks.advertise(itr);
-      const key = advertised.afi === 'ipv4' || advertised.afi === 'ipv6' ? advertised.ip : '';
-      let encoder = encoders.get(key);
-      if (!encoder) {
-        encoder = singleRecordVariants(smrBase(change.eid, advertised, nonce));
-        encoders.set(key, encoder);
-      }
-      return encoder;
-    };
-    const requesters = this.requesters.overlapping(change.eid, now);
-    // SMRs first, bookkeeping after: until its SMR leaves, an ITR keeps sending to the old RLOC.
-    // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
-    const transmissions = function* (this: MobilityNotifier): Generator<Transmission<string>> {
-      for (const requester of requesters) {
-        const itrEid = ownEid(requester.sourceEid);
-        if (!itrEid) continue;
-        const smr = encoderFor(requester.itr)(itrEid);
-        const to = { address: requester.itr, port: LISP_CONTROL_PORT };
-        yield { key: `${requester.itr}|${eidKey}`, transmit: () => this.callbacks.sendSmr(to, smr), onGiveUp: () => this.forget(requester.itr, eidKey) };
-        this.remember(requester.itr, eidKey, change.eid);
-        smrs++;
-      }
-    };
-    this.smrs.startAll(transmissions.call(this));
-    // Every subscriber of an overlapping prefix: the changed prefix when it lies inside the
-    // subscribed one, else the subscribed prefix with what it resolves to now.
-    for (const subscription of this.subscriptions.overlapping(change.eid, now)) {
-      const eid = containsPrefix(subscription.eid, change.eid) ? change.eid : subscription.eid;
-      const subscribed = eid === change.eid ? record : { ...answerRecord(this.db.resolve(eid, now)), eid };
-      // RFC 9437: a new nonce per Map-Notify, the subscription's incremented (lispers.net
-      // repeats the request's; its xTR does not check it).
-      const next: Subscription = { ...subscription, nonce: (subscription.nonce + 1n) & 0xffffffffffffffffn };
-      const key = subscriberNotifyKey(this.db, subscription);
-      this.callbacks.notifySubscriber(next, subscriberNotify(next, next.nonce, [subscribed], key), key?.secret);
-      notifies++;
+/** The SMR key: a newer move's SMR to the same ITR for the same prefix replaces a pending one. */
+export function smrKey(itr: string, eid: EidPrefix): string {
+  return `smr|${itr}|${prefixKey(eid)}`;
+}
+
+/** Plans what one changed binding calls for (RFC 9301 §6.6.2 SMRs, §5.7 and RFC 9437 Map-Notifies). */
+export function planMove(db: MappingDatabase, audience: MoveAudience, change: BindingChange, now: number): MovePlan {
+  const resolution = db.resolve(change.eid, now);
+  const record = { ...answerRecord(resolution), eid: change.eid };
+  // One nonce for the move's SMRs: the SMR-invoked requests carry their own, OOR ignores this one.
+  // Retransmissions repeat the same SMR (OOR does not look at an SMR's nonce).
+  const nonce = randomNonce();
+  // A move's SMRs differ only in the record (the ITR's own EID): encoded once per advertised
+  // address and shape, then copied with that address rewritten.
+  const encoders = new Map<string, (record: EidPrefix) => Uint8Array>();
+  const encoderFor = (itr: string): ((record: EidPrefix) => Uint8Array) => {
+    const advertised = audience.advertise(itr);
+    const key = advertised.afi === 'ipv4' || advertised.afi === 'ipv6' ? advertised.ip : '';
+    let encoder = encoders.get(key);
+    if (!encoder) {
+      encoder = singleRecordVariants(smrBase(change.eid, advertised, nonce));
+      encoders.set(key, encoder);
     }
-    // ETRs that held the binding and lost it learn the new mapping (RFC 9301 §5.7 Map-Notify).
-    const kept = new Set(change.after?.registrations.map((r) => r.etrId));
-    for (const old of change.before?.registrations ?? []) {
-      if (kept.has(old.etrId)) continue;
-      const signed = etrNotify(record, old, this.db.sites.get(old.site));
-      if (!signed) continue;
-      this.callbacks.sendNotify({ address: old.source.address, port: LISP_CONTROL_PORT }, signed.notify, signed.secret);
-      notifies++;
+    return encoder;
+  };
+  const requesters = audience.requesters.overlapping(change.eid, now);
+  const smrs = function* (): Generator<PlannedSmr> {
+    for (const requester of requesters) {
+      const itrEid = ownEid(requester.sourceEid);
+      if (!itrEid) continue;
+      const bytes = encoderFor(requester.itr)(itrEid);
+      yield { kind: 'smr', key: smrKey(requester.itr, change.eid), itr: requester.itr, eid: change.eid, out: { kind: 'raw', to: { address: requester.itr, port: LISP_CONTROL_PORT }, bytes } };
     }
-    return { eid: change.eid, smrs, notifies, fanoutMs: Number(process.hrtime.bigint() - started) / 1e6 };
+  };
+  const notifies: Reliable[] = [];
+  const changes: StateChange[] = [];
+  // Every subscriber of an overlapping prefix: the changed prefix when it lies inside the
+  // subscribed one, else the subscribed prefix with what it resolves to now.
+  for (const subscription of audience.subscriptions.overlapping(change.eid, now)) {
+    const eid = containsPrefix(subscription.eid, change.eid) ? change.eid : subscription.eid;
+    const subscribed = eid === change.eid ? record : { ...answerRecord(db.resolve(eid, now)), eid };
+    // RFC 9437: a new nonce per Map-Notify, the subscription's incremented (lispers.net
+    // repeats the request's; its xTR does not check it).
+    const next: Subscription = { ...subscription, nonce: (subscription.nonce + 1n) & 0xffffffffffffffffn };
+    const key = subscriberNotifyKey(db, subscription);
+    changes.push({ kind: 'put-subscription', subscription: next });
+    notifies.push(reliableNotify({ address: next.itr, port: next.port }, subscriberNotify(next, next.nonce, [subscribed], key), key?.secret));
+  }
+  // ETRs that held the binding and lost it learn the new mapping (RFC 9301 §5.7 Map-Notify).
+  const kept = new Set(change.after?.registrations.map((r) => r.etrId));
+  for (const old of change.before?.registrations ?? []) {
+    if (kept.has(old.etrId)) continue;
+    const signed = etrNotify(record, old, db.sites.get(old.site));
+    if (signed) notifies.push(reliableNotify({ address: old.source.address, port: LISP_CONTROL_PORT }, signed.notify, signed.secret));
+  }
+  return { smrs: smrs(), notifies, changes };
+}
+
+/**
+ * SMRs sent and not yet answered by an SMR-invoked Map-Request, by ITR: what an SMR-invoked
+ * request answers is found here (the outbox holds the messages and their timers).
+ */
+export class PendingSmrs {
+  /** ITR -> SMR key -> changed prefix. */
+  private readonly byItr = new Map<string, Map<string, EidPrefix>>();
+  private readonly itrOf = new Map<string, string>();
+
+  get size(): number {
+    return this.itrOf.size;
   }
 
-  /** Indexes a pending SMR by its ITR (a newer move's SMR for the same prefix takes its place). */
-  private remember(itr: string, eidKey: string, eid: EidPrefix): void {
-    let byPrefix = this.pendingByItr.get(itr);
-    if (!byPrefix) {
-      byPrefix = new Map();
-      this.pendingByItr.set(itr, byPrefix);
+  add(smr: PlannedSmr): void {
+    let byKey = this.byItr.get(smr.itr);
+    if (!byKey) {
+      byKey = new Map();
+      this.byItr.set(smr.itr, byKey);
     }
-    byPrefix.set(eidKey, eid);
+    byKey.set(smr.key, smr.eid);
+    this.itrOf.set(smr.key, smr.itr);
   }
 
-  private forget(itr: string, eidKey: string): void {
-    const byPrefix = this.pendingByItr.get(itr);
-    if (!byPrefix?.delete(eidKey)) return;
-    if (byPrefix.size === 0) this.pendingByItr.delete(itr);
+  /** The SMR under `key` is no longer pending (answered, or its retries ran out). */
+  forget(key: string): void {
+    const itr = this.itrOf.get(key);
+    if (itr === undefined) return;
+    this.itrOf.delete(key);
+    const byKey = this.byItr.get(itr)!;
+    byKey.delete(key);
+    if (byKey.size === 0) this.byItr.delete(itr);
   }
 
-  /** An SMR-invoked Map-Request arrived: stop retransmitting the SMRs it answers. */
-  onSmrInvoked(request: MapRequest, from: Endpoint): number {
-    if (this.smrs.size === 0) return 0;
-    let stopped = 0;
+  /** The keys of the pending SMRs an SMR-invoked Map-Request answers (from that ITR, for an overlapping prefix); forgotten here. */
+  answeredBy(request: MapRequest, from: Endpoint): string[] {
+    if (this.itrOf.size === 0) return [];
+    const answered: string[] = [];
     const itrs = [from.address, ...request.itrRlocs.flatMap((r) => (r.afi === 'ipv4' || r.afi === 'ipv6' ? [r.ip] : []))];
     for (const itr of new Set(itrs)) {
-      for (const [eidKey, eid] of [...(this.pendingByItr.get(itr) ?? [])]) {
+      for (const [key, eid] of [...(this.byItr.get(itr) ?? [])]) {
         if (!request.records.some((asked) => prefixesOverlap(asked, eid) || containsPrefix(asked, eid))) continue;
-        this.smrs.cancel(`${itr}|${eidKey}`);
-        this.forget(itr, eidKey);
-        stopped++;
+        this.forget(key);
+        answered.push(key);
       }
     }
-    return stopped;
+    return answered;
   }
 
-  close(): void {
-    this.smrs.cancelAll();
-    this.pendingByItr.clear();
+  clear(): void {
+    this.byItr.clear();
+    this.itrOf.clear();
   }
 }

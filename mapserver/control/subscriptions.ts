@@ -18,7 +18,7 @@ import type { Endpoint, KeyAlgorithm, StateChange } from '../db/model.js';
 import { PrefixTable } from '../db/trie.js';
 import { FAMILY_BITS, containsPrefix, eidFamily, prefixKey } from '../codec/prefix.js';
 import { answerRecord } from './map-resolver.js';
-import { dropped, type HandlerResult } from './types.js';
+import { dropped, reliableNotify, type HandlerResult } from './types.js';
 
 export interface Subscription {
   readonly xtrId: Uint8Array;
@@ -159,17 +159,6 @@ export function subscriberNotify(subscription: Subscription, nonce: bigint, reco
   };
 }
 
-/** A Map-Notify the server sends and retransmits until the subscriber acknowledges it. */
-export interface SubscriberNotify {
-  readonly to: Endpoint;
-  readonly notify: MapNotify;
-  readonly secret: string | undefined;
-}
-
-export interface SubscribeResult extends HandlerResult {
-  readonly notifies: readonly SubscriberNotify[];
-}
-
 /**
  * A Map-Request with the N bit and an xTR-ID (RFC 9437 §5). With an ITR-RLOC it subscribes (or
  * renews) each EID record and is answered, as RFC 9437 and lispers.net do, with a Map-Notify
@@ -185,23 +174,23 @@ export function handleSubscribe(
   replyPort: number,
   families: ReadonlySet<'ipv4' | 'ipv6'>,
   now: number,
-): SubscribeResult {
+): HandlerResult {
   const subscriber = request.siteId ? { xtrId: request.xtrId, siteId: request.siteId } : { xtrId: request.xtrId };
   const changes: StateChange[] = [];
-  if (request.records.length === 0) return { ...dropped('malformed', 'subscription without EID records', from), notifies: [] };
+  if (request.records.length === 0) return { ...dropped('malformed', 'subscription without EID records', from) };
   const itr = request.itrRlocs.find((a) => (a.afi === 'ipv4' || a.afi === 'ipv6') && families.has(a.afi));
   if (request.itrRlocs.every((a) => a.afi === 'none')) {
     for (const eid of request.records) {
       const existing = table.get(subscriber, eid);
       if (existing) changes.push({ kind: 'delete-subscription', subscription: existing });
     }
-    return { outbound: [], changes, events: [], notifies: [] };
+    return { outbound: [], changes, events: [] };
   }
-  if (!itr || (itr.afi !== 'ipv4' && itr.afi !== 'ipv6')) return { ...dropped('no-itr-rloc', 'no ITR-RLOC of an address family this server can reach', from), notifies: [] };
+  if (!itr || (itr.afi !== 'ipv4' && itr.afi !== 'ipv6')) return { ...dropped('no-itr-rloc', 'no ITR-RLOC of an address family this server can reach', from) };
   const records: MappingRecord[] = [];
   let subscription: Subscription | undefined;
   for (const eid of request.records) {
-    if (!eidFamily(eid)) return { ...dropped('unsupported', `EID of address family ${eid.address.afi} cannot be resolved`, from), notifies: [] };
+    if (!eidFamily(eid)) return { ...dropped('unsupported', `EID of address family ${eid.address.afi} cannot be resolved`, from) };
     const answer = answerRecord(db.resolve(eid, now));
     // The record names the prefix subscribed to (lispers.net answers the requested EID too).
     records.push(containsPrefix(answer.eid, eid) ? { ...answer, eid } : answer);
@@ -218,7 +207,8 @@ export function handleSubscribe(
   }
   const key = subscriberNotifyKey(db, { xtrId: request.xtrId, sourceEid: request.sourceEid });
   const notify = subscriberNotify(subscription!, request.nonce, records, key);
-  return { outbound: [], changes, events: [], notifies: [{ to: { address: itr.ip, port: replyPort }, notify, secret: key?.secret }] };
+  // Sent once the subscription is stored, then resent until acknowledged.
+  return { outbound: [], changes, events: [], reliable: [reliableNotify({ address: itr.ip, port: replyPort }, notify, key?.secret)] };
 }
 
 /** Applies subscription changes to the table (the server does so as it commits them). */

@@ -1,6 +1,6 @@
 // What a control handler returns: datagrams to send, database changes, events, or a drop.
 // Handlers are pure (message, from, now) -> HandlerResult; the server applies the result.
-import type { EidPrefix, LispMessage } from '../codec/types.js';
+import type { EidPrefix, LispMessage, MapNotify } from '../codec/types.js';
 import type { Endpoint, StateChange } from '../db/model.js';
 import type { Requester } from './requesters.js';
 
@@ -41,6 +41,35 @@ export type ServerEvent =
       readonly site?: string;
     };
 
+/**
+ * A message the server originates and resends every second, up to 3 times, until it is
+ * acknowledged (RFC 9301 §5.7 Map-Notify -> Map-Notify-Ack; §6.6.2 SMR -> SMR-invoked
+ * Map-Request). `key` is what the acknowledgement is matched by; a pending message with the
+ * same key is replaced.
+ */
+export interface Reliable {
+  readonly key: string;
+  readonly kind: 'smr' | 'map-notify';
+  readonly out: Outbound;
+}
+
+/** A Map-Notify is acknowledged by a Map-Notify-Ack from its destination address with its nonce. */
+export function notifyAckKey(to: Endpoint, nonce: bigint): string {
+  return `notify|${to.address}|${nonce.toString(16)}`;
+}
+
+/** A Map-Notify the server originates, resent until the destination acknowledges it. */
+export function reliableNotify(to: Endpoint, notify: MapNotify, secret: string | undefined): Reliable {
+  const out: Outbound = secret === undefined ? { kind: 'message', to, message: notify } : { kind: 'message', to, message: notify, secret };
+  return { kind: 'map-notify', key: notifyAckKey(to, notify.nonce), out };
+}
+
+/** Time as the server's timers see it: injected so tests control it (test/helpers/fake-timers.ts). */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
 export type ReplyKind = 'positive' | 'negative' | 'forwarded';
 
 export interface HandlerResult {
@@ -57,6 +86,8 @@ export interface HandlerResult {
   readonly accepted?: { readonly etrId: string; readonly nonce: bigint };
   /** Records of an accepted Map-Register that were refused, by reason. */
   readonly refusedRecords?: readonly DropReason[];
+  /** Sent, like `outbound`, after `changes` are durable, then resent until acknowledged. */
+  readonly reliable?: readonly Reliable[];
 }
 
 /**

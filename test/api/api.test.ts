@@ -10,7 +10,7 @@ import { resolveApiToken } from '../../mapserver/api/auth.js';
 import { checkOorXtrFile } from '../../xtr-config/oor-conf-reader.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
-import { startService, type Service } from '../../mapserver/service.js';
+import { startService, type Service } from '../../mapserver/compose/service.js';
 import { labConfig } from '../helpers/server.js';
 import { UdpPeer } from '../helpers/udp.js';
 import { controlFrames, frame } from '../helpers/vectors.js';

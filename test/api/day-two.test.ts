@@ -11,7 +11,7 @@ import { decode } from '../../mapserver/codec/index.js';
 import type { MapRequest } from '../../mapserver/codec/types.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
-import { startService, type Service } from '../../mapserver/service.js';
+import { startService, type Service } from '../../mapserver/compose/service.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { ecmRequestBytes, mapRegisterBytes } from '../helpers/lisp.js';
 import { labConfig } from '../helpers/server.js';

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { OPERATOR_MOVE_ETR_ID } from '../../mapserver/authority/ownership.js';
 import type { Site } from '../../mapserver/db/model.js';
 import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
-import { LispServer } from '../../mapserver/server.js';
+import { LispServer } from '../../mapserver/compose/server.js';
 import { FakeTimers } from '../helpers/fake-timers.js';
 import { INTEROP_KEY, record, registration } from '../helpers/fixtures.js';
 import { OorLikeEtr } from '../helpers/oor-like.js';

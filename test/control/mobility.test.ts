@@ -11,8 +11,8 @@ import type { MapNotify, MapReply, MapRequest } from '../../mapserver/codec/type
 import type { ServerEvent } from '../../mapserver/control/types.js';
 import type { Endpoint, Site } from '../../mapserver/db/model.js';
 import { formatEidPrefix, parseEidPrefix } from '../../mapserver/codec/prefix.js';
-import { LispServer } from '../../mapserver/server.js';
-import { startService } from '../../mapserver/service.js';
+import { LispServer } from '../../mapserver/compose/server.js';
+import { startService } from '../../mapserver/compose/service.js';
 import { FakeTimers } from '../helpers/fake-timers.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { ecmRequestBytes, mapRegisterBytes, notifyAckBytes } from '../helpers/lisp.js';

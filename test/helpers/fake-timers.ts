@@ -1,5 +1,5 @@
 // Controllable time for tests that must not wait for real seconds.
-import type { Timers } from '../../mapserver/control/retransmit.js';
+import type { Timers } from '../../mapserver/control/types.js';
 
 export class FakeTimers implements Timers {
   now = 0;

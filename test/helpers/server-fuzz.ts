@@ -7,7 +7,7 @@ import type { Endpoint } from '../../mapserver/db/model.js';
 import { readCapture } from '../../mapserver/pcap/read.js';
 import type { Site } from '../../mapserver/db/model.js';
 import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
-import type { LispServer } from '../../mapserver/server.js';
+import type { LispServer } from '../../mapserver/compose/server.js';
 import type { RateLimit } from '../../mapserver/control/rate-limit.js';
 import type { Test } from 'tap';
 import { readWhenDrained, startLabServer } from './server.js';

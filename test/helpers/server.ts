@@ -4,7 +4,7 @@ import type { ServerConfig } from '../../mapserver/config/load.js';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from '../../mapserver/control/rate-limit.js';
 import type { MappingRecord } from '../../mapserver/codec/types.js';
 import type { Site } from '../../mapserver/db/model.js';
-import { LispServer, type ServerOptions } from '../../mapserver/server.js';
+import { LispServer, type ServerOptions } from '../../mapserver/compose/server.js';
 import { OOR_LAB_SITES } from './fixtures.js';
 
 export function labConfig(

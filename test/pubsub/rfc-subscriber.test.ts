@@ -6,7 +6,7 @@ import t from 'tap';
 import { createHmac } from 'node:crypto';
 import type { Endpoint, Site } from '../../mapserver/db/model.js';
 import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
-import { LispServer } from '../../mapserver/server.js';
+import { LispServer } from '../../mapserver/compose/server.js';
 import { ecmRequestBytes, mapRegisterBytes } from '../helpers/lisp.js';
 import { labConfig } from '../helpers/server.js';
 import { UdpPeer } from '../helpers/udp.js';

@@ -7,7 +7,7 @@ import type { MapReply, MapRequest } from '../../mapserver/codec/types.js';
 import type { ServerEvent } from '../../mapserver/control/types.js';
 import type { Endpoint, Site } from '../../mapserver/db/model.js';
 import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
-import { LispServer } from '../../mapserver/server.js';
+import { LispServer } from '../../mapserver/compose/server.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { FakeTimers } from '../helpers/fake-timers.js';
 import { ecmRequestBytes } from '../helpers/lisp.js';

@@ -5,7 +5,7 @@ import { decode } from '../../mapserver/codec/index.js';
 import type { MapReply } from '../../mapserver/codec/types.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { formatEidPrefix, parseEidPrefix } from '../../mapserver/codec/prefix.js';
-import { LispServer } from '../../mapserver/server.js';
+import { LispServer } from '../../mapserver/compose/server.js';
 import { writePcap } from '../../mapserver/pcap/write.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { ecmRequestBytes, mapRegisterBytes } from '../helpers/lisp.js';

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { decode } from '../../mapserver/codec/index.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
-import type { LispServer } from '../../mapserver/server.js';
+import type { LispServer } from '../../mapserver/compose/server.js';
 import { compileLoadgen, payloadFile, runLoad } from '../../bench/lib/loadgen.js';
 import { ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, mapRequestPayloads } from '../../bench/lib/payloads.js';
 import { ecmRequestBytes } from '../helpers/lisp.js';

@@ -2,7 +2,7 @@
 // expiry gets close, and a changed registration is always written.
 import t from 'tap';
 import { decode } from '../../mapserver/codec/index.js';
-import { LispServer } from '../../mapserver/server.js';
+import { LispServer } from '../../mapserver/compose/server.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { Store } from '../../mapserver/store/store.js';
 import { mapRegisterBytes } from '../helpers/lisp.js';

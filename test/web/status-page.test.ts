@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { decode } from '../../mapserver/codec/index.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
 import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
-import { startService } from '../../mapserver/service.js';
+import { startService } from '../../mapserver/compose/service.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { ecmRequestBytes, mapRegisterBytes } from '../helpers/lisp.js';
 import { labConfig } from '../helpers/server.js';

@@ -7,7 +7,7 @@ import { decode } from '../../mapserver/codec/index.js';
 import type { MapNotify, MapReply, MapRequest } from '../../mapserver/codec/types.js';
 import type { ServerConfig } from '../../mapserver/config/load.js';
 import type { Endpoint } from '../../mapserver/db/model.js';
-import { LispServer } from '../../mapserver/server.js';
+import { LispServer } from '../../mapserver/compose/server.js';
 import { ACK_TIMEOUT_MS, type WorkerPool } from '../../mapserver/workers/pool.js';
 import { labConfig } from '../helpers/server.js';
 import { ecmRequestBytes, mapRegisterBytes, notifyAckBytes } from '../helpers/lisp.js';

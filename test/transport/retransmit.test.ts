@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Retransmitter } from '../../mapserver/control/retransmit.js';
+import { Retransmitter } from '../../mapserver/transport/retransmit.js';
 import { FakeTimers } from '../helpers/fake-timers.js';
 
 t.test('sends at once, then every second, 3 retransmissions, then gives up', async (t) => {

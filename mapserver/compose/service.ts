@@ -1,13 +1,13 @@
 // The whole service: the LISP control plane on UDP plus the operator API on HTTP.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { buildApi, type ApiOptions } from './api/app.js';
-import { resolveApiToken } from './api/auth.js';
-import type { ServerConfig } from './config/load.js';
-import type { ListenAddress } from './transport/udp.js';
-import { containsPrefix, formatEidPrefix, prefixKey } from './codec/prefix.js';
-import { formatHostPort } from './codec/text.js';
-import type { Site, StaticMapping, StateChange } from './db/model.js';
+import { buildApi, type ApiOptions } from '../api/app.js';
+import { resolveApiToken } from '../api/auth.js';
+import type { ServerConfig } from '../config/load.js';
+import type { ListenAddress } from '../transport/udp.js';
+import { containsPrefix, formatEidPrefix, prefixKey } from '../codec/prefix.js';
+import { formatHostPort } from '../codec/text.js';
+import type { Site, StaticMapping, StateChange } from '../db/model.js';
 import { LispServer, type ServerOptions } from './server.js';
 
 export interface Service {
