@@ -49,8 +49,14 @@ export class CommitPath {
     // A quiet refresh keeps a live registration exactly as it was, so it cannot move a binding
     // and is not written; its Map-Notify waits only for a write of that same registration still
     // in flight (the Map-Notify promises it is stored), not for unrelated writes.
+    // (A put that follows a delete of the same registration in the batch is a rewrite: the
+    // delete is stored, so the put must be too, e.g. an operator's move hint replaced by the same.)
     let quiet: StateChange[] | undefined;
-    for (const change of changes) if (this.quietRefresh(change, now)) (quiet ??= []).push(change);
+    const deleted = changes.some((change) => change.kind === 'delete-registration') ? new Set(changes.map(deleteKey)) : undefined;
+    for (const change of changes) {
+      if (deleted?.has(writeKey(change))) continue;
+      if (this.quietRefresh(change, now)) (quiet ??= []).push(change);
+    }
     const toStore = quiet ? changes.filter((change) => !quiet.includes(change)) : changes;
     const waitFor = quiet ? this.pendingWriteOf(quiet) : undefined;
     const before = registrationEids(toStore).map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
@@ -128,6 +134,11 @@ export class CommitPath {
     if (quiet) this.storedExpiry.set(next, stored);
     return quiet;
   }
+}
+
+/** The key of the registration a change deletes, if it deletes one. */
+function deleteKey(change: StateChange): string | undefined {
+  return change.kind === 'delete-registration' ? writeKey(change) : undefined;
 }
 
 /** The key a registration's write is tracked by. */

@@ -150,7 +150,17 @@ t.test('property: the server holds what the reference model says, after every st
         await server.close();
       }
     }),
-    { numRuns: 15, endOnFailure: true },
+    {
+      numRuns: 15,
+      endOnFailure: true,
+      // Found by seed 653491627: the same hint twice at one instant made the second put look like
+      // a quiet refresh; its batch's delete was stored and the put was not, so the restart lost it.
+      examples: [[[
+        { kind: 'advance', ms: 2367 }, { kind: 'hint', to: 1 }, { kind: 'hint', to: 1 }, { kind: 'burst', etr: 0, listsVm: false },
+        { kind: 'restart' }, { kind: 'advance', ms: 2561 }, { kind: 'hint', to: 1 }, { kind: 'burst', etr: 1, listsVm: false },
+        { kind: 'burst', etr: 0, listsVm: true }, { kind: 'advance', ms: 495 },
+      ]]],
+    },
   );
   t.pass('15 random histories agree with the model');
 });
