@@ -131,10 +131,16 @@ async function probe(args: Args): Promise<void> {
     if (p && p.answeredAt === undefined) p.answeredAt = performance.now();
   });
   const payload = Buffer.alloc(16);
+  // A send can fail while the VM's route changes under it (no neighbour yet, ENOBUFS): that probe
+  // is lost like any unanswered one and counted; without the callback the error would end the probe.
+  let sendErrors = 0;
+  const counted = (err: Error | null): void => {
+    if (err) sendErrors++;
+  };
   const ticker = setInterval(() => {
     payload.writeUInt32BE(probes.length, 0);
     probes.push({ sentAt: performance.now() });
-    s.send(payload, to.port, to.address);
+    s.send(payload, to.port, to.address, counted);
   }, interval);
   // Until --duration-ms, or until run.sh ends the series with SIGTERM (the log is written either way).
   await new Promise<void>((resolve) => {
@@ -155,6 +161,7 @@ async function probe(args: Args): Promise<void> {
       intervalMs: interval,
       sendWall: probes.map((p) => round(t0 + p.sentAt, 3)),
       rttMs: probes.map((p) => (p.answeredAt === undefined ? null : round(p.answeredAt - p.sentAt, 3))),
+      sendErrors,
     })}\n`,
   );
 }
@@ -166,7 +173,8 @@ async function warmup(args: Args): Promise<void> {
   const timeoutMs = Number(one(args, 'timeout-ms', '15000'));
   const started = performance.now();
   const answered = new Promise<void>((resolve) => s.once('message', () => resolve()));
-  const ticker = setInterval(() => s.send(Buffer.alloc(16), to.port, to.address), 10);
+  // A failed send is one lost warm-up probe (the next goes 10 ms later), not the end of the warm-up.
+  const ticker = setInterval(() => s.send(Buffer.alloc(16), to.port, to.address, () => {}), 10);
   const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
   const outcome = await Promise.race([answered, timeout]);
   clearInterval(ticker);
