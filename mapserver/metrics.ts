@@ -2,12 +2,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DROP_REASONS, type DropReason, type ReplyKind } from './control/types.js';
 import type { WorkerCounts } from './workers/protocol.js';
+import { MESSAGE_TYPE_NUMBER } from './codec/message.js';
+import type { LispMessage } from './codec/types.js';
 
 /** Worker threads' counters (mapserver/workers/), by worker index (1..N-1; a restarted worker may appear twice). */
 export type OtherWorkers = () => Promise<ReadonlyArray<{ readonly worker: number; readonly counts: WorkerCounts }>>;
 
-export const MESSAGE_TYPES = ['map-request', 'map-reply', 'map-register', 'map-notify', 'map-notify-ack', 'ecm'] as const;
-export type MessageTypeLabel = (typeof MESSAGE_TYPES)[number];
+/** Every message type the codec knows: a new one is counted without an edit here. */
+export const MESSAGE_TYPES = Object.keys(MESSAGE_TYPE_NUMBER) as readonly LispMessage['type'][];
+export type MessageTypeLabel = LispMessage['type'];
 
 type DropLabel = DropReason | 'internal' | 'filtered' | 'send-error';
 
