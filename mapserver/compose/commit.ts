@@ -69,13 +69,14 @@ export class CommitPath {
     }
     const replicated = this.replicate(changes, toStore.length > 0 || moved.length > 0);
     if (toStore.length === 0 && moved.length === 0) return { durable: waitFor, moved, replicated: undefined };
-    const written = toStore.length ? this.write(toStore) : Promise.resolve();
+    const written = toStore.length ? this.writer.write(toStore) : Promise.resolve();
     const done = replicated ? Promise.all([written, replicated, waitFor]).then(() => undefined) : waitFor ? Promise.all([written, waitFor]).then(() => undefined) : written;
     this.inFlight = done;
     const settle = (): void => {
       if (this.inFlight === done) this.inFlight = undefined;
     };
     done.then(settle, settle);
+    this.track(toStore, done);
     return { durable: done, moved, replicated };
   }
 
@@ -84,23 +85,23 @@ export class CommitPath {
     while (this.inFlight) await this.inFlight.catch(() => undefined);
   }
 
-  /** Group commit: one fsync'd batch per event-loop turn, in the order the database applied them. */
-  private write(changes: readonly StateChange[]): Promise<void> {
-    const written = this.writer.write(changes);
+  /**
+   * Remembers, by registration, the commit that writes it until that commit is done (stored,
+   * and with workers replicated: the refresh's Map-Notify must not overtake the first one's).
+   */
+  private track(changes: readonly StateChange[], done: Promise<void>): void {
     const keys: string[] = [];
     for (const change of changes) {
       const key = writeKey(change);
       if (key === undefined) continue;
       keys.push(key);
-      this.writing.set(key, written);
+      this.writing.set(key, done);
     }
-    if (keys.length) {
-      const forget = (): void => {
-        for (const key of keys) if (this.writing.get(key) === written) this.writing.delete(key);
-      };
-      written.then(forget, forget);
-    }
-    return written;
+    if (keys.length === 0) return;
+    const forget = (): void => {
+      for (const key of keys) if (this.writing.get(key) === done) this.writing.delete(key);
+    };
+    done.then(forget, forget);
   }
 
   /** The writes still in flight of the registrations `changes` refresh. */
