@@ -361,24 +361,28 @@ async function main(): Promise<void> {
     }
 
     if (runs('mobility')) {
-      log(`mobility fan-out: ${count(S.itrs)} ITRs`);
+      // 2 workers spread a big fan-out over their sockets (workers/pool.ts rule 8); the goal is judged on the best.
+      const workerCounts = serveAcceptsWorkers() ? [1, 2] : [1];
+      log(`mobility fan-out: ${count(S.itrs)} ITRs, ${workerCounts.join(' and ')} worker(s)`);
       const dir = join(work, 'mobility');
       mkdirSync(dir, { recursive: true });
-      const r: MobilityResult = await measureMobility({ dir, itrs: S.itrs, secret: SECRET, sites: siteJson('hmac-sha256') });
+      const r: MobilityResult = await measureMobility({ dir, itrs: S.itrs, secret: SECRET, sites: siteJson('hmac-sha256'), workers: workerCounts });
       raw['mobility'] = r;
       if ('skipped' in r) {
         rows.push({ figure: `mobility fan-out, ${count(S.itrs)} ITRs`, value: `not measured: ${r.skipped}`, baseline: '', ratio: '', goal: '' });
       } else {
-        rows.push({
-          figure: `mobility: Map-Register of the move → last of ${count(r.itrs)} SMRs received (median of ${r.moves.length} moves)`,
-          value: `${r.lastSmrMs.toFixed(1)} ms (${r.smrsReceived} SMRs; server fan-out ${r.serverFanoutMs.toFixed(1)} ms; moves in order, the first cold: ${r.moves.map((m) => m.lastSmrMs.toFixed(1)).join(', ')} ms)`,
-          // The floor: a bare Node process sending as many prebuilt datagrams to the same receivers.
-          baseline: `bare Node sender ${r.floorMs.toFixed(1)} ms (runs ${r.bareFanoutMs.map((ms) => ms.toFixed(1)).join(', ')}); Map-Register→Map-Notify ${r.baselineMs.toFixed(2)} ms`,
-          ratio: times(r.lastSmrMs / Math.max(0.001, r.floorMs)),
-          // The goal counts to the last SMR sent; received (what this measures) is stricter.
-          goal: r.itrs >= 10_000 ? '≤ 50 ms' : '',
-          ...(r.itrs >= 10_000 ? { pass: r.lastSmrMs <= 50 } : {}),
-        });
+        for (const run of r.runs) {
+          rows.push({
+            figure: `mobility: Map-Register of the move → last of ${count(r.itrs)} SMRs received (median of ${run.moves.length} moves), ${run.workers} worker${run.workers === 1 ? '' : 's'}`,
+            value: `${run.lastSmrMs.toFixed(1)} ms (${run.smrsReceived} SMRs; server fan-out ${run.serverFanoutMs.toFixed(1)} ms; moves in order, the first cold: ${run.moves.map((m) => m.lastSmrMs.toFixed(1)).join(', ')} ms)`,
+            // The floor: a bare Node process sending as many prebuilt datagrams to the same receivers (one thread, measured once for every row).
+            baseline: `bare Node sender ${r.floorMs.toFixed(1)} ms (runs ${r.bareFanoutMs.map((ms) => ms.toFixed(1)).join(', ')}); Map-Register→Map-Notify ${run.baselineMs.toFixed(2)} ms`,
+            ratio: times(run.lastSmrMs / Math.max(0.001, r.floorMs)),
+            // The goal counts to the last SMR sent; received (what this measures) is stricter.
+            goal: r.itrs >= 10_000 ? '≤ 50 ms' : '',
+            ...(r.itrs >= 10_000 ? { pass: run.lastSmrMs <= 50 } : {}),
+          });
+        }
       }
     }
 
