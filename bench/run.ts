@@ -29,7 +29,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--only ${PARTS.join(',')}] [--
   --only   run just these parts (comma-separated); writes bench/*-partial.*
   --keep   keep the work directory (stores, payloads, logs)
   oor: livmap beside OOR's own Map-Server (/usr/sbin/oor, operating-mode = MS) in network
-       namespaces (needs root), with 1 and 2 livmap workers when \`serve --workers\` exists`;
+       namespaces (needs root), with 1 and 2 livmap workers when \`serve --workers\` exists
+  mobility: a move's 10k-SMR fan-out with 1 and 2 workers (same receivers, same bare-sender floor)`;
 const args = cliOptions(
   {
     quick: { type: 'boolean', default: false },
@@ -361,7 +362,7 @@ async function main(): Promise<void> {
     }
 
     if (runs('mobility')) {
-      // 2 workers spread a big fan-out over their sockets (workers/pool.ts rule 8); the goal is judged on the best.
+      // With 2 workers a big fan-out leaves from both threads' sockets (workers/pool.ts rule 8).
       const workerCounts = serveAcceptsWorkers() ? [1, 2] : [1];
       log(`mobility fan-out: ${count(S.itrs)} ITRs, ${workerCounts.join(' and ')} worker(s)`);
       const dir = join(work, 'mobility');
