@@ -2,8 +2,10 @@
 // where livmap sends SMRs) each resolve the VM's EID, so livmap remembers them as requesters.
 // Then a new ETR registers the VM's EID with another RLOC (the VM moved), and we time from
 // sending that Map-Register to the arrival of the last ITR's first SMR; three moves, each to a
-// new ETR, the first on cold code. Baselines: a bare Node sender's fan-out to the same receivers
-// (the floor), and a Map-Register→Map-Notify round trip for an EID nobody asked about.
+// new ETR, the first on cold code. Once per worker count asked (`serve --workers N`: with
+// workers a big fan-out leaves from every thread's socket), each on a fresh server with the same
+// receivers. Baselines: a bare Node sender's fan-out to the same receivers (the floor, measured
+// once for all), and a Map-Register→Map-Notify round trip for an EID nobody asked about.
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
 import { join } from 'node:path';
@@ -29,20 +31,27 @@ export interface MoveTiming {
   readonly serverFanoutMs: number;
 }
 
+/** One server (`workers` threads): the median move's figures at the top level. */
+export interface MobilityRun extends MoveTiming {
+  readonly workers: number;
+  readonly requestersAnswered: number;
+  /** Every move in order (the first runs on cold code). */
+  readonly moves: readonly MoveTiming[];
+  /** Map-Register→Map-Notify of a registration without fan-out. */
+  readonly baselineMs: number;
+}
+
 export type MobilityResult =
   | { readonly skipped: string }
-  | (MoveTiming & {
+  | {
       readonly itrs: number;
-      readonly requestersAnswered: number;
-      /** Every move in order (the first runs on cold code); the top-level figures are the median move's. */
-      readonly moves: readonly MoveTiming[];
-      /** Map-Register→Map-Notify of a registration without fan-out. */
-      readonly baselineMs: number;
       /** The floor: trigger datagram → last of as many SMR-sized datagrams from a bare Node sender, per run. */
       readonly bareFanoutMs: readonly number[];
       /** Median of bareFanoutMs. */
       readonly floorMs: number;
-    });
+      /** One per worker count, in the order asked. */
+      readonly runs: readonly MobilityRun[];
+    };
 
 const VM = '10.200.0.1';
 const OLD_ETR = '127.0.0.2';
@@ -139,9 +148,8 @@ async function bareFanout(targets: readonly string[], arrivals: Array<bigint | u
   }
 }
 
-export async function measureMobility(o: { dir: string; itrs: number; secret: string; sites: NonNullable<ConfigJson['sites']> }): Promise<MobilityResult> {
-  // The VM's current binding: registered by the old ETR (loopback, so Map-Notifies to it stay here).
-  const dataDir = join(o.dir, 'data');
+/** The VM's current binding, registered by the old ETR (loopback, so Map-Notifies to it stay here), in a fresh store. */
+async function seedStore(dataDir: string): Promise<void> {
   const store = await Store.open(dataDir, { sync: false });
   const now = Date.now();
   await store.apply([{
@@ -153,11 +161,36 @@ export async function measureMobility(o: { dir: string; itrs: number; secret: st
     },
   }]);
   await store.close();
+}
 
+/** An ECM Map-Request from ITR `i` for the VM's EID (ITR-RLOC = its own address, replies to its port 4342). */
+function request(i: number): Buffer {
+  const ecm: EncapsulatedControl = {
+    type: 'ecm', security: false, ddt: false,
+    inner: { version: 4, source: `10.201.${Math.floor(i / 250)}.${(i % 250) + 1}`, destination: VM, sourcePort: 4342, destinationPort: 4342, ttl: 64 },
+    message: {
+      type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked: false,
+      notifyRequested: false, localXtr: false, dontMapReply: false, nonce: BigInt(i + 1),
+      sourceEid: { afi: 'ipv4', ip: `10.201.${Math.floor(i / 250)}.${(i % 250) + 1}` },
+      itrRlocs: [{ afi: 'ipv4', ip: itrAddress(i) }],
+      records: [{ iid: 0, address: { afi: 'ipv4', ip: VM }, length: 32 }],
+    },
+  };
+  return encode(ecm);
+}
+
+/** The receivers, shared by the floor and every server. */
+interface Receivers {
+  readonly sockets: readonly dgram.Socket[];
+  /** First SMR arrival per ITR (reset before each fan-out). */
+  readonly smrAt: Array<bigint | undefined>;
+  /** Whether each ITR got its Map-Reply (reset before each server). */
+  readonly answered: Uint8Array;
+}
+
+export async function measureMobility(o: { dir: string; itrs: number; secret: string; sites: NonNullable<ConfigJson['sites']>; workers: readonly number[] }): Promise<MobilityResult> {
   const sockets: dgram.Socket[] = [];
-  const smrAt: Array<bigint | undefined> = new Array(o.itrs).fill(undefined);
-  const answered = new Uint8Array(o.itrs);
-  const server = await startLivmap({ dataDir, port: await freeUdpPort(), sites: o.sites, probeEid: VM, captureLog: true });
+  const receivers: Receivers = { sockets, smrAt: new Array(o.itrs).fill(undefined), answered: new Uint8Array(o.itrs) };
   try {
     for (let i = 0; i < o.itrs; i++) {
       const s = dgram.createSocket('udp4');
@@ -173,29 +206,32 @@ export async function measureMobility(o: { dir: string; itrs: number; secret: st
       s.on('message', (msg) => {
         const first = msg[0];
         if (first === SMR_FIRST_BYTE) {
-          if (smrAt[i] === undefined) smrAt[i] = process.hrtime.bigint();
+          if (receivers.smrAt[i] === undefined) receivers.smrAt[i] = process.hrtime.bigint();
         } else if (first !== undefined && first >> 4 === 2) {
-          answered[i] = 1;
+          receivers.answered[i] = 1;
         }
       });
       sockets.push(s);
     }
+    // The floor first, while no livmap runs.
+    const bareFanoutMs = await bareFanout(Array.from({ length: o.itrs }, (_, i) => itrAddress(i)), receivers.smrAt, 3);
+    const runs: MobilityRun[] = [];
+    for (const workers of o.workers) runs.push(await measureServer({ ...o, workers, dataDir: join(o.dir, `data-${runs.length + 1}`) }, receivers));
+    return { itrs: o.itrs, bareFanoutMs, floorMs: summarize(bareFanoutMs).median, runs };
+  } finally {
+    for (const s of sockets) s.close();
+  }
+}
 
-    // Every ITR resolves the VM's EID (ITR-RLOC = its own address, replies to its port 4342).
-    const request = (i: number): Buffer => {
-      const ecm: EncapsulatedControl = {
-        type: 'ecm', security: false, ddt: false,
-        inner: { version: 4, source: `10.201.${Math.floor(i / 250)}.${(i % 250) + 1}`, destination: VM, sourcePort: 4342, destinationPort: 4342, ttl: 64 },
-        message: {
-          type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked: false,
-          notifyRequested: false, localXtr: false, dontMapReply: false, nonce: BigInt(i + 1),
-          sourceEid: { afi: 'ipv4', ip: `10.201.${Math.floor(i / 250)}.${(i % 250) + 1}` },
-          itrRlocs: [{ afi: 'ipv4', ip: itrAddress(i) }],
-          records: [{ iid: 0, address: { afi: 'ipv4', ip: VM }, length: 32 }],
-        },
-      };
-      return encode(ecm);
-    };
+/** One server with `workers` threads: every ITR asks, then the baselines and the moves. */
+async function measureServer(o: { dataDir: string; itrs: number; secret: string; sites: NonNullable<ConfigJson['sites']>; workers: number }, receivers: Receivers): Promise<MobilityRun> {
+  const { sockets, smrAt, answered } = receivers;
+  const { dataDir } = o;
+  await seedStore(dataDir);
+  answered.fill(0);
+  const etrs: dgram.Socket[] = [];
+  const server = await startLivmap({ dataDir, port: await freeUdpPort(), sites: o.sites, probeEid: VM, captureLog: true, workers: o.workers });
+  try {
     for (let round = 0; round < 4; round++) {
       for (let i = 0; i < o.itrs; i++) {
         if (answered[i]) continue;
@@ -208,16 +244,11 @@ export async function measureMobility(o: { dir: string; itrs: number; secret: st
     }
     const requestersAnswered = answered.reduce((a, b) => a + b, 0);
 
-    // The floor first, while livmap is idle (after the move it retransmits SMRs every second).
-    const bareFanoutMs = await bareFanout(Array.from({ length: o.itrs }, (_, i) => itrAddress(i)), smrAt, 3);
-
     // The new ETRs: first registrations nobody asked about (baseline), then the moves.
     const notified = new Map<bigint, bigint>();
-    const etrs: dgram.Socket[] = [];
     for (let k = 0; k < MOVES; k++) {
       const etr = dgram.createSocket('udp4');
       await bind(etr, 0, newEtr(k));
-      sockets.push(etr);
       etrs.push(etr);
       etr.on('message', (msg) => {
         const at = process.hrtime.bigint();
@@ -260,21 +291,14 @@ export async function measureMobility(o: { dir: string; itrs: number; secret: st
       });
       await sleep(MOVE_SPACING_MS);
     }
+    smrAt.fill(undefined);
     // What the server reports for each move, in order.
     const reported = server.logLines().filter((l) => l.includes('binding moved')).map((l) => Number((JSON.parse(l) as { fanoutMs?: number }).fanoutMs ?? NaN));
     const timed = moves.map((m, k) => ({ ...m, serverFanoutMs: reported[k] ?? NaN }));
     const typical = [...timed].sort((a, b) => a.lastSmrMs - b.lastSmrMs)[Math.floor(timed.length / 2)]!;
-    return {
-      itrs: o.itrs,
-      requestersAnswered,
-      ...typical,
-      moves: timed,
-      baselineMs: baselines[2]!,
-      bareFanoutMs,
-      floorMs: summarize(bareFanoutMs).median,
-    };
+    return { workers: o.workers, requestersAnswered, ...typical, moves: timed, baselineMs: baselines[2]! };
   } finally {
     await stop(server);
-    for (const s of sockets) s.close();
+    for (const etr of etrs) etr.close();
   }
 }

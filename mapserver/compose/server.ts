@@ -161,8 +161,13 @@ export class LispServer {
       }, config.lisp.receiveBufferBytes, workers > 1);
       server.ownSockets = new OwnSockets(transport.addresses());
       const bound = transport;
-      server.outbox.attach((to, bytes) => bound.send(to, bytes));
-      if (workers > 1) await server.startWorkers(workers - 1, transport);
+      const send = (to: Endpoint, bytes: Uint8Array): void => bound.send(to, bytes);
+      server.outbox.attach(send);
+      if (workers > 1) {
+        const pool = await server.startWorkers(workers - 1, transport);
+        // A big fan-out leaves from every thread's socket (workers/pool.ts rule 8).
+        server.outbox.attachBulk((datagrams) => pool.spread(datagrams, send));
+      }
       for (const { endpoint, asked, granted } of transport.receiveBuffers()) {
         if (granted < asked) {
           server.log.warn({ listen: endpoint, asked, granted },
@@ -427,7 +432,7 @@ export class LispServer {
   // ── Workers hooks (mapserver/workers/pool.ts has the design and the consistency rules) ──
 
   /** Starts `threads` worker threads on the addresses `transport` bound (reusePort). */
-  private async startWorkers(threads: number, transport: UdpTransport): Promise<void> {
+  private async startWorkers(threads: number, transport: UdpTransport): Promise<WorkerPool> {
     const pool = await WorkerPool.start(threads, {
       listen: transport.addresses().map((a) => ({ ...a, family: a.address.includes(':') ? 6 : 4 })),
       receiveBufferBytes: this.config.lisp.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES,
@@ -454,6 +459,7 @@ export class LispServer {
         ...pool.retiredCounts(),
       ];
     });
+    return pool;
   }
 
   /** An SMR-invoked Map-Request a worker answered: it stops the SMRs to that ITR here. */

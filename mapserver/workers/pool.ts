@@ -44,6 +44,14 @@
 // 7. A worker that dies is logged and restarted from a fresh snapshot; until it is back the
 //    kernel hashes its share to the remaining sockets. A worker that cannot bind at start-up
 //    fails the start.
+// 8. Big fan-outs leave from every socket. A reliable batch of BULK_THRESHOLD datagrams or more
+//    (a move's SMRs, a retransmission round of them) is handed over in chunks as it is built
+//    (spread): each live worker gets a share, posted after the move's replication (so behind
+//    the acked change on the same port), and the main thread sends a smaller share itself.
+//    Counting, filtering and retransmission stay with the main thread's outbox, so they are the
+//    same with 1 or N. A worker answers each share with `sent`; the shares of a worker that dies
+//    before answering are sent by the main thread (at least once: a worker that died after
+//    sending makes some SMRs arrive twice, which an ITR tolerates as a retransmission).
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
@@ -51,6 +59,8 @@ import type { ServerConfig } from '../config/load.js';
 import type { Requester } from '../control/requesters.js';
 import type { StateChange } from '../db/model.js';
 import type { Endpoint } from '../db/model.js';
+import type { Datagram } from '../transport/outbox.js';
+import { mainThreadShare, packDatagrams } from './bulk.js';
 import { replicated, type FromWorker, type ToWorker, type WorkerCounts, type WorkerSetup } from './protocol.js';
 
 /** How long a write waits for the workers' acks before it goes on without the laggards. */
@@ -59,6 +69,20 @@ export const ACK_TIMEOUT_MS = 250;
 const COUNTS_TIMEOUT_MS = 500;
 /** A restarted worker that dies again waits longer, up to this, before the next restart. */
 const MAX_RESTART_DELAY_MS = 5000;
+/**
+ * The main thread's share of a spread chunk against one worker's (1): it also builds every
+ * datagram and keeps its bookkeeping, so with one worker it sends a third and the worker two.
+ */
+const MAIN_THREAD_WEIGHT = 0.5;
+
+/** Sends one datagram from the main thread's socket. */
+export type LocalSend = (to: Endpoint, bytes: Uint8Array) => void;
+
+/** A bulk share posted to a worker and not yet answered: sent by the main thread should the worker die. */
+interface Share {
+  readonly datagrams: readonly Datagram[];
+  readonly local: LocalSend;
+}
 
 export interface PoolHooks {
   /** A datagram a worker read that is not a Map-Request. */
@@ -84,6 +108,8 @@ interface Member {
   lastCounts: WorkerCounts | undefined;
   restarts: number;
   startedAt: number;
+  /** Bulk shares posted and not yet answered, by id. */
+  readonly shares: Map<number, Share>;
 }
 
 interface AckWaiter {
@@ -130,6 +156,7 @@ export class WorkerPool {
   private waiters: AckWaiter[] = [];
   private closing = false;
   private countRequests = 0;
+  private shareIds = 0;
   private readonly countWaits = new Map<number, { readonly remaining: Set<number>; readonly done: () => void }>();
   /** Counters of worker threads that died (their last report). */
   private readonly retired: Array<{ readonly worker: number; readonly counts: WorkerCounts }> = [];
@@ -165,7 +192,7 @@ export class WorkerPool {
     // Anything already queued for the old worker is in this snapshot: start after it.
     const entry = workerEntry();
     const thread = new Worker(entry.url, { workerData: setupData, name: `livmap-worker-${index}`, ...(entry.execArgv ? { execArgv: entry.execArgv } : {}) });
-    const member: Member = previous ?? { index, thread, acked: this.version, ready: false, alive: true, lastCounts: undefined, restarts: 0, startedAt: Date.now() };
+    const member: Member = previous ?? { index, thread, acked: this.version, ready: false, alive: true, lastCounts: undefined, restarts: 0, startedAt: Date.now(), shares: new Map() };
     member.thread = thread;
     member.acked = this.version;
     member.ready = false;
@@ -206,6 +233,7 @@ export class WorkerPool {
 
   private restart(member: Member, code: number): void {
     this.restarts++;
+    this.sendSharesOf(member);
     if (member.lastCounts) this.retired.push({ worker: member.index, counts: member.lastCounts });
     member.lastCounts = undefined;
     // Its acks will not come: the waiters need only the others (the new worker starts current).
@@ -234,6 +262,13 @@ export class WorkerPool {
       case 'answered':
         this.hooks.answered(message.requesters);
         return;
+      case 'sent': {
+        const share = member.shares.get(message.id);
+        member.shares.delete(message.id);
+        // Its socket was closing: the main thread's is not (or the server is closing too).
+        if (share && !message.sent && !this.closing) sendLocally(share);
+        return;
+      }
       case 'datagram':
         this.hooks.datagram(asBuffer(message.bytes), message.from);
         return;
@@ -304,6 +339,35 @@ export class WorkerPool {
     }
   }
 
+  /**
+   * Sends `datagrams` (a chunk of a big reliable batch) from every live worker's socket and this
+   * thread's (`local`), each datagram once: the workers' shares are posted first, so they send
+   * while this thread sends its own and builds the next chunk.
+   */
+  spread(datagrams: readonly Datagram[], local: LocalSend): void {
+    const senders = this.closing ? [] : this.members.filter((m) => m.alive && m.ready);
+    const own = mainThreadShare(datagrams.length, senders.length, MAIN_THREAD_WEIGHT);
+    let from = own;
+    for (let i = 0; i < senders.length; i++) {
+      const to = own + Math.round(((datagrams.length - own) * (i + 1)) / senders.length);
+      if (to === from) continue;
+      const member = senders[i]!;
+      const share: Share = { datagrams: datagrams.slice(from, to), local };
+      from = to;
+      const id = ++this.shareIds;
+      member.shares.set(id, share);
+      const packed = packDatagrams(share.datagrams);
+      member.thread.postMessage({ kind: 'send', id, datagrams: packed } satisfies ToWorker, [packed.buffer]);
+    }
+    for (let i = 0; i < own; i++) local(datagrams[i]!.to, datagrams[i]!.bytes);
+  }
+
+  /** A worker's unanswered shares, sent from this thread (it died, or may never answer). */
+  private sendSharesOf(member: Member): void {
+    for (const share of member.shares.values()) sendLocally(share);
+    member.shares.clear();
+  }
+
   /** Every worker thread's counters (index 1..N-1), asked now; those that do not answer in time give their last. */
   async counts(): Promise<Array<{ readonly index: number; readonly counts: WorkerCounts | undefined }>> {
     const id = ++this.countRequests;
@@ -352,6 +416,10 @@ export class WorkerPool {
       clearTimeout(timer);
     }));
   }
+}
+
+function sendLocally(share: Share): void {
+  for (const d of share.datagrams) share.local(d.to, d.bytes);
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

@@ -11,6 +11,7 @@ import type { Endpoint } from '../db/model.js';
 import type { Requester } from '../control/requesters.js';
 import type { RateLimit } from '../control/rate-limit.js';
 import type { DropReason, ReplyKind } from '../control/types.js';
+import type { PackedDatagrams } from './bulk.js';
 
 /** What a worker starts from (workerData). */
 export interface WorkerSetup {
@@ -34,11 +35,15 @@ export interface WorkerCounts {
   readonly received: { readonly 'map-request': number; readonly ecm: number };
   readonly dropped: Readonly<Partial<Record<DropReason | 'internal' | 'send-error', number>>>;
   readonly replies: Readonly<Record<ReplyKind, number>>;
+  /** Datagrams sent from this worker's socket for the main thread (bulk shares, bulk.ts). */
+  readonly bulkSent: number;
 }
 
 export type ToWorker =
   | { readonly kind: 'changes'; readonly version: number; readonly changes: readonly StateChange[]; readonly ack: boolean }
   | { readonly kind: 'counts'; readonly id: number }
+  /** A share of a big reliable batch to send from the worker's socket (bulk.ts), answered with `sent`. */
+  | { readonly kind: 'send'; readonly id: number; readonly datagrams: PackedDatagrams }
   | { readonly kind: 'close' }
   /** Blocks the worker thread for `ms` (tests: a worker that is late to ack a change). */
   | { readonly kind: 'stall'; readonly ms: number };
@@ -54,6 +59,8 @@ export type FromWorker =
   /** An SMR-invoked Map-Request the worker answered: the main thread stops SMRing that ITR. */
   | { readonly kind: 'smr-invoked'; readonly bytes: Uint8Array; readonly from: Endpoint }
   | { readonly kind: 'counts'; readonly id: number; readonly counts: WorkerCounts }
+  /** Share `id` was handed to the socket (`sent`), or not, the socket being closed: then the main thread sends it. */
+  | { readonly kind: 'sent'; readonly id: number; readonly sent: boolean }
   | { readonly kind: 'log'; readonly level: 'warn' | 'error'; readonly message: string; readonly detail: Readonly<Record<string, string | number>> };
 
 /** StateChange kinds the database applies (the store-only ones, nonces and the requester table, are not sent). */

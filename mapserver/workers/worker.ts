@@ -12,6 +12,7 @@ import { MappingDatabase } from '../db/database.js';
 import type { Endpoint } from '../db/model.js';
 import { UdpTransport } from '../transport/udp.js';
 import { AnsweredReport } from './answered.js';
+import { forEachPacked } from './bulk.js';
 import type { FromWorker, ToWorker, WorkerCounts, WorkerSetup } from './protocol.js';
 
 // Message type codes (the high nibble of the first byte, RFC 9301 §5).
@@ -28,6 +29,7 @@ class Worker {
   private readonly sweeper: NodeJS.Timeout;
   private version: number;
   private datagrams = 0;
+  private bulkSent = 0;
   private readonly received = { 'map-request': 0, ecm: 0 };
   private readonly dropped: Partial<Record<DropReason | 'internal' | 'send-error', number>> = {};
   private readonly replies: Record<ReplyKind, number> = { positive: 0, negative: 0, forwarded: 0 };
@@ -74,6 +76,15 @@ class Worker {
       case 'counts':
         this.post({ kind: 'counts', id: message.id, counts: this.counts() });
         return;
+      case 'send': {
+        const transport = this.transport;
+        if (transport) {
+          forEachPacked(message.datagrams, (to, bytes) => transport.send(to, bytes));
+          this.bulkSent += message.datagrams.count;
+        }
+        this.post({ kind: 'sent', id: message.id, sent: transport !== undefined });
+        return;
+      }
       case 'close':
         void this.close();
         return;
@@ -84,7 +95,7 @@ class Worker {
   }
 
   private counts(): WorkerCounts {
-    return { datagrams: this.datagrams, received: { ...this.received }, dropped: { ...this.dropped }, replies: { ...this.replies } };
+    return { datagrams: this.datagrams, received: { ...this.received }, dropped: { ...this.dropped }, replies: { ...this.replies }, bulkSent: this.bulkSent };
   }
 
   private count(reason: DropReason | 'internal' | 'send-error'): void {
@@ -165,8 +176,10 @@ class Worker {
 
   private async close(): Promise<void> {
     clearInterval(this.sweeper);
-    await this.transport?.close();
+    // Nothing is sent on a closing socket: a bulk share arriving now is answered `sent: false`.
+    const transport = this.transport;
     this.transport = undefined;
+    await transport?.close();
     // What was answered before the socket closed still needs its SMRs.
     this.flushReport();
     this.port.close();
