@@ -127,9 +127,9 @@ export interface MoveAudience {
   advertise(itr: string): Address;
 }
 
-/** The SMR key: a newer move's SMR to the same ITR for the same prefix replaces a pending one. */
-export function smrKey(itr: string, eid: EidPrefix): string {
-  return `smr|${itr}|${prefixKey(eid)}`;
+/** The SMR key (`eidKey`: the prefix's prefixKey): a newer move's SMR to the same ITR for the same prefix replaces a pending one. */
+function smrKey(itr: string, eidKey: string): string {
+  return `smr|${itr}|${eidKey}`;
 }
 
 /** Plans what one changed binding calls for (RFC 9301 §6.6.2 SMRs, §5.7 and RFC 9437 Map-Notifies). */
@@ -153,12 +153,13 @@ export function planMove(db: MappingDatabase, audience: MoveAudience, change: Bi
     return encoder;
   };
   const requesters = audience.requesters.overlapping(change.eid, now);
+  const eidKey = prefixKey(change.eid);
   const smrs = function* (): Generator<PlannedSmr> {
     for (const requester of requesters) {
       const itrEid = ownEid(requester.sourceEid);
       if (!itrEid) continue;
       const bytes = encoderFor(requester.itr)(itrEid);
-      yield { kind: 'smr', key: smrKey(requester.itr, change.eid), itr: requester.itr, eid: change.eid, out: { kind: 'raw', to: { address: requester.itr, port: LISP_CONTROL_PORT }, bytes } };
+      yield { kind: 'smr', key: smrKey(requester.itr, eidKey), itr: requester.itr, eid: change.eid, out: { kind: 'raw', to: { address: requester.itr, port: LISP_CONTROL_PORT }, bytes } };
     }
   };
   const notifies: Reliable[] = [];
