@@ -22,6 +22,7 @@ import { subscriberNotify, subscriberNotifyKey, type Subscription, type Subscrip
 import { authDataLength } from '../codec/auth.js';
 import type { Registration } from '../db/model.js';
 import { reliableNotify, type Reliable } from './types.js';
+import { SmallMap } from '../db/small-map.js';
 
 export interface BindingChange {
   readonly eid: EidPrefix;
@@ -129,8 +130,10 @@ export interface MoveAudience {
 
 /** The SMR key (`eidKey`: the prefix's prefixKey): a newer move's SMR to the same ITR for the same prefix replaces a pending one. */
 function smrKey(itr: string, eidKey: string): string {
-  return `smr|${itr}|${eidKey}`;
+  return `${SMR_KEY_PREFIX}${itr}|${eidKey}`;
 }
+
+const SMR_KEY_PREFIX = 'smr|';
 
 /** Plans what one changed binding calls for (RFC 9301 §6.6.2 SMRs, §5.7 and RFC 9437 Map-Notifies). */
 export function planMove(db: MappingDatabase, audience: MoveAudience, change: BindingChange, now: number): MovePlan {
@@ -191,44 +194,44 @@ export function planMove(db: MappingDatabase, audience: MoveAudience, change: Bi
  * request answers is found here (the outbox holds the messages and their timers).
  */
 export class PendingSmrs {
-  /** ITR -> SMR key -> changed prefix. */
-  private readonly byItr = new Map<string, Map<string, EidPrefix>>();
-  private readonly itrOf = new Map<string, string>();
+  /** ITR -> its pending SMRs by key (nearly always one: the VM that moved). */
+  private readonly byItr = new Map<string, SmallMap<string, PlannedSmr>>();
+  private count = 0;
 
   get size(): number {
-    return this.itrOf.size;
+    return this.count;
   }
 
   add(smr: PlannedSmr): void {
     let byKey = this.byItr.get(smr.itr);
     if (!byKey) {
-      byKey = new Map();
+      byKey = new SmallMap();
       this.byItr.set(smr.itr, byKey);
     }
-    byKey.set(smr.key, smr.eid);
-    this.itrOf.set(smr.key, smr.itr);
+    if (!byKey.has(smr.key)) this.count++;
+    byKey.set(smr.key, smr);
   }
 
   /** The SMR under `key` is no longer pending (answered, or its retries ran out). */
   forget(key: string): void {
-    const itr = this.itrOf.get(key);
-    if (itr === undefined) return;
-    this.itrOf.delete(key);
-    const byKey = this.byItr.get(itr)!;
-    byKey.delete(key);
+    if (!key.startsWith(SMR_KEY_PREFIX)) return;
+    const itr = key.slice(SMR_KEY_PREFIX.length, key.indexOf('|', SMR_KEY_PREFIX.length));
+    const byKey = this.byItr.get(itr);
+    if (!byKey?.delete(key)) return;
+    this.count--;
     if (byKey.size === 0) this.byItr.delete(itr);
   }
 
   /** The keys of the pending SMRs an SMR-invoked Map-Request answers (from that ITR, for an overlapping prefix); forgotten here. */
   answeredBy(request: MapRequest, from: Endpoint): string[] {
-    if (this.itrOf.size === 0) return [];
+    if (this.count === 0) return [];
     const answered: string[] = [];
     const itrs = [from.address, ...request.itrRlocs.flatMap((r) => (r.afi === 'ipv4' || r.afi === 'ipv6' ? [r.ip] : []))];
     for (const itr of new Set(itrs)) {
-      for (const [key, eid] of [...(this.byItr.get(itr) ?? [])]) {
-        if (!request.records.some((asked) => prefixesOverlap(asked, eid) || containsPrefix(asked, eid))) continue;
-        this.forget(key);
-        answered.push(key);
+      for (const smr of [...(this.byItr.get(itr)?.values() ?? [])]) {
+        if (!request.records.some((asked) => prefixesOverlap(asked, smr.eid) || containsPrefix(asked, smr.eid))) continue;
+        this.forget(smr.key);
+        answered.push(smr.key);
       }
     }
     return answered;
@@ -236,6 +239,6 @@ export class PendingSmrs {
 
   clear(): void {
     this.byItr.clear();
-    this.itrOf.clear();
+    this.count = 0;
   }
 }

@@ -7,7 +7,7 @@
 import { encode, signMessage } from '../codec/index.js';
 import type { Outbound, Reliable, Timers } from '../control/types.js';
 import type { Endpoint } from '../db/model.js';
-import { Retransmitter, type Transmission } from './retransmit.js';
+import { Retransmitter } from './retransmit.js';
 
 /** One datagram, as it leaves. */
 export interface Datagram {
@@ -38,10 +38,6 @@ interface Batch {
   spreading: boolean;
 }
 
-interface Pending extends Transmission<string> {
-  readonly message: Reliable;
-}
-
 export interface OutboxHooks {
   /** Whether a destination may be sent to (own sockets, a test's or lab's filter). */
   allowed(to: Endpoint): boolean;
@@ -58,16 +54,22 @@ export class Outbox {
   private bulk: Bulk | undefined;
   /** The reliable batch being sent, while there is a bulk sink. */
   private batch: Batch | undefined;
-  private readonly pending: Retransmitter<string, Pending>;
+  private readonly pending: Retransmitter<string, Reliable>;
 
   constructor(
     private readonly hooks: OutboxHooks,
     timers: Timers,
   ) {
     // Each retransmission round is a batch of its own: a big round is spread like the first.
-    this.pending = new Retransmitter({
+    this.pending = new Retransmitter<string, Reliable>({
       setTimeout: (fn, ms) => timers.setTimeout(() => this.asBatch(fn), ms),
       clearTimeout: (handle) => timers.clearTimeout(handle),
+    }, {
+      transmit: (message) => {
+        if (message.kind === 'smr') this.hooks.sent('smr');
+        this.send(message.out);
+      },
+      giveUp: (message) => this.hooks.gaveUp(message.key),
     });
   }
 
@@ -147,27 +149,15 @@ export class Outbox {
    */
   sendReliably(messages: Iterable<Reliable>): number {
     let count = 0;
-    const transmissions = function* (this: Outbox): Generator<Pending> {
-      for (const message of messages) {
-        count++;
-        yield {
-          key: message.key,
-          message,
-          transmit: () => {
-            if (message.kind === 'smr') this.hooks.sent('smr');
-            this.send(message.out);
-          },
-          onGiveUp: () => this.hooks.gaveUp(message.key),
-        };
-      }
-    };
-    this.asBatch(() => this.pending.startAll(transmissions.call(this)));
+    this.asBatch(() => {
+      count = this.pending.startAll(messages);
+    });
     return count;
   }
 
   /** The pending reliable message's Outbound under `key` (to check an acknowledgement against). */
   awaiting(key: string): Outbound | undefined {
-    return this.pending.get(key)?.message.out;
+    return this.pending.get(key)?.out;
   }
 
   /** Stops resending `key`; true when it was pending. */

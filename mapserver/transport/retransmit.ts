@@ -14,34 +14,37 @@ export const realTimers: Timers = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-/** One message to keep sending until it is acknowledged. */
-export interface Transmission<K> {
-  readonly key: K;
-  readonly transmit: () => void;
-  /** Called once the retries are spent without an acknowledgement. */
-  readonly onGiveUp?: () => void;
+/** What is done with an item: sent (now and at each round), given up on once the retries are spent. */
+export interface RetransmitHandlers<T> {
+  transmit(item: T): void;
+  giveUp?(item: T): void;
 }
 
-/** A pending transmission and the group whose timer resends it (the caller's object, not a copy). */
-interface Entry<K, T extends Transmission<K>> {
-  readonly transmission: T;
-  readonly group: Group<K, T>;
+/** A pending item and the group whose timer resends it (the caller's object, not a copy). */
+interface Entry<T> {
+  readonly item: T;
+  readonly group: Group<T>;
 }
 
-interface Group<K, T extends Transmission<K>> {
-  readonly entries: Entry<K, T>[];
+interface Group<T> {
+  readonly entries: Entry<T>[];
   /** Entries of this group still pending. */
   live: number;
   sent: number;
   timer: unknown;
 }
 
-/** `T`: what a caller keeps with each transmission (returned by `get`). */
-export class Retransmitter<K, T extends Transmission<K> = Transmission<K>> {
-  private readonly pending = new Map<K, Entry<K, T>>();
+/**
+ * Items are the caller's own objects (`key`: what the acknowledgement is matched by); the
+ * handlers, not a closure per item, send them: a move's 10,000 SMRs allocate nothing here but
+ * their entries.
+ */
+export class Retransmitter<K, T extends { readonly key: K }> {
+  private readonly pending = new Map<K, Entry<T>>();
 
   constructor(
     private readonly timers: Timers,
+    private readonly handlers: RetransmitHandlers<T>,
     private readonly intervalMs = 1000,
     /** RFC 9301 §6.6.2 / §5.7: retransmit up to 3 times. */
     private readonly retries = 3,
@@ -51,46 +54,44 @@ export class Retransmitter<K, T extends Transmission<K> = Transmission<K>> {
     return this.pending.size;
   }
 
-  /** Transmits now and schedules retransmissions; a pending entry with the same key is replaced. */
-  start(key: K, transmit: () => void, onGiveUp?: () => void): void {
-    this.startAll([{ key, transmit, ...(onGiveUp ? { onGiveUp } : {}) } as T]);
-  }
-
   /**
-   * Transmits each message now, in order, and retransmits those still pending together, on one
-   * timer. A pending entry with the same key as one of them is replaced (a newer move's SMR to
-   * the same ITR for the same EID).
+   * Transmits each item now, in order, and retransmits those still pending together, on one
+   * timer. A pending item with the same key as one of them is replaced (a newer move's SMR to
+   * the same ITR for the same EID). Returns how many were started.
    */
-  startAll(transmissions: Iterable<T>): void {
-    const group: Group<K, T> = { entries: [], live: 0, sent: 1, timer: undefined };
-    for (const transmission of transmissions) {
-      this.cancel(transmission.key);
-      const entry: Entry<K, T> = { transmission, group };
+  startAll(items: Iterable<T>): number {
+    const group: Group<T> = { entries: [], live: 0, sent: 1, timer: undefined };
+    for (const item of items) {
+      const replaced = this.pending.get(item.key);
+      if (replaced) this.release(replaced);
+      const entry: Entry<T> = { item, group };
       group.entries.push(entry);
       group.live++;
-      this.pending.set(transmission.key, entry);
-      transmission.transmit();
+      // Overwriting the key (not delete + set) keeps the table from shrinking and growing again.
+      this.pending.set(item.key, entry);
+      this.handlers.transmit(item);
     }
     if (group.live > 0) this.schedule(group);
+    return group.entries.length;
   }
 
-  private schedule(group: Group<K, T>): void {
+  private schedule(group: Group<T>): void {
     group.timer = this.timers.setTimeout(() => this.round(group), this.intervalMs);
   }
 
-  private round(group: Group<K, T>): void {
+  private round(group: Group<T>): void {
     group.timer = undefined;
-    const open = group.entries.filter((entry) => this.pending.get(entry.transmission.key) === entry);
+    const open = group.entries.filter((entry) => this.pending.get(entry.item.key) === entry);
     if (group.sent > this.retries) {
-      for (const { transmission } of open) {
-        this.pending.delete(transmission.key);
-        transmission.onGiveUp?.();
+      for (const { item } of open) {
+        this.pending.delete(item.key);
+        this.handlers.giveUp?.(item);
       }
       group.live = 0;
       return;
     }
     group.sent++;
-    for (const entry of open) entry.transmission.transmit();
+    for (const entry of open) this.handlers.transmit(entry.item);
     if (open.length) this.schedule(group);
   }
 
@@ -98,9 +99,9 @@ export class Retransmitter<K, T extends Transmission<K> = Transmission<K>> {
     return this.pending.has(key);
   }
 
-  /** The pending transmission under `key`. */
+  /** The pending item under `key`. */
   get(key: K): T | undefined {
-    return this.pending.get(key)?.transmission;
+    return this.pending.get(key)?.item;
   }
 
   /** Stops retransmitting; true when `key` was pending. */
@@ -108,12 +109,16 @@ export class Retransmitter<K, T extends Transmission<K> = Transmission<K>> {
     const entry = this.pending.get(key);
     if (!entry) return false;
     this.pending.delete(key);
-    const { group } = entry;
+    this.release(entry);
+    return true;
+  }
+
+  /** The entry leaves its group: the group's timer stops with its last entry. */
+  private release({ group }: Entry<T>): void {
     if (--group.live === 0 && group.timer !== undefined) {
       this.timers.clearTimeout(group.timer);
       group.timer = undefined;
     }
-    return true;
   }
 
   cancelAll(): void {

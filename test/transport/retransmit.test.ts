@@ -1,13 +1,25 @@
 import t from 'tap';
 import { Retransmitter } from '../../mapserver/transport/retransmit.js';
+import type { Timers } from '../../mapserver/control/types.js';
 import { FakeTimers } from '../helpers/fake-timers.js';
+
+/** An item that says itself what a transmission and a give-up do. */
+interface Item<K> {
+  readonly key: K;
+  readonly transmit: () => void;
+  readonly onGiveUp?: () => void;
+}
+
+function retransmitter<K = string>(timers: Timers, intervalMs?: number, retries?: number): Retransmitter<K, Item<K>> {
+  return new Retransmitter<K, Item<K>>(timers, { transmit: (item) => item.transmit(), giveUp: (item) => item.onGiveUp?.() }, intervalMs, retries);
+}
 
 t.test('sends at once, then every second, 3 retransmissions, then gives up', async (t) => {
   const timers = new FakeTimers();
-  const r = new Retransmitter<string>(timers, 1000, 3);
+  const r = retransmitter(timers, 1000, 3);
   const sentAt: number[] = [];
   let gaveUp = 0;
-  r.start('n1', () => sentAt.push(timers.now), () => gaveUp++);
+  r.startAll([{ key: 'n1', transmit: () => sentAt.push(timers.now), onGiveUp: () => gaveUp++ }]);
   t.same(sentAt, [0]);
   timers.advance(10_000);
   t.same(sentAt, [0, 1000, 2000, 3000]);
@@ -18,10 +30,10 @@ t.test('sends at once, then every second, 3 retransmissions, then gives up', asy
 
 t.test('an acknowledgement stops retransmission', async (t) => {
   const timers = new FakeTimers();
-  const r = new Retransmitter<string>(timers);
+  const r = retransmitter(timers);
   let sent = 0;
   let gaveUp = false;
-  r.start('n1', () => sent++, () => (gaveUp = true));
+  r.startAll([{ key: 'n1', transmit: () => sent++, onGiveUp: () => (gaveUp = true) }]);
   timers.advance(1500);
   t.equal(sent, 2);
   t.ok(r.cancel('n1'));
@@ -33,10 +45,10 @@ t.test('an acknowledgement stops retransmission', async (t) => {
 
 t.test('restarting a key replaces the pending entry', async (t) => {
   const timers = new FakeTimers();
-  const r = new Retransmitter<string>(timers);
+  const r = retransmitter(timers);
   const log: string[] = [];
-  r.start('k', () => log.push('old'));
-  r.start('k', () => log.push('new'));
+  r.startAll([{ key: 'k', transmit: () => log.push('old') }]);
+  r.startAll([{ key: 'k', transmit: () => log.push('new') }]);
   timers.advance(1000);
   t.same(log, ['old', 'new', 'new']);
   r.cancelAll();
@@ -46,7 +58,7 @@ t.test('restarting a key replaces the pending entry', async (t) => {
 
 t.test('a group shares one timer per round; cancelled and replaced entries drop out of it', async (t) => {
   const timers = new FakeTimers();
-  const r = new Retransmitter<string>(timers, 1000, 3);
+  const r = retransmitter(timers, 1000, 3);
   const log: string[] = [];
   const gaveUp: string[] = [];
   r.startAll(['a', 'b', 'c'].map((key) => ({ key, transmit: () => log.push(`${key}@${timers.now}`), onGiveUp: () => gaveUp.push(key) })));
@@ -54,7 +66,7 @@ t.test('a group shares one timer per round; cancelled and replaced entries drop 
   t.equal(timers.pending, 1, 'one timer for the whole group');
   t.ok(r.cancel('b'), 'b acknowledged');
   // A newer message under c's key (the same ITR and EID after another move) replaces it.
-  r.start('c', () => log.push(`c2@${timers.now}`));
+  r.startAll([{ key: 'c', transmit: () => log.push(`c2@${timers.now}`) }]);
   log.length = 0;
   timers.advance(1000);
   t.same(log, ['a@1000', 'c2@1000'], 'the group resends only a; c2 is its own group');
@@ -66,7 +78,7 @@ t.test('a group shares one timer per round; cancelled and replaced entries drop 
 
 t.test('a group whose every entry is acknowledged leaves no timer', async (t) => {
   const timers = new FakeTimers();
-  const r = new Retransmitter<number>(timers);
+  const r = retransmitter<number>(timers);
   let sent = 0;
   r.startAll([1, 2].map((key) => ({ key, transmit: () => sent++ })));
   r.cancel(1);
