@@ -5,7 +5,8 @@ import { buildApi, type ApiOptions } from '../api/app.js';
 import { resolveApiToken } from '../api/auth.js';
 import type { ServerConfig } from '../config/load.js';
 import type { ListenAddress } from '../transport/udp.js';
-import { containsPrefix, formatEidPrefix, prefixKey } from '../codec/prefix.js';
+import { formatEidPrefix, prefixKey } from '../codec/prefix.js';
+import { uncoveredRegistrations } from '../authority/sites.js';
 import { formatHostPort } from '../codec/text.js';
 import type { Site, StaticMapping, StateChange } from '../db/model.js';
 import { LispServer, type ServerOptions } from './server.js';
@@ -137,26 +138,23 @@ export function reloadChanges(before: ServerConfig, after: ServerConfig, lisp: P
   const sitesChanged: string[] = [];
   const sitesRemoved: string[] = [];
   let registrationsDropped = 0;
-  const dropRegistrations = (name: string, keep: (site: Site, eid: Parameters<typeof containsPrefix>[1]) => boolean, site?: Site): void => {
-    for (const reg of lisp.db.registrations()) {
-      if (reg.site !== name || (site && keep(site, reg.record.eid))) continue;
-      changes.push({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId });
-      registrationsDropped++;
-    }
+  const dropRegistrations = (name: string, site: Site | undefined): void => {
+    const dropped = uncoveredRegistrations(lisp.db.registrations(), name, site);
+    changes.push(...dropped);
+    registrationsDropped += dropped.length;
   };
-  const covers = (site: Site, eid: Parameters<typeof containsPrefix>[1]): boolean => site.prefixes.some((p) => containsPrefix(p.eid, eid));
   for (const [name, site] of newSites) {
     const old = oldSites.get(name);
     if (old && same(old, site)) continue;
     (old ? sitesChanged : sitesAdded).push(name);
     changes.push({ kind: 'put-site', site });
-    if (old) dropRegistrations(name, covers, site);
+    if (old) dropRegistrations(name, site);
   }
   for (const name of oldSites.keys()) {
     if (newSites.has(name)) continue;
     sitesRemoved.push(name);
     changes.push({ kind: 'delete-site', name });
-    dropRegistrations(name, covers);
+    dropRegistrations(name, undefined);
   }
   const oldMappings = new Map<string, StaticMapping>(before.mappings.map((m) => [prefixKey(m.eid), m]));
   const newMappings = new Map<string, StaticMapping>(after.mappings.map((m) => [prefixKey(m.eid), m]));

@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { checkSiteOverlaps, checkMappingOverlapsSite, siteFromJson, siteToPublicJson } from '../../json/convert.js';
 import { SiteJson } from '../../json/schema.js';
-import { containsPrefix } from '../../codec/prefix.js';
+import { uncoveredRegistrations } from '../../authority/sites.js';
 import type { Site, StateChange } from '../../db/model.js';
 import { ApiError } from '../errors.js';
 import { errorAnswer } from '../openapi.js';
@@ -68,13 +68,8 @@ export const sitesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
     checkSiteOverlaps(site, control.db.sites.values(), 'body');
     for (const mapping of control.db.staticMappings()) checkMappingOverlapsSite(mapping, site, 'body');
     const existed = control.db.sites.has(name);
-    const changes: StateChange[] = [{ kind: 'put-site', site }];
     // Registrations the new prefixes no longer cover lose their authorisation.
-    for (const reg of control.db.registrations()) {
-      if (reg.site === name && !site.prefixes.some((p) => containsPrefix(p.eid, reg.record.eid))) {
-        changes.push({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId });
-      }
-    }
+    const changes: StateChange[] = [{ kind: 'put-site', site }, ...uncoveredRegistrations(control.db.registrations(), name, site)];
     await control.applyChanges(changes);
     request.log.info({ site: name, created: !existed }, 'site stored');
     return reply.status(existed ? 200 : 201).send(publicSite(site, xtrs.bySite()));
@@ -85,10 +80,7 @@ export const sitesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
   }, async (request, reply) => {
     const { name } = request.params;
     if (!control.db.sites.has(name)) throw new ApiError(404, `no site '${name}'`);
-    const changes: StateChange[] = [{ kind: 'delete-site', name }];
-    for (const reg of control.db.registrations()) {
-      if (reg.site === name) changes.push({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId });
-    }
+    const changes: StateChange[] = [{ kind: 'delete-site', name }, ...uncoveredRegistrations(control.db.registrations(), name, undefined)];
     await control.applyChanges(changes);
     return reply.status(204).send();
   });
