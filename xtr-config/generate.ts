@@ -1,11 +1,10 @@
 // Pure spec -> files: one config file per xTR of a known target (targets/) and the matching
 // livmap server config. Nothing here touches the file system; `write.ts` does that once
 // everything has been built.
-import type { EidPrefix } from '../mapserver/codec/types.js';
 import { ConfigError } from '../mapserver/json/convert.js';
 import { resolveConfig } from '../mapserver/config/load.js';
 import type { ConfigJson, KeyJson, SiteJson } from '../mapserver/json/schema.js';
-import { containsPrefix, formatEidPrefix } from '../mapserver/codec/prefix.js';
+import { containsPrefix, formatBareEidPrefix, formatEidPrefix } from '../mapserver/codec/prefix.js';
 import { SpecError, type Key, type Vm, type XtrSpec } from './spec.js';
 import { xtrTarget } from './targets/index.js';
 
@@ -29,10 +28,6 @@ export interface Generated {
   readonly livmapJson: string;
 }
 
-/** livmap's config (like OOR's) writes the IID in its own field, so the prefix text carries none. */
-function bareEid(eid: EidPrefix): string {
-  return formatEidPrefix({ ...eid, iid: 0 });
-}
 
 function keyJson(key: Key): KeyJson {
   return { alg: key.alg, secret: key.secret };
@@ -71,7 +66,7 @@ function livmapConfig(spec: XtrSpec): ConfigJson {
       ...(site.description !== undefined ? { description: site.description } : {}),
       keys,
       prefixes: site.prefixes.map((p) => ({
-        eid: bareEid(p.eid),
+        eid: formatBareEidPrefix(p.eid),
         iid: p.eid.iid,
         // The Map-Server accepts a VM's host route only where the covering prefix allows more-specifics.
         acceptMoreSpecifics: p.acceptMoreSpecifics || homed.some((vm) => containsPrefix(p.eid, vm.eid)),
@@ -86,7 +81,7 @@ function livmapConfig(spec: XtrSpec): ConfigJson {
       name: m.name,
       description: m.description ?? 'mobile prefix: only migratable VMs register here',
       keys,
-      prefixes: [{ eid: bareEid(m.eid), iid: m.eid.iid, acceptMoreSpecifics: true }],
+      prefixes: [{ eid: formatBareEidPrefix(m.eid), iid: m.eid.iid, acceptMoreSpecifics: true }],
     });
   });
   return { dataDir: spec.livmap.dataDir, lisp: { listen: [...spec.livmap.listen] }, sites, mappings: [] };

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { checkOorXtrFile } from '../../xtr-config/oor-conf-reader.js';
 import { OOR_API_ENDPOINT, OorApiError, localEidsFromConf, replaceLocalDatabase, type OorLocalEid, type OorLocator } from '../../xtr-config/oor-api.js';
-import { formatEidPrefix, parseEidPrefix } from '../codec/prefix.js';
+import { formatBareEidPrefix, parseEidPrefix } from '../codec/prefix.js';
 import type { Verb } from './main.js';
 
 const HELP = `usage: livmap oor-update --conf FILE [options]
@@ -80,7 +80,7 @@ function eidsFromFlags(eids: readonly string[], rlocs: readonly string[], ttl: s
     } catch (err) {
       throw new OorApiError(`--eid '${text}': ${(err as Error).message}`);
     }
-    const eidPrefix = formatEidPrefix({ ...prefix, iid: 0 });
+    const eidPrefix = formatBareEidPrefix(prefix);
     return { eidPrefix, iid: iidNumber, ...(ttl !== undefined ? { ttl: Number(ttl) } : {}), locators };
   });
 }

@@ -194,6 +194,11 @@ export function formatEidPrefix(p: EidPrefix): string {
   return p.iid === 0 ? text : `[${p.iid}] ${text}`;
 }
 
+/** `10.16.10.0/24` whatever the IID: for formats that carry the IID in a field of its own (OOR, livmap's JSON). */
+export function formatBareEidPrefix(p: EidPrefix): string {
+  return formatEidPrefix({ ...p, iid: 0 });
+}
+
 /**
  * A stable key for maps and the store: `<iid>:<family>:<canonical address>/<length>`, host bits
  * zeroed, so equal prefixes get equal keys whatever text they were written with.

@@ -2,7 +2,7 @@
 import { ACTION, ACTION_NAMES, actionName, type Address, type Locator, type MappingRecord } from '../codec/types.js';
 import { canonicalIp } from '../codec/ip.js';
 import { formatAddress } from '../codec/text.js';
-import { formatEidPrefix, parseEidPrefix, prefixesOverlap } from '../codec/prefix.js';
+import { formatBareEidPrefix, formatEidPrefix, parseEidPrefix, prefixesOverlap } from '../codec/prefix.js';
 import type { Site, SitePrefix } from '../db/model.js';
 import type { MappingJson, RlocJson, SiteJson } from './schema.js';
 
@@ -58,7 +58,7 @@ export function siteToPublicJson(site: Site): Omit<SiteJson, 'keys'> & { keys: A
     ...(site.description !== undefined ? { description: site.description } : {}),
     keys: site.keys.map((k) => ({ alg: k.alg })),
     prefixes: site.prefixes.map((p) => ({
-      eid: formatEidPrefix({ ...p.eid, iid: 0 }),
+      eid: formatBareEidPrefix(p.eid),
       iid: p.eid.iid,
       acceptMoreSpecifics: p.acceptMoreSpecifics,
       ...(p.moreSpecificTtl !== undefined ? { moreSpecificTtl: p.moreSpecificTtl } : {}),
@@ -109,7 +109,7 @@ export function mappingFromJson(json: MappingJson, field = 'mapping'): MappingRe
 
 export function mappingToJson(record: MappingRecord): MappingJson {
   return {
-    eid: formatEidPrefix({ ...record.eid, iid: 0 }),
+    eid: formatBareEidPrefix(record.eid),
     iid: record.eid.iid,
     ttl: record.ttl,
     action: actionName(record.action),

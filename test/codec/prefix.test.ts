@@ -7,6 +7,7 @@ import {
   containsAddress,
   containsPrefix,
   eidFamily,
+  formatBareEidPrefix,
   formatEidPrefix,
   normalizePrefix,
   parseEidPrefix,
@@ -57,6 +58,7 @@ t.test('rejects with messages a person understands', async (t) => {
 t.test('formats, keys and compares', async (t) => {
   t.equal(formatEidPrefix(parseEidPrefix('10.16.10.0/24')), '10.16.10.0/24');
   t.equal(formatEidPrefix(parseEidPrefix('[7]172.16.31.0/24')), '[7] 172.16.31.0/24');
+  t.equal(formatBareEidPrefix(parseEidPrefix('[7]172.16.31.0/24')), '172.16.31.0/24', 'the IID goes in a field of its own');
   t.equal(prefixKey(parseEidPrefix('[7]172.16.31.0/24')), '7:ipv4:172.16.31.0/24');
   t.equal(prefixKey({ iid: 0, address: { afi: 'ipv6', ip: '2001:DB8::1' }, length: 32 }), '0:ipv6:2001:db8::/32', 'key ignores host bits and case');
   t.equal(prefixKey({ iid: 0, address: { afi: 'none' }, length: 0 }), '0:none:none/0');

@@ -1,16 +1,12 @@
 // Target "oor": Open Overlay Router 1.3's configuration file (libconfuse syntax, oor-conf.ts),
 // checked by the OOR file reader before it leaves, so what is written loads in OOR 1.3.
 import type { EidPrefix } from '../../mapserver/codec/types.js';
-import { formatEidPrefix } from '../../mapserver/codec/prefix.js';
+import { formatBareEidPrefix } from '../../mapserver/codec/prefix.js';
 import { checkOorXtrFile } from '../oor-conf-reader.js';
 import { blank, bool, comment, formatOorConf, int, list, section, str, type ConfNode } from '../oor-conf.js';
 import type { Rloc, Site, Vm, Xtr, XtrSpec } from '../spec.js';
 import type { XtrTarget } from './target.js';
 
-/** OOR writes the IID in its own option, so the prefix text carries none. */
-function bareEid(eid: EidPrefix): string {
-  return formatEidPrefix({ ...eid, iid: 0 });
-}
 
 function rlocNodes(rlocs: readonly Rloc[]): ConfNode[] {
   return rlocs.map((r) =>
@@ -21,7 +17,7 @@ function rlocNodes(rlocs: readonly Rloc[]): ConfNode[] {
 }
 
 function mappingNode(eid: EidPrefix, ttl: number, rlocs: readonly Rloc[]): ConfNode {
-  return section('database-mapping', [str('eid-prefix', bareEid(eid)), int('iid', eid.iid), int('ttl', ttl), ...rlocNodes(rlocs)]);
+  return section('database-mapping', [str('eid-prefix', formatBareEidPrefix(eid)), int('iid', eid.iid), int('ttl', ttl), ...rlocNodes(rlocs)]);
 }
 
 function xtrNodes(spec: XtrSpec, site: Site, xtr: Xtr, vms: readonly Vm[]): ConfNode[] {

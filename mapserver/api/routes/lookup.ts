@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { actionName, mappingToJson } from '../../json/convert.js';
 import { MappingJson } from '../../json/schema.js';
-import { formatEidPrefix, parseEidPrefix } from '../../codec/prefix.js';
+import { formatBareEidPrefix, parseEidPrefix } from '../../codec/prefix.js';
 import type { ApiContext } from '../app.js';
 import { errorAnswer } from '../openapi.js';
 import { siteHolding } from '../../authority/sites.js';
@@ -41,7 +41,7 @@ export const lookupRoutes: FastifyPluginAsync<ApiContext> = async (app, { contro
       case 'registered': {
         const { record } = resolution.binding;
         return {
-          ...base, kind: 'registered' as const, prefix: formatEidPrefix({ ...resolution.eid, iid: 0 }), ttl: record.ttl,
+          ...base, kind: 'registered' as const, prefix: formatBareEidPrefix(resolution.eid), ttl: record.ttl,
           action: actionName(record.action), rlocs: mappingToJson(record).rlocs,
           site: siteHolding(control.db, resolution.binding, control.now()) ?? resolution.site, registeredUnder: resolution.site,
           proxyReply: resolution.binding.proxyReply,
@@ -49,10 +49,10 @@ export const lookupRoutes: FastifyPluginAsync<ApiContext> = async (app, { contro
         };
       }
       case 'static':
-        return { ...base, kind: 'static' as const, prefix: formatEidPrefix({ ...resolution.record.eid, iid: 0 }), ttl: resolution.record.ttl, action: actionName(resolution.record.action), rlocs: mappingToJson(resolution.record).rlocs };
+        return { ...base, kind: 'static' as const, prefix: formatBareEidPrefix(resolution.record.eid), ttl: resolution.record.ttl, action: actionName(resolution.record.action), rlocs: mappingToJson(resolution.record).rlocs };
       case 'negative':
         return {
-          ...base, kind: 'negative' as const, prefix: formatEidPrefix({ ...resolution.eid, iid: 0 }), ttl: resolution.ttl, action: actionName(resolution.action), rlocs: [],
+          ...base, kind: 'negative' as const, prefix: formatBareEidPrefix(resolution.eid), ttl: resolution.ttl, action: actionName(resolution.action), rlocs: [],
           reason: resolution.reason, ...(resolution.site ? { site: resolution.site } : {}),
         };
     }

@@ -9,7 +9,7 @@ import type { Locator } from '../../codec/types.js';
 import { formatAddress } from '../../codec/text.js';
 import { mappingFromJson } from '../../json/convert.js';
 import { RlocJson } from '../../json/schema.js';
-import { formatEidPrefix, parseEidPrefix, samePrefix } from '../../codec/prefix.js';
+import { formatBareEidPrefix, formatEidPrefix, parseEidPrefix, samePrefix } from '../../codec/prefix.js';
 import type { Registration } from '../../db/model.js';
 import { OPERATOR_MOVE_ETR_ID } from '../../authority/ownership.js';
 import { siteHolding, siteLocators } from '../../authority/sites.js';
@@ -82,7 +82,7 @@ export const movesRoutes: FastifyPluginAsync<ApiContext> = async (app, { control
     const event = moves.find((m) => samePrefix(m.eid, eid));
     const site = event ? event.site : siteHolding(control.db, control.db.bindingAt(eid, control.now()), control.now());
     return {
-      eid: formatEidPrefix({ ...eid, iid: 0 }),
+      eid: formatBareEidPrefix(eid),
       iid,
       from: event?.from ?? (current.kind === 'registered' ? current.binding.record.locators.map((l) => formatAddress(l.rloc)) : []),
       to: locators.map((l) => formatAddress(l.rloc)),

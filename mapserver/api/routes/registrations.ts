@@ -6,7 +6,7 @@ import type { EidPrefix } from '../../codec/types.js';
 import { mappingToJson } from '../../json/convert.js';
 import { MappingJson } from '../../json/schema.js';
 import type { Registration } from '../../db/model.js';
-import { containsPrefix, eidFamily, formatEidPrefix, parseEidPrefix, prefixBytes, requireFamily, samePrefix } from '../../codec/prefix.js';
+import { containsPrefix, eidFamily, formatBareEidPrefix, formatEidPrefix, parseEidPrefix, prefixBytes, requireFamily, samePrefix } from '../../codec/prefix.js';
 import { ApiError } from '../errors.js';
 import { endpointText } from '../format.js';
 import { errorAnswer } from '../openapi.js';
@@ -34,7 +34,7 @@ export function registrationJson(reg: Registration) {
   const mapping = mappingToJson(reg.record);
   return {
     site: reg.site,
-    eid: formatEidPrefix({ ...reg.record.eid, iid: 0 }),
+    eid: formatBareEidPrefix(reg.record.eid),
     iid: reg.record.eid.iid,
     etrId: reg.etrId,
     source: endpointText(reg.source),

@@ -4,7 +4,7 @@
 // asks for the key with ?includeKeys=true.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { formatEidPrefix } from '../../codec/prefix.js';
+import { formatBareEidPrefix } from '../../codec/prefix.js';
 import { generate } from '../../../xtr-config/generate.js';
 import { SpecError, resolveSpec } from '../../../xtr-config/spec.js';
 import { xtrTarget } from '../../../xtr-config/targets/index.js';
@@ -52,7 +52,7 @@ export const xtrConfigRoutes: FastifyPluginAsync<ApiContext> = async (app, { con
         mapServers: [q.ms],
         sites: [{
           name: site.name,
-          eidPrefixes: site.prefixes.map((p) => ({ eid: formatEidPrefix({ ...p.eid, iid: 0 }), iid: p.eid.iid })),
+          eidPrefixes: site.prefixes.map((p) => ({ eid: formatBareEidPrefix(p.eid), iid: p.eid.iid })),
           key: { alg: key.alg, secret: q.includeKeys ? key.secret : KEY_PLACEHOLDER },
           proxyReply: q.proxyReply ?? false,
           ttl: q.ttl ?? 10,
