@@ -10,8 +10,10 @@ import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ecmAround, mapRequest } from '../../mapserver/codec/build.js';
 import { decode, encode, signMessage } from '../../mapserver/codec/index.js';
-import type { EncapsulatedControl, MapRegister } from '../../mapserver/codec/types.js';
+import { LISP_CONTROL_PORT } from '../../mapserver/codec/ports.js';
+import type { MapRegister } from '../../mapserver/codec/types.js';
 import type { ConfigJson } from '../../mapserver/json/schema.js';
 import { Store } from '../../mapserver/store/store.js';
 import type { BareSenderReady, BareSenderSetup } from './bare-sender.js';
@@ -92,13 +94,12 @@ const SMR_FIRST_BYTE = 0x11;
 
 /** A datagram the size and first byte of livmap's SMRs for this bench (IPv4 ITR, IPv4 EIDs). */
 function smrShaped(): Buffer {
-  const bytes = encode({
-    type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: true, pitr: false, smrInvoked: false,
-    notifyRequested: false, localXtr: false, dontMapReply: false, nonce: 1n,
+  const bytes = encode(mapRequest({
+    smr: true, nonce: 1n,
     sourceEid: { afi: 'ipv4', ip: VM },
     itrRlocs: [{ afi: 'ipv4', ip: '127.0.0.1' }],
     records: [{ iid: 0, address: { afi: 'ipv4', ip: '10.201.0.1' }, length: 32 }],
-  });
+  }));
   if (bytes[0] !== SMR_FIRST_BYTE) throw new Error(`an SMR starts with 0x${bytes[0]?.toString(16)}, the receivers expect 0x${SMR_FIRST_BYTE.toString(16)}`);
   return bytes;
 }
@@ -165,18 +166,14 @@ async function seedStore(dataDir: string): Promise<void> {
 
 /** An ECM Map-Request from ITR `i` for the VM's EID (ITR-RLOC = its own address, replies to its port 4342). */
 function request(i: number): Buffer {
-  const ecm: EncapsulatedControl = {
-    type: 'ecm', security: false, ddt: false,
-    inner: { version: 4, source: `10.201.${Math.floor(i / 250)}.${(i % 250) + 1}`, destination: VM, sourcePort: 4342, destinationPort: 4342, ttl: 64 },
-    message: {
-      type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked: false,
-      notifyRequested: false, localXtr: false, dontMapReply: false, nonce: BigInt(i + 1),
-      sourceEid: { afi: 'ipv4', ip: `10.201.${Math.floor(i / 250)}.${(i % 250) + 1}` },
-      itrRlocs: [{ afi: 'ipv4', ip: itrAddress(i) }],
-      records: [{ iid: 0, address: { afi: 'ipv4', ip: VM }, length: 32 }],
-    },
-  };
-  return encode(ecm);
+  const sourceEid = `10.201.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+  const message = mapRequest({
+    nonce: BigInt(i + 1),
+    sourceEid: { afi: 'ipv4', ip: sourceEid },
+    itrRlocs: [{ afi: 'ipv4', ip: itrAddress(i) }],
+    records: [{ iid: 0, address: { afi: 'ipv4', ip: VM }, length: 32 }],
+  });
+  return encode(ecmAround(message, { source: sourceEid, destination: VM, sourcePort: LISP_CONTROL_PORT }));
 }
 
 /** The receivers, shared by the floor and every server. */

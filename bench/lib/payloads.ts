@@ -1,7 +1,8 @@
 // Deterministic EIDs, registrations and request payloads for the benchmarks, built with the
 // livmap codec so they are exactly what an OOR xTR would send.
+import { ecmAround, mapRequest } from '../../mapserver/codec/build.js';
 import { encode, signMessage } from '../../mapserver/codec/index.js';
-import type { EidPrefix, EncapsulatedControl, Locator, MapRegister, MappingRecord } from '../../mapserver/codec/types.js';
+import type { EidPrefix, Locator, MapRegister, MappingRecord } from '../../mapserver/codec/types.js';
 import type { Registration, Site } from '../../mapserver/db/model.js';
 import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 
@@ -99,18 +100,9 @@ export function registrationV4(i: number, now: number, lifetimeMs: number): Regi
  * checksum, once it has bound its socket).
  */
 export function ecmMapRequest(eid: string, nonce: bigint, itr = '127.0.0.1', port = 0): Buffer {
-  const ecm: EncapsulatedControl = {
-    type: 'ecm', security: false, ddt: false,
-    inner: { version: 4, source: itr, destination: eid.includes(':') ? itr : eid, sourcePort: port, destinationPort: 4342, ttl: 64 },
-    message: {
-      type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked: false,
-      notifyRequested: false, localXtr: false, dontMapReply: false, nonce,
-      sourceEid: { afi: 'ipv4', ip: itr },
-      itrRlocs: [{ afi: 'ipv4', ip: itr }],
-      records: [hostPrefix(eid)],
-    },
-  };
-  return encode(ecm);
+  const message = mapRequest({ nonce, sourceEid: { afi: 'ipv4', ip: itr }, itrRlocs: [{ afi: 'ipv4', ip: itr }], records: [hostPrefix(eid)] });
+  // An IPv6 EID keeps an IPv4 inner header, addressed to the ITR itself.
+  return encode(ecmAround(message, { source: itr, destination: eid.includes(':') ? itr : eid, sourcePort: port }));
 }
 
 export function nonceOf(i: number, salt: number): bigint {

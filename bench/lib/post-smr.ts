@@ -13,8 +13,10 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
+import { ecmAround, mapRequest } from '../../mapserver/codec/build.js';
 import { decode, encode, signMessage } from '../../mapserver/codec/index.js';
-import type { MapRegister, MapRequest } from '../../mapserver/codec/types.js';
+import { LISP_CONTROL_PORT } from '../../mapserver/codec/ports.js';
+import type { MapRegister } from '../../mapserver/codec/types.js';
 import type { ConfigJson } from '../../mapserver/json/schema.js';
 import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { randomNonce } from '../../mapserver/control/mobility.js';
@@ -65,12 +67,11 @@ function register(eid: string, rloc: string, secret: string): Buffer {
 }
 
 function request(smrInvoked: boolean): Buffer {
-  const message: MapRequest = {
-    type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false, smrInvoked,
-    notifyRequested: false, localXtr: false, dontMapReply: false, nonce: randomNonce(),
+  const message = mapRequest({
+    smrInvoked, nonce: randomNonce(),
     sourceEid: { afi: 'ipv4', ip: '172.16.30.10' }, itrRlocs: [{ afi: 'ipv4', ip: ITR }], records: [parseEidPrefix(`${VM}/32`)],
-  };
-  return encode({ type: 'ecm', security: false, ddt: false, inner: { version: 4, source: '172.16.30.10', destination: VM, sourcePort: 4342, destinationPort: 4342, ttl: 255 }, message });
+  });
+  return encode(ecmAround(message, { source: '172.16.30.10', destination: VM, sourcePort: LISP_CONTROL_PORT, ttl: 255 }));
 }
 
 const ms = (from: bigint, to: bigint): number => Number(to - from) / 1e6;

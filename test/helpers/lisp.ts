@@ -1,7 +1,9 @@
 // Builders for the messages an OOR xTR sends, for tests that play the xTR's part.
 import { randomBytes } from 'node:crypto';
+import { ecmAround, mapRequest } from '../../mapserver/codec/build.js';
 import { encode, signMessage } from '../../mapserver/codec/index.js';
-import type { Address, EidPrefix, MapNotify, MapRegister, MapRequest } from '../../mapserver/codec/types.js';
+import { LISP_CONTROL_PORT } from '../../mapserver/codec/ports.js';
+import type { Address, EidPrefix, MapNotify, MapRegister } from '../../mapserver/codec/types.js';
 import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { INTEROP_KEY, locator } from './fixtures.js';
 
@@ -34,17 +36,12 @@ export function ecmRequestBytes(options: {
 }): Buffer {
   const target: EidPrefix = options.eid.includes('/') ? parseEidPrefix(options.eid) : parseEidPrefix(`${options.eid}/${options.eid.includes(':') ? 128 : 32}`);
   const destination = target.address.afi === 'ipv4' || target.address.afi === 'ipv6' ? target.address.ip : options.sourceEid;
-  const request: MapRequest = {
-    type: 'map-request', authoritative: false, mapDataPresent: false, probe: false, smr: false, pitr: false,
-    smrInvoked: options.smrInvoked ?? false, notifyRequested: options.subscribe !== undefined, localXtr: false, dontMapReply: false,
+  const request = mapRequest({
+    smrInvoked: options.smrInvoked ?? false, notifyRequested: options.subscribe !== undefined,
     nonce: options.nonce ?? nonce(), sourceEid: ip(options.sourceEid), itrRlocs: [ip(options.itr)], records: [target],
     ...(options.subscribe ? { xtrId: options.subscribe.xtrId, siteId: new Uint8Array(8) } : {}),
-  };
-  return encode({
-    type: 'ecm', security: false, ddt: false,
-    inner: { version: destination.includes(':') ? 6 : 4, source: options.sourceEid, destination, sourcePort: options.port ?? 4342, destinationPort: 4342, ttl: 255 },
-    message: request,
   });
+  return encode(ecmAround(request, { source: options.sourceEid, destination, sourcePort: options.port ?? LISP_CONTROL_PORT, ttl: 255 }));
 }
 
 /** The Map-Notify-Ack an ETR sends for a Map-Notify it received (same nonce, signed). */
