@@ -4,10 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LIVMAP_BIN, livmap, type CliRun } from '../helpers/cli.js';
+import { CHILD_ENV, LIVMAP_BIN, livmap, type CliRun } from '../helpers/cli.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/udp.js';
 
-const CHILD_ENV = { ...process.env, NODE_OPTIONS: '' };
 
 export interface ServeProcess {
   readonly child: ChildProcess;

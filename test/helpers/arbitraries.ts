@@ -89,16 +89,21 @@ export const arbEidPrefix: fc.Arbitrary<EidPrefix> = fc
   )
   .map(([iid, [address, length], iidMaskLen]) => (iid !== 0 && iidMaskLen !== undefined ? { iid, address, length, iidMaskLen } : { iid, address, length }));
 
-export const arbLocator: fc.Arbitrary<Locator> = rec({
-  priority: u8,
-  weight: u8,
-  mPriority: u8,
-  mWeight: u8,
-  local: fc.boolean(),
-  probed: fc.boolean(),
-  reachable: fc.boolean(),
-  rloc: arbAddress,
-});
+/** Locators with every weight and flag free and the RLOC drawn from `rloc`. */
+export function arbLocatorWith(rloc: fc.Arbitrary<Address>): fc.Arbitrary<Locator> {
+  return rec({
+    priority: u8,
+    weight: u8,
+    mPriority: u8,
+    mWeight: u8,
+    local: fc.boolean(),
+    probed: fc.boolean(),
+    reachable: fc.boolean(),
+    rloc,
+  });
+}
+
+export const arbLocator: fc.Arbitrary<Locator> = arbLocatorWith(arbAddress);
 
 export const arbMappingRecord: fc.Arbitrary<MappingRecord> = rec({
   eid: arbEidPrefix,

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 export const LIVMAP_BIN = fileURLToPath(new URL('../../bin/livmap', import.meta.url));
 const ENTRY = fileURLToPath(new URL('../../dist/mapserver/cli/main.js', import.meta.url));
 
-// tap's TypeScript loader must not leak into the compiled CLI we spawn.
-const CHILD_ENV = { ...process.env, NODE_OPTIONS: '' };
+// tap's TypeScript loader must not leak into the compiled CLI, or any process, we spawn.
+export const CHILD_ENV = { ...process.env, NODE_OPTIONS: '' };
 
 export interface CliRun {
   readonly code: number | null;
@@ -16,10 +16,13 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-export function livmap(args: readonly string[], options: { readonly cwd?: string } = {}): Promise<CliRun> {
-  if (!existsSync(ENTRY)) throw new Error('dist/ is missing: run `npm run build` (npm test does it)');
+/** Runs `cmd` to its end (killed after `timeoutMs` if given) and collects what it printed. */
+export function runProcess(cmd: string, args: readonly string[], options: { readonly cwd?: string; readonly timeoutMs?: number } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LIVMAP_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: CHILD_ENV, ...(options.cwd ? { cwd: options.cwd } : {}) });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'], env: CHILD_ENV,
+      ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.timeoutMs !== undefined ? { timeout: options.timeoutMs } : {}),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -27,6 +30,11 @@ export function livmap(args: readonly string[], options: { readonly cwd?: string
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+export function livmap(args: readonly string[], options: { readonly cwd?: string } = {}): Promise<CliRun> {
+  if (!existsSync(ENTRY)) throw new Error('dist/ is missing: run `npm run build` (npm test does it)');
+  return runProcess(process.execPath, [LIVMAP_BIN, ...args], options);
 }
 
 /**

@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
-import { CHILD_ENV, realOorMissing } from './netns.js';
+import { CHILD_ENV } from './cli.js';
+import { realOorMissing } from './netns.js';
 import type { MoveResult } from '../../simulations/results.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -3,9 +3,7 @@
 // here is bounded by `timeout` and must be stopped by the caller's teardown.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-
-// tap's TypeScript loader must not leak into the processes we start.
-export const CHILD_ENV = { ...process.env, NODE_OPTIONS: '' };
+import { CHILD_ENV } from './cli.js';
 
 export const OOR_BIN = ['/usr/sbin/oor', '/usr/bin/oor', '/usr/local/sbin/oor'].find((p) => existsSync(p));
 

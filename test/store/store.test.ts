@@ -20,7 +20,7 @@ import { record as fixtureRecord, registration as fixtureRegistration } from '..
 import { deepStrictEqual } from 'node:assert';
 import { META_SCHEMA_KEY, SCHEMA_VERSION, Store, changeKey, mappingStoreKey, registrationStoreKey, siteStoreKey } from '../../mapserver/store/store.js';
 import { type BatchSink, StoreWriter } from '../../mapserver/store/writer.js';
-import { arbIpv4Text, arbIpv6Text, arbMacText, rec, u32, u8 } from '../helpers/arbitraries.js';
+import { arbIpv4Text, arbIpv6Text, arbLocatorWith, arbMacText, rec, u32, u8 } from '../helpers/arbitraries.js';
 
 // ---- arbitraries (local: every Address variant, nested LCAFs, optional fields) ----
 
@@ -54,16 +54,7 @@ const arbEid: fc.Arbitrary<EidPrefix> = fc.oneof(
   { weight: 1, arbitrary: rec<EidPrefix>({ iid: u32, address: arbAddress.filter((a) => a.afi !== 'ipv4' && a.afi !== 'ipv6' && a.afi !== 'mac'), length: u8 }) },
 );
 
-const arbLocator: fc.Arbitrary<Locator> = rec({
-  priority: u8,
-  weight: u8,
-  mPriority: u8,
-  mWeight: u8,
-  local: fc.boolean(),
-  probed: fc.boolean(),
-  reachable: fc.boolean(),
-  rloc: arbAddress,
-});
+const arbLocator: fc.Arbitrary<Locator> = arbLocatorWith(arbAddress);
 
 const arbMapping: fc.Arbitrary<MappingRecord> = rec({
   eid: arbEid,

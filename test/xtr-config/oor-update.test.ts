@@ -2,7 +2,6 @@
 // real OOR xTR (in a network namespace with its own /tmp) that registers with a real
 // `livmap serve`, observed through livmap's REST API.
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,8 +19,8 @@ import {
   replaceLocalDatabase,
   type OorLocalEid,
 } from '../../xtr-config/oor-api.js';
-import { LIVMAP_BIN, livmap } from '../helpers/cli.js';
-import { CHILD_ENV, apiGet, ciMustRun, daemon, oorPid, realOorMissing, sh, sleep, startOor, type Daemon } from '../helpers/netns.js';
+import { LIVMAP_BIN, livmap, runProcess } from '../helpers/cli.js';
+import { apiGet, ciMustRun, daemon, oorPid, realOorMissing, sh, sleep, startOor, type Daemon } from '../helpers/netns.js';
 import { GOLDEN_DIR } from './helpers.js';
 
 // ZeroMQ ipc:// paths must fit a unix socket address (~107 bytes): tap's testdir is too deep.
@@ -183,17 +182,6 @@ function xtrConf(vms: readonly string[]): string {
   ].join('\n');
 }
 
-function run(cmd: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: CHILD_ENV, timeout: 15_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -255,7 +243,7 @@ ip -n ${XTR} route add default via 10.99.0.2`);
   const socket = `/proc/${pid}/root/tmp/oor-ipc`;
   await until("OOR's API socket", 5000, async () => (existsSync(socket) ? true : undefined));
 
-  const oorUpdate = (conf: string) => run('nsenter', ['-t', String(pid), '-n', process.execPath, LIVMAP_BIN, 'oor-update', '--api', `ipc://${socket}`, '--conf', conf, '--json']);
+  const oorUpdate = (conf: string) => runProcess('nsenter', ['-t', String(pid), '-n', process.execPath, LIVMAP_BIN, 'oor-update', '--api', `ipc://${socket}`, '--conf', conf, '--json'], { timeoutMs: 15_000 });
   const latencies: number[] = [];
   const replies: number[] = [];
   const inVerb: number[] = [];
