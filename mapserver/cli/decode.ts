@@ -2,7 +2,7 @@
 // (UDP 4341) of a pcap or pcapng capture, like `tshark -V` but with livmap's own codec.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { verbArgs } from './args.js';
 import type { Verb } from './main.js';
 import { CaptureError, readCapture, type CaptureFrame } from '../pcap/read.js';
 import { decode, LispCodecError } from '../codec/index.js';
@@ -36,24 +36,15 @@ export const decodeVerb: Verb = {
 };
 
 async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean', default: false }, summary: { type: 'boolean', default: false }, key: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    process.stderr.write(`livmap decode: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = verbArgs('decode', USAGE, {
+    args,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false }, summary: { type: 'boolean', default: false }, key: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (typeof parsed === 'number') return parsed;
   if (parsed.positionals.length === 0) {
     process.stderr.write(`livmap decode: expected one or more capture files\n\n${USAGE}`);
     return 2;

@@ -2,11 +2,11 @@
 // xTR per site, the VMs and a correspondent host) from the same spec as `livmap xtr-config`.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildGns3Project, gns3ProjectZip } from '../../xtr-config/gns3.js';
 import { buildLab } from '../../xtr-config/lab.js';
 import { SpecError } from '../../xtr-config/spec.js';
 import { writeAtomically, type OutputFile } from '../../xtr-config/write.js';
+import { verbArgs } from './args.js';
 import type { Verb } from './main.js';
 
 const HELP = `usage: livmap gns3 --spec FILE --out DIR [--zip FILE.gns3project] [--name NAME]
@@ -33,29 +33,21 @@ an OOR config per place each VM may run (/etc/oor/<vm>-at-<site>.conf) for
 export const gns3Verb: Verb = {
   summary: 'write a GNS3 2.2 project of the migration lab from a scenario spec',
   async run(args) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: {
-          spec: { type: 'string' },
-          out: { type: 'string' },
-          zip: { type: 'string' },
-          name: { type: 'string', default: 'livmap-scenario3' },
-          transit: { type: 'string' },
-          'image-prefix': { type: 'string', default: 'livmap/' },
-          help: { type: 'boolean', short: 'h' },
-        },
-        strict: true,
-      }));
-    } catch (err) {
-      process.stderr.write(`livmap gns3: ${(err as Error).message}\n\n${HELP}`);
-      return 2;
-    }
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
+    const parsed = verbArgs('gns3', HELP, {
+      args,
+      options: {
+        spec: { type: 'string' },
+        out: { type: 'string' },
+        zip: { type: 'string' },
+        name: { type: 'string', default: 'livmap-scenario3' },
+        transit: { type: 'string' },
+        'image-prefix': { type: 'string', default: 'livmap/' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    });
+    if (typeof parsed === 'number') return parsed;
+    const { values } = parsed;
     if (!values.spec || !values.out) {
       process.stderr.write(`livmap gns3: --spec FILE and --out DIR are required\n\n${HELP}`);
       return 2;

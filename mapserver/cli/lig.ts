@@ -2,7 +2,6 @@
 // lig tool, and prints the mapping with the round-trip time.
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { encode } from '../codec/index.js';
 import { exchange } from './exchange.js';
 import { canonicalIp } from '../codec/ip.js';
@@ -11,6 +10,7 @@ import type { Address, MapReply } from '../codec/types.js';
 import { ecmAround, mapRequest } from '../codec/build.js';
 import { FAMILY_BITS, PrefixError, formatEidPrefix, parseEidPrefix, requireFamily } from '../codec/prefix.js';
 import { actionName, formatAddress } from './format.js';
+import { verbArgs } from './args.js';
 import type { Verb } from './main.js';
 
 const HELP = `usage: livmap lig EID [--mr HOST[:PORT]] [--iid N] [--source-eid IP] [--timeout MS] [--count N]
@@ -126,24 +126,15 @@ export function formatLig(eidText: string, result: LigResult): string {
 export const ligVerb: Verb = {
   summary: 'ask a Map-Resolver for an EID (like lig)',
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args, allowPositionals: true, strict: true,
-        options: {
-          mr: { type: 'string', default: '127.0.0.1:4342' }, iid: { type: 'string', default: '0' }, 'source-eid': { type: 'string' },
-          timeout: { type: 'string', default: '2000' }, count: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' },
-        },
-      });
-    } catch (err) {
-      process.stderr.write(`livmap lig: ${(err as Error).message}\n\n${HELP}`);
-      return 2;
-    }
+    const parsed = verbArgs('lig', HELP, {
+      args, allowPositionals: true, strict: true,
+      options: {
+        mr: { type: 'string', default: '127.0.0.1:4342' }, iid: { type: 'string', default: '0' }, 'source-eid': { type: 'string' },
+        timeout: { type: 'string', default: '2000' }, count: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (typeof parsed === 'number') return parsed;
     const { values, positionals } = parsed;
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
     const [eid] = positionals;
     const iid = Number(values.iid);
     const timeoutMs = Number(values.timeout);

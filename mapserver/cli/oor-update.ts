@@ -4,10 +4,10 @@
 // about 2 s). The wire format lives in xtr-config/oor-api.ts.
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 import { checkOorXtrFile } from '../../xtr-config/oor-conf-reader.js';
 import { OOR_API_ENDPOINT, OorApiError, localEidsFromConf, replaceLocalDatabase, type OorLocalEid, type OorLocator } from '../../xtr-config/oor-api.js';
 import { formatBareEidPrefix, parseEidPrefix } from '../codec/prefix.js';
+import { verbArgs } from './args.js';
 import type { Verb } from './main.js';
 
 const HELP = `usage: livmap oor-update --conf FILE [options]
@@ -90,32 +90,24 @@ export const oorUpdateVerb: Verb = {
   async run(args) {
     const started = performance.now();
     const startedAt = Date.now();
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        strict: true,
-        options: {
-          conf: { type: 'string' },
-          eid: { type: 'string', multiple: true },
-          rloc: { type: 'string', multiple: true },
-          ttl: { type: 'string' },
-          iid: { type: 'string', default: '0' },
-          api: { type: 'string', default: OOR_API_ENDPOINT },
-          nudge: { type: 'string', default: '127.0.0.1:4342' },
-          timeout: { type: 'string', default: '5000' },
-          json: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      }));
-    } catch (err) {
-      process.stderr.write(`livmap oor-update: ${(err as Error).message}\n\n${HELP}`);
-      return 2;
-    }
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
+    const parsed = verbArgs('oor-update', HELP, {
+      args,
+      strict: true,
+      options: {
+        conf: { type: 'string' },
+        eid: { type: 'string', multiple: true },
+        rloc: { type: 'string', multiple: true },
+        ttl: { type: 'string' },
+        iid: { type: 'string', default: '0' },
+        api: { type: 'string', default: OOR_API_ENDPOINT },
+        nudge: { type: 'string', default: '127.0.0.1:4342' },
+        timeout: { type: 'string', default: '5000' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (typeof parsed === 'number') return parsed;
+    const { values } = parsed;
     const usage = (problem: string): number => {
       process.stderr.write(`livmap oor-update: ${problem}\n\n${HELP}`);
       return 2;

@@ -1,9 +1,10 @@
 // Operator verbs over a running livmap's REST API: sites, registrations, lookup, move, clear,
 // events. Tables for people, --json for scripts, exit codes from api-client.ts.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { canonicalIp } from '../codec/ip.js';
 import { parseEidPrefix, PrefixError } from '../codec/prefix.js';
 import { API_OPTIONS, API_OPTIONS_HELP, CliError, EXIT, EXIT_CODES_HELP, apiRequest, apiTarget, statusError, table, unreachable, type ApiTarget } from './api-client.js';
+import { verbArgs } from './args.js';
 import type { Verb } from './main.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -20,18 +21,10 @@ function apiVerb(
   return {
     summary,
     async run(args) {
-      let parsed;
-      try {
-        parsed = parseArgs({ args, strict: true, allowPositionals: true, options: { ...API_OPTIONS, ...options } });
-      } catch (err) {
-        process.stderr.write(`livmap ${name}: ${(err as Error).message}\n\n${fullHelp}`);
-        return EXIT.usage;
-      }
+      // verbArgs's exit statuses are EXIT.usage (2) and EXIT.ok (0).
+      const parsed = verbArgs(name, fullHelp, { args, strict: true, allowPositionals: true, options: { ...API_OPTIONS, ...options } });
+      if (typeof parsed === 'number') return parsed;
       const values = parsed.values as Values;
-      if (values.help) {
-        process.stdout.write(fullHelp);
-        return EXIT.ok;
-      }
       try {
         const target = apiTarget(values as Parameters<typeof apiTarget>[0]);
         return await body(target, values, parsed.positionals);

@@ -2,7 +2,6 @@
 // waits for the Map-Notify — to try a site's key and prefix without an xTR at hand.
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { signMessage, verifyMessage } from '../codec/index.js';
 import { exchange } from './exchange.js';
 import { canonicalIp } from '../codec/ip.js';
@@ -10,6 +9,7 @@ import { AUTH_ALG, type MapRegister } from '../codec/types.js';
 import { endpointString, resolveTarget } from './endpoint.js';
 import { formatEidPrefix, parseEidPrefix } from '../codec/prefix.js';
 import { formatAddress } from './format.js';
+import { verbArgs } from './args.js';
 import type { Verb } from './main.js';
 
 const HELP = `usage: livmap register --eid PREFIX --rloc IP --key SECRET [options]
@@ -35,25 +35,17 @@ Map-Notify, which it verifies with the same key.
 export const registerVerb: Verb = {
   summary: 'send a Map-Register like an ETR and wait for the Map-Notify',
   async run(args) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args, strict: true,
-        options: {
-          ms: { type: 'string', default: '127.0.0.1:4342' }, eid: { type: 'string' }, iid: { type: 'string', default: '0' },
-          rloc: { type: 'string', multiple: true }, key: { type: 'string' }, alg: { type: 'string', default: 'hmac-sha1' },
-          ttl: { type: 'string', default: '10' }, 'no-proxy': { type: 'boolean' }, timeout: { type: 'string', default: '2000' }, source: { type: 'string' },
-          help: { type: 'boolean', short: 'h' },
-        },
-      }));
-    } catch (err) {
-      process.stderr.write(`livmap register: ${(err as Error).message}\n\n${HELP}`);
-      return 2;
-    }
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
+    const parsed = verbArgs('register', HELP, {
+      args, strict: true,
+      options: {
+        ms: { type: 'string', default: '127.0.0.1:4342' }, eid: { type: 'string' }, iid: { type: 'string', default: '0' },
+        rloc: { type: 'string', multiple: true }, key: { type: 'string' }, alg: { type: 'string', default: 'hmac-sha1' },
+        ttl: { type: 'string', default: '10' }, 'no-proxy': { type: 'boolean' }, timeout: { type: 'string', default: '2000' }, source: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (typeof parsed === 'number') return parsed;
+    const { values } = parsed;
     const fail = (problem: string): number => {
       process.stderr.write(`livmap register: ${problem}\n\n${HELP}`);
       return 2;

@@ -1,13 +1,13 @@
 // `livmap serve`: runs the Map-Server / Map-Resolver until SIGTERM or SIGINT; SIGHUP re-reads the
 // config file's sites, keys and static mappings.
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { ConfigError } from '../json/convert.js';
 import { DEMO_CONFIG } from '../config/demo.js';
 import { loadConfigFile, parseListen, resolveConfig, type ServerConfig } from '../config/load.js';
 import { ListenError, endpointText, startService, type Service } from '../compose/service.js';
 import { LOG_FORMATS, createLogger, type LogFormat } from './log.js';
+import { verbArgs } from './args.js';
 import type { Verb } from './main.js';
 
 const HELP = `usage: livmap serve [--config FILE] [--listen ADDR:PORT]... [--api ADDR:PORT] [--data DIR]
@@ -59,25 +59,17 @@ export function applyOverrides(config: ServerConfig, o: Overrides): ServerConfig
 export const serveVerb: Verb = {
   summary: 'run the Map-Server / Map-Resolver',
   async run(args) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: {
-          config: { type: 'string' }, listen: { type: 'string', multiple: true }, api: { type: 'string' }, data: { type: 'string' }, workers: { type: 'string' },
-          'log-level': { type: 'string', default: 'info' }, 'log-format': { type: 'string', default: 'auto' },
-          help: { type: 'boolean', short: 'h' },
-        },
-        strict: true,
-      }));
-    } catch (err) {
-      process.stderr.write(`livmap serve: ${(err as Error).message}\n\n${HELP}`);
-      return 2;
-    }
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
+    const parsed = verbArgs('serve', HELP, {
+      args,
+      options: {
+        config: { type: 'string' }, listen: { type: 'string', multiple: true }, api: { type: 'string' }, data: { type: 'string' }, workers: { type: 'string' },
+        'log-level': { type: 'string', default: 'info' }, 'log-format': { type: 'string', default: 'auto' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    });
+    if (typeof parsed === 'number') return parsed;
+    const { values } = parsed;
     const format = values['log-format'] as LogFormat;
     if (!LOG_FORMATS.includes(format)) {
       process.stderr.write(`livmap serve: --log-format must be one of ${LOG_FORMATS.join(', ')}, not '${format}'\n`);

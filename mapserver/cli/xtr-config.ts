@@ -2,11 +2,11 @@
 // and `--check` of existing OOR files against OOR 1.3's option table.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { generate } from '../../xtr-config/generate.js';
 import { checkOorXtrFile } from '../../xtr-config/oor-conf-reader.js';
 import { SpecError, resolveSpec } from '../../xtr-config/spec.js';
 import { writeAtomically, type OutputFile } from '../../xtr-config/write.js';
+import { verbArgs } from './args.js';
 import type { Verb } from './main.js';
 
 const HELP = `usage: livmap xtr-config --spec FILE --out DIR [--livmap-config FILE]
@@ -60,29 +60,20 @@ async function check(files: readonly string[]): Promise<number> {
 export const xtrConfigVerb: Verb = {
   summary: 'write OOR xTR config files (and the livmap config) from a scenario spec',
   async run(args) {
-    let values;
-    let positionals: string[];
-    try {
-      ({ values, positionals } = parseArgs({
-        args,
-        options: {
-          spec: { type: 'string' },
-          out: { type: 'string' },
-          'livmap-config': { type: 'string' },
-          check: { type: 'boolean' },
-          help: { type: 'boolean', short: 'h' },
-        },
-        allowPositionals: true,
-        strict: true,
-      }));
-    } catch (err) {
-      process.stderr.write(`livmap xtr-config: ${(err as Error).message}\n\n${HELP}`);
-      return 2;
-    }
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
+    const parsed = verbArgs('xtr-config', HELP, {
+      args,
+      options: {
+        spec: { type: 'string' },
+        out: { type: 'string' },
+        'livmap-config': { type: 'string' },
+        check: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (typeof parsed === 'number') return parsed;
+    const { values, positionals } = parsed;
     if (values.check) {
       if (positionals.length === 0 || values.spec || values.out || values['livmap-config']) {
         process.stderr.write(`livmap xtr-config: --check takes only OOR config files\n\n${HELP}`);
