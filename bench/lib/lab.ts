@@ -16,7 +16,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from './loadgen.js';
+import { outputOf, repoRoot } from './loadgen.js';
 
 export const LAB_PREFIX = '198.18.0';
 export const LAB = {
@@ -178,16 +178,9 @@ export function createLab(lifetimeSeconds: number, oorBinary = '/usr/sbin/oor'):
       delete env['NODE_OPTIONS'];
       const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
       children.push(child);
-      let out = '';
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-      child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-      const code = await new Promise<number | null>((resolve, reject) => {
-        child.on('error', reject);
-        child.on('close', resolve);
-      });
-      if (code !== 0) throw new Error(`probe of ${target}: ${err.trim() || `exit ${code}`}`);
-      return Buffer.from((JSON.parse(out) as { replyHex: string }).replyHex, 'hex');
+      const { code, stdout, stderr } = await outputOf(child);
+      if (code !== 0) throw new Error(`probe of ${target}: ${stderr.trim() || `exit ${code}`}`);
+      return Buffer.from((JSON.parse(stdout) as { replyHex: string }).replyHex, 'hex');
     },
     oorLog: () => oorLog,
     close,

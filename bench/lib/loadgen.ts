@@ -1,8 +1,9 @@
 // Builds and runs the load generator (bench/loadgen.c), with a Node fallback when there is no C
 // compiler. Both take the same options and return the same result.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { runNodeLoadgen } from './loadgen-node.js';
 
@@ -126,6 +127,13 @@ export async function runLoad(binary: string | undefined, options: LoadOptions, 
   }
   const command = netns === undefined ? [binary] : ['ip', 'netns', 'exec', netns, binary];
   const child = spawn(command[0]!, [...command.slice(1), ...loadgenArgs(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { code, stdout, stderr } = await outputOf(child);
+  if (code !== 0) throw new Error(`loadgen exited with ${code}: ${stderr.trim()}`);
+  return JSON.parse(stdout) as LoadResult;
+}
+
+/** Waits for `child` (stdout and stderr piped) to end: its exit code and what it printed. */
+export async function outputOf(child: ChildProcessByStdio<null, Readable, Readable>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -134,8 +142,7 @@ export async function runLoad(binary: string | undefined, options: LoadOptions, 
     child.on('error', reject);
     child.on('close', resolve);
   });
-  if (code !== 0) throw new Error(`loadgen exited with ${code}: ${stderr.trim()}`);
-  return JSON.parse(stdout) as LoadResult;
+  return { code, stdout, stderr };
 }
 
 /** Requests/s of `run` as a multiple of `baseline`'s (0 when the baseline got no replies). */
