@@ -162,7 +162,25 @@ export async function startLivmap(o: LivmapOptions): Promise<Livmap> {
     if (lines.length > 2000) lines.splice(0, lines.length - 2000);
   });
   const answeredAt = o.lab === undefined ? await firstReply(o.port, o.probeEid, o.readyTimeoutMs ?? 120_000, spawned) : await labReady(o.lab, o.readyTimeoutMs ?? 120_000, spawned);
+  // serve answers UDP before its API listens: a part that drives the API waits for it too
+  // (readyMs stays the first Map-Reply, the cold-start figure).
+  if (o.apiPort !== undefined && o.lab === undefined) await apiReady(o.apiPort, o.readyTimeoutMs ?? 120_000, spawned);
   return { ...spawned, port: o.port, readyMs: Number(answeredAt - spawned.spawnedAt) / 1e6, logLines: () => [...lines] };
+}
+
+/** Polls GET /healthz until the API answers. */
+async function apiReady(port: number, timeoutMs: number, spawned: Spawned): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (spawned.child.exitCode !== null || spawned.child.signalCode !== null) throw new Error(`livmap exited before its API listened: ${spawned.stderr()}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) })).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`livmap's API did not answer on 127.0.0.1:${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function labReady(lab: NonNullable<LivmapOptions['lab']>, timeoutMs: number, spawned: Spawned): Promise<bigint> {
