@@ -2,7 +2,7 @@
 // the site's own configured prefixes (e.g. cloud's 192.168.20.0/24): a VM's /32 that another
 // site's xTR filed under that site's prefix (the VM runs elsewhere) does not make it one of them.
 import type { Locator } from '../codec/types.js';
-import { containsPrefix } from '../codec/prefix.js';
+import { containsPrefix, samePrefix } from '../codec/prefix.js';
 import { formatAddress } from '../codec/text.js';
 import type { Binding, MappingDatabase } from '../db/database.js';
 import type { Registration, Site, StateChange } from '../db/model.js';
@@ -33,13 +33,15 @@ export function siteHolding(db: MappingDatabase, binding: Binding | undefined, n
 /**
  * The deletions of `siteName`'s live registrations that the site no longer authorises once it
  * becomes `site`: all of them when the site is gone (`undefined`), else those none of its
- * prefixes contain. Used by PUT/DELETE /sites and by a config reload, which must agree.
+ * prefixes would accept now (the prefix itself, or inside one that accepts more-specifics, as
+ * the Map-Server checks a Map-Register). Used by PUT/DELETE /sites and by a config reload.
  */
 export function uncoveredRegistrations(registrations: Iterable<Registration>, siteName: string, site: Site | undefined): StateChange[] {
   const deletions: StateChange[] = [];
   for (const reg of registrations) {
     if (reg.site !== siteName) continue;
-    if (site && site.prefixes.some((p) => containsPrefix(p.eid, reg.record.eid))) continue;
+    const eid = reg.record.eid;
+    if (site && site.prefixes.some((p) => samePrefix(p.eid, eid) || (p.acceptMoreSpecifics && containsPrefix(p.eid, eid)))) continue;
     deletions.push({ kind: 'delete-registration', eid: reg.record.eid, etrId: reg.etrId });
   }
   return deletions;

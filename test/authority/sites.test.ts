@@ -28,3 +28,9 @@ t.test('a prefix in another instance does not cover', async (t) => {
   const otherIid: Site = { ...narrowed, prefixes: [{ eid: parseEidPrefix('10.16.10.0/24', 7), acceptMoreSpecifics: true }] };
   t.equal(uncoveredRegistrations([inside], 'local', otherIid).length, 1);
 });
+
+t.test('a prefix that stops accepting more-specifics drops them and keeps its own registration', async (t) => {
+  const strict: Site = { ...narrowed, prefixes: [{ eid: parseEidPrefix('10.16.10.0/24'), acceptMoreSpecifics: false }] };
+  const whole = registration('local', '127.0.0.4', record('10.16.10.0/24', ['127.0.0.4']), 0);
+  t.same(uncoveredRegistrations([inside, whole], 'local', strict), [{ kind: 'delete-registration', eid: inside.record.eid, etrId: inside.etrId }]);
+});
