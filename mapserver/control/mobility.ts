@@ -14,6 +14,7 @@ import type { Binding, MappingDatabase } from '../db/database.js';
 import type { Endpoint, Site, StateChange } from '../db/model.js';
 import { FAMILY_BITS, containsPrefix, prefixKey, prefixesOverlap } from '../codec/prefix.js';
 import { singleRecordVariants } from '../codec/map-request.js';
+import { mapRequest } from '../codec/build.js';
 import { sameAddress } from '../codec/address.js';
 import { answerRecord } from './map-resolver.js';
 import { LISP_CONTROL_PORT } from '../codec/ports.js';
@@ -61,16 +62,9 @@ function ownEid(source: Address): EidPrefix | undefined {
   return { iid, address, length: FAMILY_BITS[address.afi] };
 }
 
-/** Everything of an SMR but its record (the ITR's own EID). */
+/** Everything of an SMR but its record (the ITR's own EID, set per ITR by singleRecordVariants). */
 function smrBase(changed: EidPrefix, advertise: Address, nonce: bigint): Omit<MapRequest, 'records'> {
-  return {
-    type: 'map-request',
-    authoritative: false, mapDataPresent: false, probe: false, smr: true, pitr: false, smrInvoked: false,
-    notifyRequested: false, localXtr: false, dontMapReply: false,
-    nonce,
-    sourceEid: eidAddress(changed),
-    itrRlocs: [advertise],
-  };
+  return mapRequest({ smr: true, nonce, sourceEid: eidAddress(changed), itrRlocs: [advertise], records: [] });
 }
 
 /**
