@@ -6,7 +6,8 @@
 // Map-Registers of one ETR that arrive less than BURST_QUIET_MS apart form a burst, and when a
 // burst is complete, every live registration of that ETR it did not refresh has been left.
 // A burst completes when the ETR's next authenticated Map-Register arrives after the quiet gap,
-// or when the server's sweep finds it quiet (whichever comes first).
+// or lists again a prefix the burst already listed, or when the server's sweep finds it quiet
+// (whichever comes first).
 //
 // Edge cases (README, "Who holds an EID"):
 //  - one lost Map-Register marks its prefix left until the ETR's next burst (≤ 60 s, or the 3 s
@@ -63,18 +64,21 @@ export class BurstTracker {
 
   /**
    * The burst a Map-Register from `etrId` at `now` would belong to, recording nothing: the
-   * handler decides with it before the register is known to be authentic.
+   * handler decides with it before the register is known to be authentic. `listedAgain`: the
+   * register lists a prefix the ETR's open burst already listed. An ETR lists each mapping once
+   * per burst (OOR: one Map-Register per mapping), so that register starts the next burst
+   * however soon it follows (a second database change right after the first).
    */
-  peek(etrId: string, now: number): BurstArrival {
+  peek(etrId: string, now: number, listedAgain = false): BurstArrival {
     const etr = this.etrs.get(etrId);
     if (!etr) return { seq: this.lastSeq + 1 };
-    if (now - etr.lastAt < this.quietMs) return { seq: etr.seq };
+    if (now - etr.lastAt < this.quietMs && !listedAgain) return { seq: etr.seq };
     return etr.complete ? { seq: this.lastSeq + 1 } : { seq: this.lastSeq + 1, completed: etr.seq, completedMaybeRetry: etr.retry };
   }
 
   /** Records an authenticated Map-Register of `etrId` at `now`; returns what `peek` said. */
-  arrive(etrId: string, now: number): BurstArrival {
-    const arrival = this.peek(etrId, now);
+  arrive(etrId: string, now: number, listedAgain = false): BurstArrival {
+    const arrival = this.peek(etrId, now, listedAgain);
     const etr = this.etrs.get(etrId);
     if (arrival.seq > this.lastSeq) this.lastSeq = arrival.seq;
     if (!etr) {
@@ -90,6 +94,12 @@ export class BurstTracker {
       etr.complete = false;
     }
     return arrival;
+  }
+
+  /** The sequence number of `etrId`'s burst that is still open at `now`, if any. */
+  openBurst(etrId: string, now: number): number | undefined {
+    const etr = this.etrs.get(etrId);
+    return etr && !etr.complete && now - etr.lastAt < this.quietMs ? etr.seq : undefined;
   }
 
   /** Whether some burst is not complete yet (the server checks again after the quiet gap). */

@@ -41,10 +41,12 @@ export class Registrar {
    */
   register(message: MapRegister, bytes: Uint8Array, from: Endpoint, now: number): HandlerResult {
     const etrId = etrIdOf(message, from);
-    const burst = this.bursts.peek(etrId, now);
+    const open = this.bursts.openBurst(etrId, now);
+    const listedAgain = open !== undefined && message.records.some((r) => this.db.registered(r.eid)?.byEtr.get(etrId)?.burst === open);
+    const burst = this.bursts.peek(etrId, now, listedAgain);
     const result = handleMapRegister(this.db, this.options, message, bytes, from, now, { burst, isReplay: (nonce) => this.replay.isReplay(nonce, now) });
     if (!result.accepted) return result;
-    this.bursts.arrive(etrId, now);
+    this.bursts.arrive(etrId, now, listedAgain);
     this.scheduleBurstCheck();
     if (message.nonce !== 0n) this.replay.remember(message.nonce, now);
     if (burst.completed === undefined) return result;

@@ -47,3 +47,12 @@ t.test("a burst that starts when OOR's retry would (2–3 s after the last) is f
   const late = bursts.arrive('rloc:a', T0 + 20_000 + 1_000 + OOR_RETRY_WINDOW_MS.to + 1);
   t.equal(late.completedMaybeRetry, false, `a burst 1 s after the last is no retry (${early.seq})`);
 });
+
+t.test('a register that lists a prefix again starts the next burst within the quiet gap', async (t) => {
+  const bursts = new BurstTracker();
+  const first = bursts.arrive('rloc:a', T0);
+  t.equal(bursts.openBurst('rloc:a', T0 + 100), first.seq, 'open within the quiet gap');
+  const next = bursts.arrive('rloc:a', T0 + 100, true);
+  t.same(next, { seq: first.seq + 1, completed: first.seq, completedMaybeRetry: false }, 'completes the first burst at once');
+  t.equal(bursts.openBurst('rloc:a', T0 + 100 + BURST_QUIET_MS), undefined, 'closed once quiet');
+});

@@ -282,3 +282,22 @@ t.test('a clean stop right after a burst keeps what the burst left', async (t) =
   t.ok(confirmed.includes(VM.eid), 'the returning xTR is confirmed at once');
   t.equal(lab.holder(), lab.local.rloc, 'and holds the VM before the cloud says anything');
 });
+
+t.test("two database changes of one xTR 100 ms apart: the second burst's omission is seen", async (t) => {
+  const lab = await Lab.start(t, '127.0.51');
+  await lab.burst(lab.local);
+  await lab.burst(lab.cloud);
+  lab.settle();
+  // The VM arrives at the cloud and leaves it again 100 ms later (within the 250 ms quiet gap):
+  // the cloud xTR's second burst lists its site prefix again, so it is a burst of its own.
+  lab.clock += 1_000;
+  lab.cloud.mappings = [...lab.cloud.mappings, VM];
+  await lab.burst(lab.cloud);
+  t.equal(lab.holder(), lab.cloud.rloc, 'the cloud claimed the VM');
+  lab.clock += 100;
+  lab.cloud.mappings = lab.cloud.mappings.filter((m) => m.eid !== VM.eid);
+  await lab.burst(lab.cloud);
+  lab.settle();
+  t.equal(lab.server.db.registered(parseEidPrefix(VM.eid))?.byEtr.get(`rloc:${lab.cloud.rloc}`)?.left, true, 'the cloud xTR left the VM');
+  t.equal(lab.holder(), lab.local.rloc, 'and the VM is answered at the local site again');
+});
