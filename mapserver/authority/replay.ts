@@ -107,41 +107,59 @@ function low(nonce: bigint): number {
   return Number(BigInt.asUintN(32, nonce));
 }
 
-/** Slots a fresh table starts with (grows by doubling; 16 bytes each). */
-const MIN_SLOTS = 1 << 12;
+/** Shards of the nonce table: growing one re-hashes 1/512 of the nonces (a Map of 2M nonces paused ~300 ms to grow). */
+const SHARD_BITS = 9;
+/** Slots a shard starts with (it grows by doubling; 16 bytes each): 512 KB for an empty table. */
+const MIN_SLOTS = 64;
+
+/** Every nonce accepted within the window, with its bucket start; a shard per top 9 bits of the nonce's hash. */
+class NonceTable {
+  private readonly shards = Array.from({ length: 1 << SHARD_BITS }, () => new NonceShard());
+
+  /** Whether the nonce is in a bucket started after `oldest`. */
+  has(hi: number, lo: number, oldest: number): boolean {
+    const h = slotOf(hi, lo);
+    return this.shards[h >>> (32 - SHARD_BITS)]!.has(h, hi, lo, oldest);
+  }
+
+  /** Records the nonce in `bucket`; slots of nonces in buckets up to `oldest` may be reused. */
+  put(hi: number, lo: number, bucket: number, oldest: number): void {
+    const h = slotOf(hi, lo);
+    this.shards[h >>> (32 - SHARD_BITS)]!.put(h, hi, lo, bucket, oldest);
+  }
+}
 
 /**
  * Open addressing with linear probing over one ArrayBuffer: per slot the nonce's two 32-bit
  * halves and its bucket start (a float64: NaN marks a slot never used). A slot whose bucket is
  * out of the window is dead: lookups probe past it, inserts reuse it. So slots are never
- * deleted; the table is rebuilt (live slots only) when used slots pass 3/4 of it.
+ * deleted; the shard is rebuilt (live slots only) when used slots pass 3/4 of it.
  */
-class NonceTable {
+class NonceShard {
   private words = new Uint32Array(0);
   private at = new Float64Array(0);
   private mask = -1;
-  /** Slots ever filled since the last rebuild (live or dead). */
+  /** Slots filled since the last rebuild (live or dead). */
   private used = 0;
 
   constructor() {
     this.allocate(MIN_SLOTS);
   }
 
-  /** Whether the nonce is in a bucket started after `oldest` (a live slot). */
-  has(hi: number, lo: number, oldest: number): boolean {
+  has(h: number, hi: number, lo: number, oldest: number): boolean {
     const { words, at, mask } = this;
-    for (let i = slotOf(hi, lo) & mask; ; i = (i + 1) & mask) {
+    for (let i = h & mask; ; i = (i + 1) & mask) {
       const bucket = at[2 * i + 1]!;
       if (bucket !== bucket) return false;
       if (words[4 * i] === hi && words[4 * i + 1] === lo && bucket > oldest) return true;
     }
   }
 
-  /** Records the nonce in `bucket` (over its own slot, else over the first dead one, else a new one). */
-  put(hi: number, lo: number, bucket: number, oldest: number): void {
+  /** Over the nonce's own slot, else over the first dead one on its path, else a new one. */
+  put(h: number, hi: number, lo: number, bucket: number, oldest: number): void {
     const { words, at, mask } = this;
     let free = -1;
-    let i = slotOf(hi, lo) & mask;
+    let i = h & mask;
     for (; ; i = (i + 1) & mask) {
       const b = at[2 * i + 1]!;
       if (b !== b) break;
@@ -161,7 +179,7 @@ class NonceTable {
     if (this.used * 4 > (mask + 1) * 3) this.rebuild(oldest);
   }
 
-  /** Re-hashes the live slots into a table where they fill at most a third. */
+  /** Re-hashes the live slots into a shard they fill at most a third of. */
   private rebuild(oldest: number): void {
     const { words, at, mask } = this;
     let live = 0;
@@ -169,9 +187,19 @@ class NonceTable {
     let slots = MIN_SLOTS;
     while (slots < live * 3) slots *= 2;
     this.allocate(slots);
+    this.used = live;
+    const next = this.mask;
     for (let i = 0; i <= mask; i++) {
-      const b = at[2 * i + 1]!;
-      if (b > oldest) this.put(words[4 * i]!, words[4 * i + 1]!, b, oldest);
+      const bucket = at[2 * i + 1]!;
+      if (!(bucket > oldest)) continue;
+      const hi = words[4 * i]!;
+      const lo = words[4 * i + 1]!;
+      // A fresh shard has no dead slot and no duplicate: the first never-used slot is the one.
+      let j = slotOf(hi, lo) & next;
+      while (this.at[2 * j + 1] === this.at[2 * j + 1]) j = (j + 1) & next;
+      this.words[4 * j] = hi;
+      this.words[4 * j + 1] = lo;
+      this.at[2 * j + 1] = bucket;
     }
   }
 
@@ -184,12 +212,12 @@ class NonceTable {
   }
 }
 
-/** murmur3's 32-bit finalizer over both halves: bench and test nonces are sequential. */
+/** murmur3's 32-bit finalizer over both halves (bench and test nonces are sequential); unsigned. */
 function slotOf(hi: number, lo: number): number {
   let h = Math.imul(hi, 0x9e3779b1) ^ lo;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
+  return (h ^ (h >>> 16)) >>> 0;
 }
