@@ -271,14 +271,7 @@ export class LispServer {
     // an earlier commit is still in flight: it may hold the very registration this refreshes,
     // and a Map-Notify promises that registration is stored. Waiting on that commit also keeps
     // the answers in order.
-    if (toStore.length === 0 && moved.length === 0) {
-      // TEMP (measurement only): a quiet refresh waits only for an in-flight write of its own key.
-      let wait: Promise<void> | undefined;
-      for (const change of changes) {
-        if (change.kind === 'put-registration') wait = this.writingKeys.get(`${prefixKey(change.registration.record.eid)}|${change.registration.etrId}`) ?? wait;
-      }
-      return { durable: wait, moves: NO_MOVES };
-    }
+    if (toStore.length === 0 && moved.length === 0) return { durable: this.inFlight, moves: NO_MOVES };
     // SMRs go out first, then the change is written: they promise nothing about storage (an ITR
     // asks again and gets what is answered then; should the write fail, the ETRs, unanswered,
     // register again), and encoding and writing cost a move 0.6–2 ms. Map-Notifies that
@@ -295,15 +288,8 @@ export class LispServer {
     const written = toStore.length ? this.persist(toStore) : Promise.resolve();
     const done = replicated ? Promise.all([written, replicated]).then(() => undefined) : written;
     this.inFlight = done;
-    const keys: string[] = [];
-    for (const change of toStore) {
-      if (change.kind === 'put-registration') keys.push(`${prefixKey(change.registration.record.eid)}|${change.registration.etrId}`);
-      else if (change.kind === 'delete-registration') keys.push(`${prefixKey(change.eid)}|${change.etrId}`);
-    }
-    for (const key of keys) this.writingKeys.set(key, done);
     const settle = (): void => {
       if (this.inFlight === done) this.inFlight = undefined;
-      for (const key of keys) if (this.writingKeys.get(key) === done) this.writingKeys.delete(key);
     };
     done.then(settle, settle);
     return { durable: done, moves };
@@ -311,8 +297,6 @@ export class LispServer {
 
   /** The latest commit not yet durable (commits are written in order: it is durable last). */
   private inFlight: Promise<void> | undefined;
-  /** TEMP: registration key -> the commit writing it. */
-  private readonly writingKeys = new Map<string, Promise<void>>();
 
   /** Resolves once every change handled so far is durable and its answers are sent. */
   async settled(): Promise<void> {
