@@ -101,13 +101,22 @@ export class ReplayWindow {
 
 /** Shards of the nonce table: growing one re-hashes 1/512 of the nonces (a Map of 2M nonces paused ~300 ms to grow). */
 const SHARD_BITS = 9;
-/** Slots a shard starts with (it grows by doubling; 16 bytes each): 512 KB for an empty table. */
+/** Slots a shard starts with (it grows by doubling; 24 bytes each): 768 KB for an empty table. */
 const MIN_SLOTS = 64;
+/** A slot: the nonce's high and low 32 bits and its bucket start, as float64s (all exact); NaN bucket: never used. */
+const STRIDE = 3;
 
-/** Every nonce accepted within the window, with its bucket start; a shard per top 9 bits of the nonce's hash. */
+/**
+ * Every nonce accepted within the window, with its bucket start. Each shard (by the top 9 bits of
+ * the nonce's hash) is one Float64Array, open addressing with linear probing: nothing on the way
+ * to a slot but the array, so a probe under load costs one or two cache misses. A slot whose
+ * bucket is out of the window is dead: lookups probe past it, inserts reuse it. So slots are
+ * never deleted; a shard is rebuilt (live slots only) when its used slots pass 3/4 of it.
+ */
 class NonceTable {
-  private readonly shards = Array.from({ length: 1 << SHARD_BITS }, () => new NonceShard());
-
+  private readonly shards = Array.from({ length: 1 << SHARD_BITS }, () => emptyShard(MIN_SLOTS));
+  /** Slots of each shard filled since its last rebuild (live or dead). */
+  private readonly used = new Int32Array(1 << SHARD_BITS);
   /** Where a nonce is split into its 32-bit halves: BigInt shifts and masks allocate, this does not. */
   private readonly halves = new DataView(new ArrayBuffer(8));
 
@@ -117,100 +126,76 @@ class NonceTable {
     const hi = this.halves.getUint32(0);
     const lo = this.halves.getUint32(4);
     const h = slotOf(hi, lo);
-    return this.shards[h >>> (32 - SHARD_BITS)]!.has(h, hi, lo, oldest);
+    const slots = this.shards[h >>> (32 - SHARD_BITS)]!;
+    const mask = slots.length / STRIDE - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const o = i * STRIDE;
+      const bucket = slots[o + 2]!;
+      if (bucket !== bucket) return false;
+      if (slots[o] === hi && slots[o + 1] === lo && bucket > oldest) return true;
+    }
   }
 
-  /** Records the nonce in `bucket`; slots of nonces in buckets up to `oldest` may be reused. */
+  /** Records the nonce in `bucket`: over its own slot, else the first dead one on its path, else a new one. */
   put(nonce: bigint, bucket: number, oldest: number): void {
     this.halves.setBigUint64(0, nonce);
     const hi = this.halves.getUint32(0);
     const lo = this.halves.getUint32(4);
     const h = slotOf(hi, lo);
-    this.shards[h >>> (32 - SHARD_BITS)]!.put(h, hi, lo, bucket, oldest);
-  }
-}
-
-/**
- * Open addressing with linear probing over one ArrayBuffer: per slot the nonce's two 32-bit
- * halves and its bucket start (a float64: NaN marks a slot never used). A slot whose bucket is
- * out of the window is dead: lookups probe past it, inserts reuse it. So slots are never
- * deleted; the shard is rebuilt (live slots only) when used slots pass 3/4 of it.
- */
-class NonceShard {
-  private words = new Uint32Array(0);
-  private at = new Float64Array(0);
-  private mask = -1;
-  /** Slots filled since the last rebuild (live or dead). */
-  private used = 0;
-
-  constructor() {
-    this.allocate(MIN_SLOTS);
-  }
-
-  has(h: number, hi: number, lo: number, oldest: number): boolean {
-    const { words, at, mask } = this;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const bucket = at[2 * i + 1]!;
-      if (bucket !== bucket) return false;
-      if (words[4 * i] === hi && words[4 * i + 1] === lo && bucket > oldest) return true;
-    }
-  }
-
-  /** Over the nonce's own slot, else over the first dead one on its path, else a new one. */
-  put(h: number, hi: number, lo: number, bucket: number, oldest: number): void {
-    const { words, at, mask } = this;
+    const shard = h >>> (32 - SHARD_BITS);
+    const slots = this.shards[shard]!;
+    const mask = slots.length / STRIDE - 1;
     let free = -1;
     let i = h & mask;
     for (; ; i = (i + 1) & mask) {
-      const b = at[2 * i + 1]!;
+      const o = i * STRIDE;
+      const b = slots[o + 2]!;
       if (b !== b) break;
-      if (words[4 * i] === hi && words[4 * i + 1] === lo) {
-        at[2 * i + 1] = bucket;
+      if (slots[o] === hi && slots[o + 1] === lo) {
+        slots[o + 2] = bucket;
         return;
       }
       if (free < 0 && b <= oldest) free = i;
     }
     if (free < 0) {
       free = i;
-      this.used++;
+      this.used[shard]!++;
     }
-    words[4 * free] = hi;
-    words[4 * free + 1] = lo;
-    at[2 * free + 1] = bucket;
-    if (this.used * 4 > (mask + 1) * 3) this.rebuild(oldest);
+    const o = free * STRIDE;
+    slots[o] = hi;
+    slots[o + 1] = lo;
+    slots[o + 2] = bucket;
+    if (this.used[shard]! * 4 > (mask + 1) * 3) this.rebuild(shard, oldest);
   }
 
-  /** Re-hashes the live slots into a shard they fill at most a third of. */
-  private rebuild(oldest: number): void {
-    const { words, at, mask } = this;
+  /** Re-hashes a shard's live slots into one they fill at most a third of. */
+  private rebuild(shard: number, oldest: number): void {
+    const old = this.shards[shard]!;
     let live = 0;
-    for (let i = 0; i <= mask; i++) if (at[2 * i + 1]! > oldest) live++;
-    let slots = MIN_SLOTS;
-    while (slots < live * 3) slots *= 2;
-    this.allocate(slots);
-    this.used = live;
-    const next = this.mask;
-    for (let i = 0; i <= mask; i++) {
-      const bucket = at[2 * i + 1]!;
+    for (let o = 0; o < old.length; o += STRIDE) if (old[o + 2]! > oldest) live++;
+    let count = MIN_SLOTS;
+    while (count < live * 3) count *= 2;
+    const slots = emptyShard(count);
+    const mask = count - 1;
+    for (let o = 0; o < old.length; o += STRIDE) {
+      const bucket = old[o + 2]!;
       if (!(bucket > oldest)) continue;
-      const hi = words[4 * i]!;
-      const lo = words[4 * i + 1]!;
       // A fresh shard has no dead slot and no duplicate: the first never-used slot is the one.
-      let j = slotOf(hi, lo) & next;
-      while (this.at[2 * j + 1] === this.at[2 * j + 1]) j = (j + 1) & next;
-      this.words[4 * j] = hi;
-      this.words[4 * j + 1] = lo;
-      this.at[2 * j + 1] = bucket;
+      let i = slotOf(old[o]!, old[o + 1]!) & mask;
+      while (slots[i * STRIDE + 2] === slots[i * STRIDE + 2]) i = (i + 1) & mask;
+      slots[i * STRIDE] = old[o]!;
+      slots[i * STRIDE + 1] = old[o + 1]!;
+      slots[i * STRIDE + 2] = bucket;
     }
+    this.shards[shard] = slots;
+    this.used[shard] = live;
   }
+}
 
-  private allocate(slots: number): void {
-    const buffer = new ArrayBuffer(slots * 16);
-    this.words = new Uint32Array(buffer);
-    this.at = new Float64Array(buffer).fill(NaN);
-    this.mask = slots - 1;
-    this.used = 0;
-  }
+function emptyShard(slots: number): Float64Array {
+  const shard = new Float64Array(slots * STRIDE);
+  for (let o = 2; o < shard.length; o += STRIDE) shard[o] = NaN;
+  return shard;
 }
 
 /** murmur3's 32-bit finalizer over both halves (bench and test nonces are sequential); unsigned. */
