@@ -92,8 +92,9 @@ async function main(): Promise<void> {
   const current = await pathOf(here, hosts, first);
   // A checkout (its built dist/ is used) or a dist/ directory itself.
   const baselineDist = values.baseline && (existsSync(join(values.baseline, 'dist')) ? join(values.baseline, 'dist') : values.baseline);
-  const baseline = baselineDist ? await pathOf(resolve(baselineDist), hosts, first) : undefined;
+  let baseline: Path | undefined;
   try {
+    if (baselineDist) baseline = await pathOf(resolve(baselineDist), hosts, first);
     const now: number[] = [];
     const before: number[] = [];
     for (let r = 0; r < warmups + rounds; r++) {
