@@ -319,6 +319,8 @@ int main(int argc, char **argv) {
   uint32_t cursor = 0;
   int stop_sending = 0;
   uint64_t drain_until = 0;
+  /* Count mode: when the last reply came (or the drain timed out); the rate is over that span. */
+  uint64_t finished = end;
 
   for (;;) {
     uint64_t now = now_ns();
@@ -327,7 +329,10 @@ int main(int argc, char **argv) {
       /* Count mode waits for the stragglers (bounded by the timeout); duration mode stops here. */
       drain_until = count && now < end ? now + timeout_ns : now;
     }
-    if (stop_sending && (inflight == 0 || now >= drain_until)) break;
+    if (stop_sending && (inflight == 0 || now >= drain_until)) {
+      if (count) finished = now;
+      break;
+    }
 
     /* Expire requests that have waited longer than the timeout: their window slot comes back. */
     while (ring_len) {
@@ -424,7 +429,7 @@ int main(int argc, char **argv) {
     if (wait_ms) poll(pfd, (nfds_t)nsock, wait_ms);
   }
 
-  double dur = (double)(end - measure_start) / 1e9;
+  double dur = (double)(finished - measure_start) / 1e9;
   double pct[3] = {0.5, 0.9, 0.99};
   double pv[3] = {0, 0, 0};
   for (int q = 0; q < 3; q++) {

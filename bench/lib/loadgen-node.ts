@@ -80,6 +80,8 @@ export async function runNodeLoadgen(o: LoadOptions): Promise<LoadResult> {
   const end = measureStart + BigInt(durationMs) * 1_000_000n;
   const count = o.count ?? 0;
   let stopped = false;
+  /** Count mode: when the last reply came; the rate is over that span, as in loadgen.c. */
+  let finished = end;
 
   const sendOne = (): void => {
     const now = process.hrtime.bigint();
@@ -136,6 +138,7 @@ export async function runNodeLoadgen(o: LoadOptions): Promise<LoadResult> {
       last = now;
       const doneByCount = count > 0 && sent >= count && (sentAt.size === 0 || now - end > 0n);
       if (now >= end || doneByCount) {
+        if (count > 0) finished = now;
         stopped = true;
         clearInterval(tick);
         resolve();
@@ -155,7 +158,7 @@ export async function runNodeLoadgen(o: LoadOptions): Promise<LoadResult> {
     }
     return latMax / 1000;
   };
-  const durationS = durationMs / 1000;
+  const durationS = Number(finished - measureStart) / 1e9;
   return {
     generator: 'node',
     sent, received, lost, late, unmatched, send_errors: sendErrors, in_flight_end: inFlight,

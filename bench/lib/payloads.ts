@@ -138,13 +138,13 @@ export function mapRequestPayloads(mix: RequestMix, salt = 1): { payloads: Buffe
 }
 
 /**
- * Signed Map-Registers (M bit: want Map-Notify; P bit: proxy reply) for `hosts` distinct hosts,
- * cycling. A Map-Server refuses a nonce it accepted before (replay protection): a different
- * `salt` gives never-sent ones.
+ * Signed Map-Registers (M bit: want Map-Notify; P bit: proxy reply) for `hosts` distinct hosts
+ * (hostV4(firstHost) on), cycling. A Map-Server refuses a nonce it accepted before (replay
+ * protection): a different `salt` gives never-sent ones.
  */
-export function mapRegisterPayloads(count: number, hosts: number, secret: string, algId: 1 | 2 = 2, salt = 0x52470000): Buffer[] {
+export function mapRegisterPayloads(count: number, hosts: number, secret: string, algId: 1 | 2 = 2, salt = 0x52470000, firstHost = 0): Buffer[] {
   const out: Buffer[] = [];
-  for (let i = 0; i < count; i++) out.push(signedRegister(hostRecord(hostV4(i % hosts)), nonceOf(i, salt), secret, algId));
+  for (let i = 0; i < count; i++) out.push(signedRegister(hostRecord(hostV4(firstHost + (i % hosts))), nonceOf(i, salt), secret, algId));
   return out;
 }
 

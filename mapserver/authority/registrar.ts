@@ -9,9 +9,16 @@ import { NOTHING, type HandlerResult, type ServerEvent } from '../control/types.
 import type { MappingDatabase } from '../db/database.js';
 import type { Endpoint, Registration, StateChange } from '../db/model.js';
 import { prefixKey } from '../codec/prefix.js';
-import { BURST_GAP_MS, BURST_QUIET_MS, BurstTracker } from './bursts.js';
+import { BURST_GAP_MS, BURST_QUIET_MS, BurstTracker, type BurstArrival } from './bursts.js';
 import { holds, isOperatorHint } from './ownership.js';
 import { ReplayWindow } from './replay.js';
+
+/** The handler's RegisterContext, with the time the replay check uses. */
+interface RefilledContext {
+  burst: BurstArrival;
+  now: number;
+  isReplay(nonce: bigint): boolean;
+}
 
 type NonceBuckets = ReadonlyArray<{ readonly at: number; readonly nonces: bigint[] }>;
 
@@ -19,6 +26,8 @@ export class Registrar {
   private readonly bursts = new BurstTracker();
   private readonly replay: ReplayWindow;
   private burstCheck: unknown;
+  /** What the handler is told of each Map-Register: one object, refilled per call (not a closure per packet). */
+  private readonly context: RefilledContext;
 
   /**
    * `applyLater` takes what the registrar decides on its own timer (a burst that went quiet
@@ -32,6 +41,9 @@ export class Registrar {
     private readonly applyLater: (result: HandlerResult) => void,
   ) {
     this.replay = new ReplayWindow(options.registrationTtlMs);
+    const replay = this.replay;
+    const context: RefilledContext = { burst: { seq: 0 }, now: 0, isReplay: (nonce) => replay.isReplay(nonce, context.now) };
+    this.context = context;
   }
 
   /**
@@ -44,7 +56,10 @@ export class Registrar {
     const open = this.bursts.openBurst(etrId, now);
     const listedAgain = open !== undefined && message.records.some((r) => this.db.registered(r.eid)?.byEtr.get(etrId)?.burst === open);
     const burst = this.bursts.peek(etrId, now, listedAgain);
-    const result = handleMapRegister(this.db, this.options, message, bytes, from, now, { burst, isReplay: (nonce) => this.replay.isReplay(nonce, now) });
+    const context = this.context;
+    context.burst = burst;
+    context.now = now;
+    const result = handleMapRegister(this.db, this.options, message, bytes, from, now, context);
     if (!result.accepted) return result;
     this.bursts.arrive(etrId, now, listedAgain);
     this.scheduleBurstCheck();

@@ -7,7 +7,7 @@
 // digest truncated to 12 / 16 bytes. OOR sends the full digest (20 / 32 bytes) under the same ids,
 // so both lengths are accepted; a reply is signed at the length its peer used. The HMAC is
 // computed over the whole LISP message with the authentication data bytes zeroed.
-import crypto, { timingSafeEqual, KeyObject } from 'node:crypto';
+import crypto, { KeyObject } from 'node:crypto';
 import { fail } from './errors.js';
 import type { Reader } from './reader.js';
 import { AUTH_ALG, type Auth, type MapNotify, type MapRegister } from './types.js';
@@ -78,6 +78,18 @@ export function encodeAuth(auth: Auth, buf: Buffer, o: number): number {
   return o + 4 + auth.authData.length;
 }
 
+/** Zero-filled auth data by length, shared (see zeroAuthData). */
+const zeroes: Uint8Array[] = [];
+
+/**
+ * Auth data of `length` zero bytes for a message that will be signed: one shared array per
+ * length (a typed array per Map-Notify was a tenth of the Map-Register handler's own time).
+ * Never write into it; signing does not (signWith zeroes the auth data in its output).
+ */
+export function zeroAuthData(length: number): Uint8Array {
+  return (zeroes[length] ??= new Uint8Array(length));
+}
+
 export type Secret = string | Uint8Array | KeyObject;
 
 /** SHA-1 and SHA-256 both hash 64-byte blocks. */
@@ -133,9 +145,20 @@ function digestOf(hashName: 'sha1' | 'sha256', data: Uint8Array): string {
 
 /** Where a message is hashed: its inner pad, then its bytes (auth field zeroed). */
 let scratch = Buffer.alloc(BLOCK + 1500);
+/** Views of `scratch` by length, made once each: a subarray per hash was an object per packet. */
+let scratchViews: Buffer[] = [];
 const outerScratch = Buffer.alloc(BLOCK + 32);
-/** Where verifyMessage puts the HMAC it compares. */
-const macScratch = Buffer.alloc(32);
+/** The outer hash's input: the outer pad and an inner SHA-1 (20 bytes) or SHA-256 (32 bytes) digest. */
+const outerSha1 = outerScratch.subarray(0, BLOCK + 20);
+const outerSha256 = outerScratch.subarray(0, BLOCK + 32);
+
+function scratchView(length: number): Buffer {
+  if (scratch.length < length) {
+    scratch = Buffer.alloc(length);
+    scratchViews = [];
+  }
+  return (scratchViews[length] ??= scratch.subarray(0, length));
+}
 
 /**
  * HMAC of `bytes` with the `authLength` bytes at `authOffset` taken as zero, truncated to
@@ -152,14 +175,14 @@ export function computeAuthData(bytes: Uint8Array, algId: number, secret: Secret
 function hmac(bytes: Uint8Array, algId: number, secret: Secret, zeroAt = 0, zeroLength = 0): string {
   const hashName = algId === AUTH_ALG.hmacSha1 ? 'sha1' : 'sha256';
   const pads = padsFor(secret, hashName);
-  if (scratch.length < BLOCK + bytes.length) scratch = Buffer.alloc(BLOCK + bytes.length);
-  scratch.set(pads.inner, 0);
-  scratch.set(bytes, BLOCK);
-  if (zeroLength) scratch.fill(0, BLOCK + zeroAt, BLOCK + zeroAt + zeroLength);
-  const innerDigest = digestOf(hashName, scratch.subarray(0, BLOCK + bytes.length));
+  const inner = scratchView(BLOCK + bytes.length);
+  inner.set(pads.inner, 0);
+  inner.set(bytes, BLOCK);
+  if (zeroLength) inner.fill(0, BLOCK + zeroAt, BLOCK + zeroAt + zeroLength);
+  const innerDigest = digestOf(hashName, inner);
   outerScratch.set(pads.outer, 0);
   outerScratch.write(innerDigest, BLOCK, 'latin1');
-  return digestOf(hashName, outerScratch.subarray(0, BLOCK + innerDigest.length));
+  return digestOf(hashName, hashName === 'sha1' ? outerSha1 : outerSha256);
 }
 
 /**
@@ -172,10 +195,12 @@ export function signWith(msg: MapRegister | MapNotify, secret: Secret, encode: (
   const full = authDataLength(msg.auth.algId);
   if (full <= 0) fail(AUTH_FIELD_OFFSET + 1, `cannot sign with authentication algorithm ${msg.auth.algId}`);
   const given = msg.auth.authData?.length;
-  const length = given !== undefined && validAuthLength(msg.auth.algId, given) ? given : full;
-  const zeroed: MapRegister | MapNotify = { ...msg, auth: { keyId: msg.auth.keyId, algId: msg.auth.algId, authData: new Uint8Array(length) } };
-  const buf = encode(zeroed);
-  // Encoded with zero auth data already: hash it as it is.
+  // Auth data of a valid length is encoded as it is and zeroed in the output (no copy of the
+  // message); any other is replaced by a full-length digest.
+  const valid = given !== undefined && validAuthLength(msg.auth.algId, given);
+  const length = valid ? given : full;
+  const buf = encode(valid ? msg : { ...msg, auth: { keyId: msg.auth.keyId, algId: msg.auth.algId, authData: new Uint8Array(length) } });
+  buf.fill(0, AUTH_DATA_OFFSET, AUTH_DATA_OFFSET + length);
   buf.write(hmac(buf, msg.auth.algId, secret).slice(0, length), AUTH_DATA_OFFSET, 'latin1');
   return buf;
 }
@@ -197,7 +222,11 @@ export function verifyMessage(bytes: Uint8Array, secret: Secret): boolean {
   if (authLength === 0) return false;
   if (bytes.length < AUTH_DATA_OFFSET + authLength) fail(bytes.length, 'truncated: message ends inside the authentication data');
   // A truncated digest (RFC 9301 HMAC-SHA-1-96 / HMAC-SHA-256-128) is the full one's first bytes.
-  macScratch.write(hmac(bytes, algId, secret, AUTH_DATA_OFFSET, authLength), 0, 'latin1');
-  return timingSafeEqual(macScratch.subarray(0, authLength), bytes.subarray(AUTH_DATA_OFFSET, AUTH_DATA_OFFSET + authLength));
+  const mac = hmac(bytes, algId, secret, AUTH_DATA_OFFSET, authLength);
+  // Compared in constant time (every byte, no early exit), as timingSafeEqual would, without
+  // copying the digest into a buffer and two views for it.
+  let difference = 0;
+  for (let i = 0; i < authLength; i++) difference |= mac.charCodeAt(i) ^ bytes[AUTH_DATA_OFFSET + i]!;
+  return difference === 0;
 }
 

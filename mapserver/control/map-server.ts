@@ -1,5 +1,6 @@
 // Map-Server: authenticates Map-Registers, turns them into registrations, answers Map-Notify.
 import { verifyMessage } from '../codec/index.js';
+import { zeroAuthData } from '../codec/auth.js';
 import { AUTH_ALG, type Locator, type MapNotify, type MapRegister, type MappingRecord } from '../codec/types.js';
 import type { MappingDatabase } from '../db/database.js';
 import type { Endpoint, KeyAlgorithm, Registration, Site, StateChange } from '../db/model.js';
@@ -199,7 +200,7 @@ export function handleMapRegister(
       xtrIdPresent: register.xtrIdPresent,
       rtr: false,
       nonce: register.nonce,
-      auth: { keyId: register.auth.keyId, algId: register.auth.algId, authData: new Uint8Array(register.auth.authData.length) },
+      auth: { keyId: register.auth.keyId, algId: register.auth.algId, authData: zeroAuthData(register.auth.authData.length) },
       records: notified.map(notifyRecord),
     });
     outbound = [{ kind: 'message', to: from, message: notify, secret }];

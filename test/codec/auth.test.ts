@@ -68,3 +68,24 @@ t.test('verifyMessage accepts a message signed by createHmac and refuses it afte
     t.equal(verifyMessage(message, 'secret'), false, `${alg.hash} changed byte`);
   }
 });
+
+t.test('verifyMessage refuses a digest with any one byte changed, full or truncated (RFC 9301 -96 / -128)', async (t) => {
+  for (const alg of ALGS) {
+    for (const length of [alg.length, alg.algId === AUTH_ALG.hmacSha1 ? 12 : 16]) {
+      const message = Buffer.alloc(AUTH_DATA_OFFSET + length + 40, 0x22);
+      message[0] = 0x40; // Map-Notify
+      message.writeUInt16BE(alg.algId, AUTH_DATA_OFFSET - 4);
+      message.writeUInt16BE(length, AUTH_DATA_OFFSET - 2);
+      message.fill(0, AUTH_DATA_OFFSET, AUTH_DATA_OFFSET + length);
+      createHmac(alg.hash, 'secret').update(message).digest().copy(message, AUTH_DATA_OFFSET, 0, length);
+      t.equal(verifyMessage(message, 'secret'), true, `${alg.hash}, ${length} bytes: verifies`);
+      let refused = 0;
+      for (let i = 0; i < length; i++) {
+        message[AUTH_DATA_OFFSET + i]! ^= 0x80;
+        if (!verifyMessage(message, 'secret')) refused++;
+        message[AUTH_DATA_OFFSET + i]! ^= 0x80;
+      }
+      t.equal(refused, length, `${alg.hash}, ${length} bytes: each of its bytes changed is refused`);
+    }
+  }
+});
