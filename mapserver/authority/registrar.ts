@@ -8,7 +8,7 @@ import type { Timers } from '../control/types.js';
 import { NOTHING, type HandlerResult, type ServerEvent } from '../control/types.js';
 import type { MappingDatabase } from '../db/database.js';
 import type { Endpoint, Registration, StateChange } from '../db/model.js';
-import { prefixKey } from '../codec/prefix.js';
+import { eidFamily, prefixKey } from '../codec/prefix.js';
 import { BURST_GAP_MS, BURST_QUIET_MS, BurstTracker, type BurstArrival } from './bursts.js';
 import { holds, isOperatorHint } from './ownership.js';
 import { ReplayWindow } from './replay.js';
@@ -54,7 +54,8 @@ export class Registrar {
   register(message: MapRegister, bytes: Uint8Array, from: Endpoint, now: number): HandlerResult {
     const etrId = etrIdOf(message, from);
     const open = this.bursts.openBurst(etrId, now);
-    const listedAgain = open !== undefined && message.records.some((r) => this.db.registered(r.eid)?.byEtr.get(etrId)?.burst === open);
+    // (Checked before the handler has vetted the records: an EID of a family the database cannot hold is skipped.)
+    const listedAgain = open !== undefined && message.records.some((r) => eidFamily(r.eid) !== undefined && this.db.registered(r.eid)?.byEtr.get(etrId)?.burst === open);
     const burst = this.bursts.peek(etrId, now, listedAgain);
     const context = this.context;
     context.burst = burst;
