@@ -11,7 +11,14 @@ import { prefixKey } from '../codec/prefix.js';
 import { ConfigError, checkMappingOverlapsSite, checkSiteOverlaps, mappingFromJson, siteFromJson } from '../json/convert.js';
 import { ConfigJson } from '../json/schema.js';
 import { SchemaError, validate } from '../json/validate.js';
-import { workersFromEnv } from '../workers/pool.js';
+
+/** LIVMAP_WORKERS, when set: the default of `lisp.workers` (CI runs the server tests with 2). */
+export function workersFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const text = env.LIVMAP_WORKERS;
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 1 ? n : undefined;
+}
 
 /**
  * `lisp.workers` when a config file leaves it out: LIVMAP_WORKERS, else one thread per core up

@@ -6,7 +6,7 @@ import type { Address, EidPrefix, EncapsulatedControl, Locator, MapReply, MapReq
 import type { MappingDatabase, Resolution } from '../db/database.js';
 import type { Endpoint } from '../db/model.js';
 import { eidFamily, formatEidPrefix, samePrefix } from '../codec/prefix.js';
-import type { Requester } from './requesters.js';
+import type { Requester } from '../db/model.js';
 import { append, dropped, NOTHING, type HandlerResult, type Outbound, type ReplyKind } from './types.js';
 
 

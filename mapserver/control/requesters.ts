@@ -1,24 +1,11 @@
 // Who asked for what: every ITR we answered, with the prefix we gave it, until that answer's
 // TTL runs out. When a binding changes, these are the ITRs that may hold the old one.
 import type { Address, EidPrefix } from '../codec/types.js';
+import type { Requester } from '../db/model.js';
 import { sameAddress } from '../codec/address.js';
 import { PrefixTable } from '../db/trie.js';
 import { SmallMap } from '../db/small-map.js';
 
-export interface Requester {
-  /** The ITR-RLOC the answer went to. */
-  readonly itr: string;
-  /** The Map-Request's source EID: names one of the ITR's own EIDs (the SMR's record). */
-  readonly sourceEid: Address;
-  /** The prefix the ITR was answered (what it caches). */
-  readonly eid: EidPrefix;
-  readonly expiresAt: number;
-  /**
-   * Kept only as requester snapshots stored before subscriptions had their own table carry it;
-   * RFC 9437 subscriptions now live in control/subscriptions.ts and nothing sets this.
-   */
-  readonly subscription?: { readonly xtrId: Uint8Array; readonly siteId?: Uint8Array };
-}
 
 /**
  * A requester as the table keeps it. Its expiry is held as whole seconds from the table's epoch

@@ -14,27 +14,11 @@
 import { AUTH_ALG, type Address, type EidPrefix, type MapNotify, type MapRequest, type MappingRecord } from '../codec/types.js';
 import { authDataLength } from '../codec/auth.js';
 import type { MappingDatabase } from '../db/database.js';
-import type { Endpoint, KeyAlgorithm, StateChange } from '../db/model.js';
+import type { Endpoint, KeyAlgorithm, StateChange, Subscription } from '../db/model.js';
 import { PrefixTable } from '../db/trie.js';
 import { FAMILY_BITS, containsPrefix, eidFamily, prefixKey } from '../codec/prefix.js';
 import { answerRecord } from './map-resolver.js';
 import { dropped, reliableNotify, type HandlerResult } from './types.js';
-
-export interface Subscription {
-  readonly xtrId: Uint8Array;
-  /** Absent for lispers.net subscribers (its Map-Request carries no site-ID). */
-  readonly siteId?: Uint8Array;
-  /** The prefix subscribed to: the Map-Request's EID record (what lispers.net keys on too). */
-  readonly eid: EidPrefix;
-  /** ITR-RLOC the Map-Notifies go to, and the UDP port the subscription came from. */
-  readonly itr: string;
-  readonly port: number;
-  /** The subscriber's source EID (finds its site when its xTR-ID has registered nothing). */
-  readonly sourceEid: Address;
-  /** Nonce of the latest Map-Notify sent (the Map-Request's at first); the next one is +1. */
-  readonly nonce: bigint;
-  readonly expiresAt: number;
-}
 
 const hex = (bytes: Uint8Array | undefined): string => (bytes ? Buffer.from(bytes).toString('hex') : '-');
 

@@ -2,7 +2,7 @@
 // Handlers are pure (message, from, now) -> HandlerResult; the server applies the result.
 import type { EidPrefix, LispMessage, MapNotify } from '../codec/types.js';
 import type { Endpoint, StateChange } from '../db/model.js';
-import type { Requester } from './requesters.js';
+import type { Requester } from '../db/model.js';
 
 export type Outbound =
   /** A message to encode; `secret` signs Map-Notify / Map-Register auth data. */

@@ -1,8 +1,6 @@
 // Mapping-system state: sites (who may register what, with which keys), static mappings and
 // live registrations. Transport-free; the store persists exactly these shapes.
-import type { EidPrefix, MappingRecord } from '../codec/types.js';
-import type { Requester } from '../control/requesters.js';
-import type { Subscription } from '../control/subscriptions.js';
+import type { Address, EidPrefix, MappingRecord } from '../codec/types.js';
 
 export type KeyAlgorithm = 'hmac-sha1' | 'hmac-sha256';
 
@@ -97,3 +95,36 @@ export type StateChange =
   /** An RFC 9437 subscription (control/subscriptions.ts), created, refreshed or given a new nonce. */
   | { readonly kind: 'put-subscription'; readonly subscription: Subscription }
   | { readonly kind: 'delete-subscription'; readonly subscription: Subscription };
+
+/** An RFC 9437 subscription (control/subscriptions.ts keeps the table and its rules; stored like a registration). */
+export interface Subscription {
+  readonly xtrId: Uint8Array;
+  /** Absent for lispers.net subscribers (its Map-Request carries no site-ID). */
+  readonly siteId?: Uint8Array;
+  /** The prefix subscribed to: the Map-Request's EID record (what lispers.net keys on too). */
+  readonly eid: EidPrefix;
+  /** ITR-RLOC the Map-Notifies go to, and the UDP port the subscription came from. */
+  readonly itr: string;
+  readonly port: number;
+  /** The subscriber's source EID (finds its site when its xTR-ID has registered nothing). */
+  readonly sourceEid: Address;
+  /** Nonce of the latest Map-Notify sent (the Map-Request's at first); the next one is +1. */
+  readonly nonce: bigint;
+  readonly expiresAt: number;
+}
+
+/** An ITR answered about a prefix (control/requesters.ts keeps the table; its snapshot is stored). */
+export interface Requester {
+  /** The ITR-RLOC the answer went to. */
+  readonly itr: string;
+  /** The Map-Request's source EID: names one of the ITR's own EIDs (the SMR's record). */
+  readonly sourceEid: Address;
+  /** The prefix the ITR was answered (what it caches). */
+  readonly eid: EidPrefix;
+  readonly expiresAt: number;
+  /**
+   * Kept only as requester snapshots stored before subscriptions had their own table carry it;
+   * RFC 9437 subscriptions now live in control/subscriptions.ts and nothing sets this.
+   */
+  readonly subscription?: { readonly xtrId: Uint8Array; readonly siteId?: Uint8Array };
+}

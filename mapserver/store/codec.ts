@@ -10,8 +10,8 @@ import type { Address, EidPrefix, Locator, MappingRecord } from '../codec/types.
 import { formatIpv4, formatIpv6, formatMac, parseIpv4Into, parseIpv6Into, parseMacInto } from '../codec/ip.js';
 import type { KeyAlgorithm, Registration, Site, SiteKey, SitePrefix } from '../db/model.js';
 import { readRegistration, type Interner } from './registration-reader.js';
-import type { Requester } from '../control/requesters.js';
-import type { Subscription } from '../control/subscriptions.js';
+import type { Requester } from '../db/model.js';
+import type { Subscription } from '../db/model.js';
 
 /** A value cannot be stored, or a stored value cannot be read back. */
 export class StoreCodecError extends Error {

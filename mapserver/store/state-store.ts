@@ -3,8 +3,8 @@
 // is passed to the server as its `openStore`. Nothing here knows a transport or a file format.
 import type { MappingRecord } from '../codec/types.js';
 import type { Registration, Site, StateChange } from '../db/model.js';
-import type { Requester } from '../control/requesters.js';
-import type { Subscription } from '../control/subscriptions.js';
+import type { Requester } from '../db/model.js';
+import type { Subscription } from '../db/model.js';
 
 /** A stored value that could not be decoded (or does not belong under its key); skipped on load. */
 export interface CorruptEntry {

@@ -8,7 +8,7 @@
 // at most an SMR to an ITR that no longer caches the prefix (it ignores it), never a missed one.
 import type { EidPrefix } from '../codec/types.js';
 import { sameAddress } from '../codec/address.js';
-import type { Requester } from '../control/requesters.js';
+import type { Requester } from '../db/model.js';
 
 /** Reported expiries are rounded up to a multiple of this. */
 export const EXPIRY_GRAIN_MS = 30_000;

@@ -55,8 +55,8 @@
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { ServerConfig } from '../config/load.js';
-import type { Requester } from '../control/requesters.js';
+import { workersFromEnv, type ServerConfig } from '../config/load.js';
+import type { Requester } from '../db/model.js';
 import type { StateChange } from '../db/model.js';
 import type { Endpoint } from '../db/model.js';
 import type { Datagram } from '../transport/outbox.js';
@@ -116,14 +116,6 @@ interface AckWaiter {
   readonly version: number;
   readonly resolve: () => void;
   readonly timer: NodeJS.Timeout;
-}
-
-/** LIVMAP_WORKERS, when set: the default of `lisp.workers` (CI runs the server tests with 2). */
-export function workersFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const text = env.LIVMAP_WORKERS;
-  if (text === undefined || text === '') return undefined;
-  const n = Number(text);
-  return Number.isInteger(n) && n >= 1 ? n : undefined;
 }
 
 /**

@@ -8,7 +8,7 @@
 // after the worker has reported every ITR it answered before it (see AnsweredReport).
 import type { StateChange } from '../db/model.js';
 import type { Endpoint } from '../db/model.js';
-import type { Requester } from '../control/requesters.js';
+import type { Requester } from '../db/model.js';
 import type { RateLimit } from '../control/rate-limit.js';
 import type { DropReason, ReplyKind } from '../control/types.js';
 import type { PackedDatagrams } from './bulk.js';

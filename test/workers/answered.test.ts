@@ -1,6 +1,6 @@
 // AnsweredReport: what a worker tells the main thread's requester table, and what it keeps to itself.
 import t from 'tap';
-import type { Requester } from '../../mapserver/control/requesters.js';
+import type { Requester } from '../../mapserver/db/model.js';
 import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
 import { AnsweredReport, EXPIRY_GRAIN_MS } from '../../mapserver/workers/answered.js';
 
