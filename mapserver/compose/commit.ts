@@ -23,7 +23,7 @@ export interface Commit {
 }
 
 /** Stored registrations are rewritten at the latest when their stored expiry is this close. */
-export const REFRESH_WRITE_MARGIN_MS = 120_000;
+const REFRESH_WRITE_MARGIN_MS = 120_000;
 
 export class CommitPath {
   /** The latest write not yet durable (writes complete in order: it is durable last). */
@@ -52,12 +52,12 @@ export class CommitPath {
     // (A put that follows a delete of the same registration in the batch is a rewrite: the
     // delete is stored, so the put must be too, e.g. an operator's move hint replaced by the same.)
     let quiet: StateChange[] | undefined;
+    const toStore: StateChange[] = [];
     const deleted = changes.some((change) => change.kind === 'delete-registration') ? new Set(changes.map(deleteKey)) : undefined;
     for (const change of changes) {
-      if (deleted?.has(writeKey(change))) continue;
-      if (this.quietRefresh(change, now)) (quiet ??= []).push(change);
+      if (!deleted?.has(writeKey(change)) && this.quietRefresh(change, now)) (quiet ??= []).push(change);
+      else toStore.push(change);
     }
-    const toStore = quiet ? changes.filter((change) => !quiet.includes(change)) : changes;
     const waitFor = quiet ? this.pendingWriteOf(quiet) : undefined;
     const before = registrationEids(toStore).map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
     this.db.apply(changes);

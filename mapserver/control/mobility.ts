@@ -86,14 +86,6 @@ export function etrNotify(record: MappingRecord, registration: Registration, sit
   };
 }
 
-export interface MoveReport {
-  readonly eid: EidPrefix;
-  readonly smrs: number;
-  readonly notifies: number;
-  /** Milliseconds from the change being applied to the last first transmission. */
-  readonly fanoutMs: number;
-}
-
 /** An SMR to one ITR for one changed prefix. */
 export interface PlannedSmr extends Reliable {
   readonly kind: 'smr';
@@ -190,11 +182,6 @@ export function planMove(db: MappingDatabase, audience: MoveAudience, change: Bi
 export class PendingSmrs {
   /** ITR -> its pending SMRs by key (nearly always one: the VM that moved). */
   private readonly byItr = new Map<string, SmallMap<string, PlannedSmr>>();
-  private count = 0;
-
-  get size(): number {
-    return this.count;
-  }
 
   add(smr: PlannedSmr): void {
     let byKey = this.byItr.get(smr.itr);
@@ -202,7 +189,6 @@ export class PendingSmrs {
       byKey = new SmallMap();
       this.byItr.set(smr.itr, byKey);
     }
-    if (!byKey.has(smr.key)) this.count++;
     byKey.set(smr.key, smr);
   }
 
@@ -212,13 +198,12 @@ export class PendingSmrs {
     const itr = key.slice(SMR_KEY_PREFIX.length, key.indexOf('|', SMR_KEY_PREFIX.length));
     const byKey = this.byItr.get(itr);
     if (!byKey?.delete(key)) return;
-    this.count--;
     if (byKey.size === 0) this.byItr.delete(itr);
   }
 
   /** The keys of the pending SMRs an SMR-invoked Map-Request answers (from that ITR, for an overlapping prefix); forgotten here. */
   answeredBy(request: MapRequest, from: Endpoint): string[] {
-    if (this.count === 0) return [];
+    if (this.byItr.size === 0) return [];
     const answered: string[] = [];
     const itrs = [from.address, ...request.itrRlocs.flatMap((r) => (r.afi === 'ipv4' || r.afi === 'ipv6' ? [r.ip] : []))];
     for (const itr of new Set(itrs)) {
@@ -233,6 +218,5 @@ export class PendingSmrs {
 
   clear(): void {
     this.byItr.clear();
-    this.count = 0;
   }
 }

@@ -25,13 +25,8 @@ export type BulkSink = (datagrams: readonly Datagram[]) => void;
  */
 export const BULK_THRESHOLD = 512;
 
-interface Bulk {
-  readonly sink: BulkSink;
-  readonly threshold: number;
-}
-
 interface Batch {
-  readonly bulk: Bulk;
+  readonly bulk: BulkSink;
   /** Built and not yet handed on. */
   datagrams: Datagram[];
   /** The batch reached the threshold: the rest of it goes to the bulk sink too. */
@@ -51,7 +46,7 @@ export interface OutboxHooks {
 
 export class Outbox {
   private sink: ((to: Endpoint, bytes: Uint8Array) => void) | undefined;
-  private bulk: Bulk | undefined;
+  private bulk: BulkSink | undefined;
   /** The reliable batch being sent, while there is a bulk sink. */
   private batch: Batch | undefined;
   private readonly pending: Retransmitter<string, Reliable>;
@@ -82,8 +77,8 @@ export class Outbox {
    * Where big reliable batches go (the worker pool, mapserver/workers/pool.ts spread); without
    * one, every datagram leaves through the sink as it is built.
    */
-  attachBulk(sink: BulkSink | undefined, threshold = BULK_THRESHOLD): void {
-    this.bulk = sink ? { sink, threshold } : undefined;
+  attachBulk(sink: BulkSink | undefined): void {
+    this.bulk = sink;
   }
 
   send(out: Outbound): void {
@@ -103,11 +98,11 @@ export class Outbox {
       return;
     }
     batch.datagrams.push({ to: out.to, bytes });
-    if (batch.datagrams.length >= batch.bulk.threshold) {
+    if (batch.datagrams.length >= BULK_THRESHOLD) {
       const chunk = batch.datagrams;
       batch.datagrams = [];
       batch.spreading = true;
-      batch.bulk.sink(chunk);
+      batch.bulk(chunk);
     }
   }
 
@@ -131,7 +126,7 @@ export class Outbox {
       this.batch = undefined;
       const rest = batch.datagrams;
       if (batch.spreading) {
-        if (rest.length) bulk.sink(rest);
+        if (rest.length) bulk(rest);
       } else if (this.sink) {
         for (const d of rest) this.sink(d.to, d.bytes);
       }
@@ -163,10 +158,6 @@ export class Outbox {
   /** Stops resending `key`; true when it was pending. */
   acknowledged(key: string): boolean {
     return this.pending.cancel(key);
-  }
-
-  get pendingCount(): number {
-    return this.pending.size;
   }
 
   close(): void {

@@ -95,10 +95,6 @@ export class Retransmitter<K, T extends { readonly key: K }> {
     if (open.length) this.schedule(group);
   }
 
-  has(key: K): boolean {
-    return this.pending.has(key);
-  }
-
   /** The pending item under `key`. */
   get(key: K): T | undefined {
     return this.pending.get(key)?.item;
