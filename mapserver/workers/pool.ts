@@ -18,10 +18,12 @@
 //    are coalesced into one post per event-loop turn; other batches are posted at once.
 // 3. A write is answered after every worker has it. A batch that stores something or moves a
 //    binding is posted with `ack`: the Map-Notify that acknowledges a registration, the API's
-//    answer and a move's SMRs wait until every live worker has acked that version (bounded by
-//    ACK_TIMEOUT_MS: a worker that has not acked by then is logged and the server goes on). So
-//    an ITR that asks after an ETR got its Map-Notify, or after an SMR, is answered with the new
-//    binding by whichever socket the kernel picks.
+//    answer and a move's SMRs wait until every live worker has acked that version. A worker
+//    that has not acked within ACK_TIMEOUT_MS is fenced: logged, terminated (its socket closes
+//    with it, so the kernel stops handing it datagrams) and restarted from a fresh snapshot as
+//    in rule 7; the write is answered once it has exited. So an ITR that asks after an ETR got
+//    its Map-Notify, or after an SMR, is answered with the new binding by whichever socket the
+//    kernel picks, however late a worker is; a stuck worker costs a write ACK_TIMEOUT_MS.
 // 4. Every requester is reached. Workers report the ITRs they answered (answered.ts: new ITRs
 //    and prefixes, and expiries rounded up to 30 s, so an ITR asking again and again costs one
 //    report per 30 s; one post per event-loop turn) and flush that report before each ack, on
@@ -63,8 +65,13 @@ import type { Datagram } from '../transport/outbox.js';
 import { mainThreadShare, packDatagrams } from './bulk.js';
 import { replicated, type FromWorker, type ToWorker, type WorkerCounts, type WorkerSetup } from './protocol.js';
 
-/** How long a write waits for the workers' acks before it goes on without the laggards. */
-export const ACK_TIMEOUT_MS = 250;
+/**
+ * How long a write waits for a worker's ack before that worker is fenced (rule 3). Acks take
+ * well under a millisecond; a second means a worker that is stuck, not one that is busy.
+ */
+export const ACK_TIMEOUT_MS = 1000;
+/** A fenced worker whose thread has not exited by then is given up on (logged); the write goes on. */
+const FENCE_EXIT_TIMEOUT_MS = 1000;
 /** How long a scrape waits for a worker's counters before it uses the last ones it got. */
 const COUNTS_TIMEOUT_MS = 500;
 /** A restarted worker that dies again waits longer, up to this, before the next restart. */
@@ -105,6 +112,8 @@ interface Member {
   ready: boolean;
   /** The thread has not exited. */
   alive: boolean;
+  /** Terminated for a missed ack (rule 3): its exit is a fence, not a crash. */
+  fenced: boolean;
   lastCounts: WorkerCounts | undefined;
   restarts: number;
   startedAt: number;
@@ -184,11 +193,12 @@ export class WorkerPool {
     // Anything already queued for the old worker is in this snapshot: start after it.
     const entry = workerEntry();
     const thread = new Worker(entry.url, { workerData: setupData, name: `livmap-worker-${index}`, ...(entry.execArgv ? { execArgv: entry.execArgv } : {}) });
-    const member: Member = previous ?? { index, thread, acked: this.version, ready: false, alive: true, lastCounts: undefined, restarts: 0, startedAt: Date.now(), shares: new Map() };
+    const member: Member = previous ?? { index, thread, acked: this.version, ready: false, alive: true, fenced: false, lastCounts: undefined, restarts: 0, startedAt: Date.now(), shares: new Map() };
     member.thread = thread;
     member.acked = this.version;
     member.ready = false;
     member.alive = true;
+    member.fenced = false;
     member.startedAt = Date.now();
     if (!previous) this.members.push(member);
     return new Promise<void>((resolve, reject) => {
@@ -231,10 +241,12 @@ export class WorkerPool {
     // Its acks will not come: the waiters need only the others (the new worker starts current).
     member.acked = Number.POSITIVE_INFINITY;
     this.checkWaiters();
-    const quickly = Date.now() - member.startedAt < 1000;
+    // A fenced worker did not crash: it starts again at once, from a snapshot that holds the write.
+    const quickly = !member.fenced && Date.now() - member.startedAt < 1000;
     member.restarts = quickly ? member.restarts + 1 : 0;
     const delay = Math.min(MAX_RESTART_DELAY_MS, member.restarts === 0 ? 0 : 100 * 2 ** member.restarts);
-    this.log.error({ worker: member.index, code, restartInMs: delay }, 'worker thread exited; its share of the traffic goes to the other sockets until it is back');
+    if (member.fenced) this.log.warn({ worker: member.index }, 'fenced worker stopped; starting it again');
+    else this.log.error({ worker: member.index, code, restartInMs: delay }, 'worker thread exited; its share of the traffic goes to the other sockets until it is back');
     setTimeout(() => {
       if (this.closing) return;
       this.spawn(member.index, member).catch((err: unknown) => {
@@ -320,15 +332,27 @@ export class WorkerPool {
     }
   }
 
+  /**
+   * Rule 3's fence: the workers that have not acked `version` are terminated, which closes their
+   * sockets, so none of them answers with an older binding; their exit (restart) releases the
+   * waiters. A thread that does not even exit is given up on after FENCE_EXIT_TIMEOUT_MS.
+   */
   private ackTimedOut(version: number): void {
-    const late = this.members.filter((m) => m.acked < version).map((m) => m.index);
-    this.log.warn({ version, workers: late, waitedMs: ACK_TIMEOUT_MS }, 'workers did not ack a change in time: going on without them (they may answer with the old binding until they catch up)');
-    // Waiters resolve in version order: this one and every earlier one.
-    while (this.waiters.length && this.waiters[0]!.version <= version) {
-      const waiter = this.waiters.shift()!;
-      clearTimeout(waiter.timer);
-      waiter.resolve();
+    const late = this.members.filter((m) => m.alive && !m.fenced && m.acked < version);
+    if (late.length === 0) return this.checkWaiters();
+    this.log.warn({ version, workers: late.map((m) => m.index), waitedMs: ACK_TIMEOUT_MS }, 'workers did not ack a change in time: stopping them (their sockets close, so none answers with the old binding) and starting them again from a fresh snapshot');
+    for (const member of late) {
+      member.ready = false;
+      member.fenced = true;
+      void member.thread.terminate();
     }
+    setTimeout(() => {
+      const stuck = late.filter((m) => m.acked < version);
+      if (stuck.length === 0) return;
+      this.log.error({ version, workers: stuck.map((m) => m.index) }, 'fenced workers did not exit: going on without them (they may answer with the old binding)');
+      for (const member of stuck) member.acked = Number.POSITIVE_INFINITY;
+      this.checkWaiters();
+    }, FENCE_EXIT_TIMEOUT_MS).unref();
   }
 
   /**
