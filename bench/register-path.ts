@@ -36,7 +36,8 @@ interface Path {
 
 async function pathOf(dist: string, hosts: number, first: readonly Buffer[]): Promise<Path> {
   const load = async <T>(file: string): Promise<T> => (await import(pathToFileURL(join(dist, file)).href)) as T;
-  const { LispServer } = await load<Server>('mapserver/server.js');
+  // The server is in compose/ since the composition layer (#19); a baseline built before it has it at the top.
+  const { LispServer } = await load<Server>(existsSync(join(dist, 'mapserver/compose/server.js')) ? 'mapserver/compose/server.js' : 'mapserver/server.js');
   const { benchSite } = await load<Payloads>('bench/lib/payloads.js');
   const { DEFAULT_RATE_LIMIT } = await load<RateLimits>('mapserver/control/rate-limit.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'livmap-register-path-'));

@@ -36,3 +36,17 @@ for (const file of ['run.js', 'profile.js']) {
     t.equal(r.stderr, '');
   });
 }
+
+// The in-process paths, tiny: they load the build's modules by path, which a move of a module
+// breaks silently (register-path looked for mapserver/server.js after it moved to compose/).
+for (const [file, args, says] of [
+  ['register-path.js', ['--hosts', '50', '--rounds', '1'], /^ {2}this build \(.+\): \d+\.\d+ µs CPU per Map-Register/m],
+  ['hot-path.js', ['--mappings', '50', '--rounds', '1'], /^ {2}this build \(.+\): \d+\.\d+ µs CPU per request; decode alone \d+\.\d+ µs/m],
+] as const) {
+  t.test(`${file} ${args.join(' ')} measures this build`, async (t) => {
+    const r = run(file, ...args);
+    t.equal(r.stderr, '', 'nothing on stderr');
+    t.equal(r.status, 0);
+    t.match(r.stdout, says);
+  });
+}
