@@ -433,7 +433,7 @@ export class LispServer {
 
   /** Starts `threads` worker threads on the addresses `transport` bound (reusePort). */
   private async startWorkers(threads: number, transport: UdpTransport): Promise<WorkerPool> {
-    const pool = await WorkerPool.start(threads, {
+    const pool = new WorkerPool({
       listen: transport.addresses().map((a) => ({ ...a, family: a.address.includes(':') ? 6 : 4 })),
       receiveBufferBytes: this.config.lisp.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER_BYTES,
       database: { negativeTtlMinutes: this.config.lisp.negativeTtlMinutes, unregisteredSiteTtlMinutes: this.config.lisp.unregisteredSiteTtlMinutes },
@@ -451,7 +451,15 @@ export class LispServer {
         ...[...this.db.registrations()].map((registration): StateChange => ({ kind: 'put-registration', registration })),
       ],
     }, this.log);
+    // Before the threads start: the main socket answers already, and what it commits from now
+    // on must reach the threads (their snapshots are taken as they spawn).
     this.pool = pool;
+    try {
+      await pool.start(threads);
+    } catch (err) {
+      this.pool = undefined;
+      throw err;
+    }
     this.metrics.addWorkers(async () => {
       const live = await pool.counts();
       return [

@@ -70,6 +70,8 @@ import { replicated, type FromWorker, type ToWorker, type WorkerCounts, type Wor
  * well under a millisecond; a second means a worker that is stuck, not one that is busy.
  */
 export const ACK_TIMEOUT_MS = 1000;
+/** How long a (re)starting thread may take to run before it is fenced like a stuck one. */
+const START_GRACE_MS = 10_000;
 /** A fenced worker whose thread has not exited by then is given up on (logged); the write goes on. */
 const FENCE_EXIT_TIMEOUT_MS = 1000;
 /** How long a scrape waits for a worker's counters before it uses the last ones it got. */
@@ -163,22 +165,25 @@ export class WorkerPool {
   private readonly retired: Array<{ readonly worker: number; readonly counts: WorkerCounts }> = [];
   restarts = 0;
 
-  private constructor(
+  /**
+   * A pool without threads yet. It takes `publish` at once: the main socket answers before the
+   * threads are up, and every change from a thread's snapshot on is queued on its port, so a
+   * registration taken while the threads start reaches them too.
+   */
+  constructor(
     private readonly setup: PoolSetup,
     private readonly hooks: PoolHooks,
     private readonly log: Logger,
   ) {}
 
   /** Starts `threads` workers and resolves once each is bound; rejects (and stops them) if one fails. */
-  static async start(threads: number, setup: PoolSetup, hooks: PoolHooks, log: Logger): Promise<WorkerPool> {
-    const pool = new WorkerPool(setup, hooks, log);
+  async start(threads: number): Promise<void> {
     try {
-      await Promise.all(Array.from({ length: threads }, (_, i) => pool.spawn(i + 1)));
+      await Promise.all(Array.from({ length: threads }, (_, i) => this.spawn(i + 1)));
     } catch (err) {
-      await pool.close();
+      await this.close();
       throw err;
     }
-    return pool;
   }
 
   get size(): number {
@@ -225,6 +230,9 @@ export class WorkerPool {
         member.alive = false;
         if (this.closing) return;
         if (!started) {
+          // Its acks will not come: writes waiting for them go on (a failed restart stays down).
+          member.acked = Number.POSITIVE_INFINITY;
+          this.checkWaiters();
           reject(new Error(`worker ${index} exited (code ${code}) before it was ready`));
           return;
         }
@@ -338,7 +346,12 @@ export class WorkerPool {
    * waiters. A thread that does not even exit is given up on after FENCE_EXIT_TIMEOUT_MS.
    */
   private ackTimedOut(version: number): void {
-    const late = this.members.filter((m) => m.alive && !m.fenced && m.acked < version);
+    const now = Date.now();
+    const overdue = this.members.filter((m) => m.alive && !m.fenced && m.acked < version);
+    // A thread still starting applies its queue once it runs: it is given START_GRACE_MS.
+    const starting = overdue.some((m) => !m.ready && now - m.startedAt < START_GRACE_MS);
+    if (starting) setTimeout(() => this.ackTimedOut(version), ACK_TIMEOUT_MS).unref();
+    const late = overdue.filter((m) => m.ready || now - m.startedAt >= START_GRACE_MS);
     if (late.length === 0) return this.checkWaiters();
     this.log.warn({ version, workers: late.map((m) => m.index), waitedMs: ACK_TIMEOUT_MS }, 'workers did not ack a change in time: stopping them (their sockets close, so none answers with the old binding) and starting them again from a fresh snapshot');
     for (const member of late) {

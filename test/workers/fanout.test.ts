@@ -174,9 +174,18 @@ t.test("a worker that dies before sending its share: the main thread sends it, e
     }
   }
   if (!etr) throw new Error('none of 8 ETR addresses hashed to the main socket');
-  // Blocked, the worker neither acks the move (the server goes on after ACK_TIMEOUT_MS) nor
-  // sends the share it is then given; it dies with the share unsent.
-  pool.stall(1, 5000);
+  // The worker acks the move, then blocks (the stall is queued right behind the move's
+  // changes), so it holds the share it is given next; it dies with the share unsent.
+  const publish = pool.publish.bind(pool);
+  let armed = true;
+  pool.publish = (changes, ack) => {
+    const replicated = publish(changes, ack);
+    if (ack && armed) {
+      armed = false;
+      pool.stall(1, 5000);
+    }
+    return replicated;
+  };
   const moved = etr.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: [etr.local.address] }), at);
   await moved;
   await until(() => itrs.smrs.some((c) => c > 0), 3000);

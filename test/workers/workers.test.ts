@@ -215,6 +215,30 @@ t.test('a worker that dies is restarted and answers again; metrics keep its coun
   t.equal(await server.metrics.value('livmap_messages_received_total', { type: 'map-request' }), (await perWorker(server)).reduce((a, b) => a + b, 0));
 });
 
+t.test('a registration the main thread takes while the workers are still starting reaches them', async (t) => {
+  // The main socket answers as soon as it is bound, before the worker threads are up: every
+  // change from then on must reach the workers, whose snapshot was taken when they were spawned.
+  const probe = await UdpPeer.bind(SERVER, 0);
+  const port = probe.local.port;
+  await probe.close();
+  const starting = LispServer.start(config(t.testdir(), 2, { port }));
+  t.teardown(async () => (await starting).close());
+  const at = { address: SERVER, port };
+  const [etr] = await peers(t, [`${BLOCK}.140`], 4342);
+  const notified = receiveWhere(etr!, isNotify, 10_000);
+  // Registers every 5 ms until the first Map-Notify: the first ones land before the main socket is bound and are lost.
+  const sender = setInterval(() => void etr!.send(mapRegisterBytes({ eid: `${VM}/32`, rlocs: [etr!.local.address] }), at).catch(() => undefined), 5);
+  await notified.finally(() => clearInterval(sender));
+  const server = await starting;
+  t.equal(server.workerThreads, 1);
+  // ITRs on 16 addresses: some hash to the worker's socket; every one must be answered with the registration.
+  const itrs = await peers(t, range(141, 16));
+  let viaWorker = 0;
+  for (const itr of itrs) if ((await workerOf(server, itr, at)) === 1) viaWorker++;
+  t.ok(viaWorker > 0, `some ITRs are read by the worker (${viaWorker} of 16)`);
+  t.same(await Promise.all(itrs.map((itr) => ask(itr, at))), itrs.map(() => etr!.local.address), 'every ITR, whichever socket reads it, gets the registered RLOC');
+});
+
 t.test('workers = 1 starts no thread and no reusePort group; close frees the port', async (t) => {
   const { server, at } = await start(t, 1);
   t.equal(server.workerThreads, 0);
