@@ -115,8 +115,12 @@ t.test('hosted EIDs come and go at runtime: registered at once, then no more (or
 
   a.detachHost('10.16.10.50');
   let seen = await registers(150);
-  t.notOk(seen.some((s) => s.startsWith('10.16.10.50/32')), 'no longer registered after it left: never a TTL-0 withdrawal');
-  t.ok(seen.some((s) => s.startsWith('10.16.10.0/24')), 'the site prefix still is (the burst on the change)');
+  // A burst the xTR sent just before the detach may still be read here (a loaded machine reads
+  // late): what must hold is that no withdrawal is ever sent and that the bursts go on without it.
+  t.notOk(seen.some((s) => s.startsWith('10.16.10.50/32 ttl 0')), 'never a TTL-0 withdrawal');
+  const lastOfHost = seen.map((s) => s.startsWith('10.16.10.50/32')).lastIndexOf(true);
+  const afterLast = seen.slice(lastOfHost + 1);
+  t.ok(afterLast.filter((s) => s.startsWith('10.16.10.0/24')).length >= 2, `no longer registered after it left: bursts of the site prefix go on without it (${seen.join(', ')})`);
 
   a.attachHost('10.16.10.51', () => {});
   a.detachHost('10.16.10.51', { keepRegisteringMs: 120 });
