@@ -23,7 +23,9 @@
 //    with it, so the kernel stops handing it datagrams) and restarted from a fresh snapshot as
 //    in rule 7; the write is answered once it has exited. So an ITR that asks after an ETR got
 //    its Map-Notify, or after an SMR, is answered with the new binding by whichever socket the
-//    kernel picks, however late a worker is; a stuck worker costs a write ACK_TIMEOUT_MS.
+//    kernel picks, however late a worker is; a stuck worker costs a write ACK_TIMEOUT_MS. A
+//    thread still starting has START_GRACE_MS. Changes are posted from the pool's creation, so
+//    a thread applies everything after the snapshot it spawned with.
 // 4. Every requester is reached. Workers report the ITRs they answered (answered.ts: new ITRs
 //    and prefixes, and expiries rounded up to 30 s, so an ITR asking again and again costs one
 //    report per 30 s; one post per event-loop turn) and flush that report before each ack, on
