@@ -21,9 +21,18 @@
 //    retry, or a real change (moves 2–3 s apart are common): it leaves what it omits, except
 //    a prefix its ETR holds against another ETR's live registration, which it keeps until the
 //    ETR's next burst says the same. So a lost Map-Notify cannot hand a VM to a stale site,
-//    and a VM moving every few seconds is still followed.
+//    and a VM moving every few seconds is still followed;
+//  - a burst split by a stall longer than BURST_QUIET_MS completes early: what its first half
+//    omits but its ETR holds against another ETR is left only after BURST_SETTLE_MS more quiet,
+//    and not if the ETR's next burst (the second half) comes first.
 /** Longer than any gap inside a burst, shorter than the 1 s between two moves of a VM. */
 export const BURST_QUIET_MS = 250;
+/**
+ * A burst that went quiet leaves at once what its ETR does not hold against another ETR, and the
+ * rest only after this much more quiet: a burst split by a stall (OOR or livmap descheduled on a
+ * loaded machine) must not hand the holder's prefix to a stale ETR for a moment.
+ */
+export const BURST_SETTLE_MS = 1000;
 /** Longer than any gap inside one of OOR's bursts (~3 ms for all its mappings). */
 export const BURST_GAP_MS = 20;
 /** OOR retries an unanswered Map-Register this long after it (OOR_INITIAL_MREG_TIMEOUT, 1 s timer wheel). */
@@ -94,6 +103,11 @@ export class BurstTracker {
       etr.complete = false;
     }
     return arrival;
+  }
+
+  /** The sequence number of `etrId`'s latest burst (open or complete). */
+  latest(etrId: string): number | undefined {
+    return this.etrs.get(etrId)?.seq;
   }
 
   /** The sequence number of `etrId`'s burst that is still open at `now`, if any. */

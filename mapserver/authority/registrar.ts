@@ -9,7 +9,7 @@ import { NOTHING, type HandlerResult, type ServerEvent } from '../control/types.
 import type { MappingDatabase } from '../db/database.js';
 import type { Endpoint, Registration, StateChange } from '../db/model.js';
 import { eidFamily, prefixKey } from '../codec/prefix.js';
-import { BURST_GAP_MS, BURST_QUIET_MS, BurstTracker, type BurstArrival } from './bursts.js';
+import { BURST_GAP_MS, BURST_QUIET_MS, BURST_SETTLE_MS, BurstTracker, type BurstArrival } from './bursts.js';
 import { holds, isOperatorHint } from './ownership.js';
 import { ReplayWindow } from './replay.js';
 
@@ -26,6 +26,11 @@ export class Registrar {
   private readonly bursts = new BurstTracker();
   private readonly replay: ReplayWindow;
   private burstCheck: unknown;
+  /**
+   * Bursts that went quiet without leaving a prefix their ETR holds against another ETR: that
+   * waits for BURST_SETTLE_MS more quiet (bursts.ts), unless the ETR's next burst comes first.
+   */
+  private readonly unsettled = new Map<string, { readonly seq: number; readonly maybeRetry: boolean; readonly since: number }>();
   /** What the handler is told of each Map-Register: one object, refilled per call (not a closure per packet). */
   private readonly context: RefilledContext;
 
@@ -81,11 +86,26 @@ export class Registrar {
     return this.replay.flush(now, all);
   }
 
-  /** The omissions of every burst quiet since `quietMs`, handed to `applyLater`. */
+  /**
+   * The omissions of every burst quiet since `quietMs`, handed to `applyLater`. On the regular
+   * check (no `quietMs`) a prefix the ETR holds against another ETR is left only once the burst
+   * has been quiet BURST_SETTLE_MS longer; at a clean stop (`quietMs` given) everything now.
+   */
   completeBursts(now: number, quietMs?: number): void {
+    const settleHeld = quietMs !== undefined;
     for (const { etrId, seq, maybeRetry } of this.bursts.completeQuiet(now, quietMs)) {
-      const left = this.omitted(etrId, seq, maybeRetry, now);
-      if (left.changes.length) this.applyLater({ ...NOTHING, ...left });
+      const left = this.omitted(etrId, seq, maybeRetry, now, undefined, settleHeld);
+      if (left.held) this.unsettled.set(etrId, { seq, maybeRetry, since: now });
+      if (left.changes.length) this.applyLater({ ...NOTHING, changes: left.changes, events: left.events });
+    }
+    for (const [etrId, burst] of this.unsettled) {
+      // The ETR's next burst came first: it decides (what it lists is refreshed, the rest it leaves).
+      if (this.bursts.latest(etrId) !== burst.seq) this.unsettled.delete(etrId);
+      else if (settleHeld || now - burst.since >= BURST_SETTLE_MS) {
+        this.unsettled.delete(etrId);
+        const left = this.omitted(etrId, burst.seq, burst.maybeRetry, now, undefined, true);
+        if (left.changes.length) this.applyLater({ ...NOTHING, changes: left.changes, events: left.events });
+      }
     }
   }
 
@@ -104,17 +124,23 @@ export class Registrar {
    * A burst that may be OOR's retry of one unanswered register (bursts.ts) leaves no prefix its
    * ETR holds against another ETR: its next burst decides.
    */
-  private omitted(etrId: string, seq: number, maybeRetry: boolean, now: number, listedNow?: ReadonlySet<string>): { changes: StateChange[]; events: ServerEvent[] } {
+  private omitted(
+    etrId: string, seq: number, maybeRetry: boolean, now: number, listedNow?: ReadonlySet<string>, settleHeld = true,
+  ): { changes: StateChange[]; events: ServerEvent[]; held: boolean } {
     const changes: StateChange[] = [];
     const events: ServerEvent[] = [];
+    let held = false;
     for (const reg of this.db.registrationsOf(etrId)) {
       if (reg.left || reg.burst === seq || reg.expiresAt <= now || isOperatorHint(reg)) continue;
       if (listedNow?.has(prefixKey(reg.record.eid))) continue;
-      if (maybeRetry && this.holdsAgainstOthers(reg, now)) continue;
+      if ((maybeRetry || !settleHeld) && this.holdsAgainstOthers(reg, now)) {
+        held = true;
+        continue;
+      }
       changes.push({ kind: 'put-registration', registration: { ...reg, left: true } });
       events.push({ type: 'left', site: reg.site, eid: reg.record.eid, etrId });
     }
-    return { changes, events };
+    return { changes, events, held: held && !maybeRetry };
   }
 
   /** Completes bursts once they are quiet (the sweep's 1 s tick would add up to a second to a move). */
@@ -123,7 +149,7 @@ export class Registrar {
     this.burstCheck = this.timers.setTimeout(() => {
       this.burstCheck = undefined;
       this.completeBursts(this.clock());
-      if (this.bursts.open) this.scheduleBurstCheck();
+      if (this.bursts.open || this.unsettled.size > 0) this.scheduleBurstCheck();
     }, BURST_QUIET_MS + 5);
   }
 

@@ -6,7 +6,8 @@ import { decode } from '../../mapserver/codec/index.js';
 import type { MapReply, MapRequest } from '../../mapserver/codec/types.js';
 import type { ServerEvent } from '../../mapserver/control/types.js';
 import type { Endpoint, Site } from '../../mapserver/db/model.js';
-import { parseEidPrefix } from '../../mapserver/codec/prefix.js';
+import { formatEidPrefix, parseEidPrefix } from '../../mapserver/codec/prefix.js';
+import { BURST_SETTLE_MS } from '../../mapserver/authority/bursts.js';
 import { LispServer } from '../../mapserver/compose/server.js';
 import { INTEROP_KEY } from '../helpers/fixtures.js';
 import { FakeTimers } from '../helpers/fake-timers.js';
@@ -75,6 +76,11 @@ class Lab {
     this.server.sweep();
   }
 
+  /** The sweep once a quiet burst has settled: what its ETR held against another ETR is left only then. */
+  settleHeld(): void {
+    this.clock += BURST_SETTLE_MS;
+    this.server.sweep();
+  }
   /** Lets `ms` pass, with OOR's periodic burst from each ETR 60 s after its last burst. */
   async elapse(ms: number): Promise<void> {
     const end = this.clock + ms;
@@ -199,6 +205,8 @@ t.test('a stale ETR that keeps listing the VM never flips it; the VM going back 
   lab.cloud.mappings = lab.cloud.mappings.filter((m) => m.eid !== VM.eid);
   await lab.burst(lab.cloud);
   lab.settle();
+  t.equal(lab.holder(), '127.0.44.2', 'the cloud held it against the local xTR: its quiet burst leaves it only once settled');
+  lab.settleHeld();
   t.equal(lab.holder(), '127.0.44.1', 'the cloud stopped listing it: the local xTR that still lists it holds it');
   t.equal(await lab.followSmr(), '127.0.44.1');
 });
@@ -298,6 +306,42 @@ t.test("two database changes of one xTR 100 ms apart: the second burst's omissio
   lab.cloud.mappings = lab.cloud.mappings.filter((m) => m.eid !== VM.eid);
   await lab.burst(lab.cloud);
   lab.settle();
+  lab.settleHeld();
   t.equal(lab.server.db.registered(parseEidPrefix(VM.eid))?.byEtr.get(`rloc:${lab.cloud.rloc}`)?.left, true, 'the cloud xTR left the VM');
   t.equal(lab.holder(), lab.local.rloc, 'and the VM is answered at the local site again');
+});
+
+t.test("the holder's periodic burst split by a stall: the half that arrives late is no move, and the stale ETR never holds", async (t) => {
+  const lab = await Lab.start(t, '127.0.52');
+  await lab.burst(lab.local);
+  await lab.burst(lab.cloud);
+  lab.settle();
+  // The VM moved to the cloud; the local xTR is stale (its config still lists the VM).
+  lab.clock += 1;
+  lab.cloud.mappings = [...lab.cloud.mappings, VM];
+  await lab.burst(lab.cloud);
+  lab.settle();
+  t.equal(lab.holder(), lab.cloud.rloc);
+  const movesBefore = await lab.server.metrics.value('livmap_moves_total');
+  // 60 s later the cloud's periodic burst is split: its site prefix, then the VM 400 ms later
+  // (OOR or livmap descheduled on a loaded machine); the sweep runs in between.
+  lab.clock += 60_000;
+  const full = lab.cloud.mappings;
+  lab.cloud.mappings = full.filter((m) => m.eid !== VM.eid);
+  await lab.burst(lab.cloud);
+  lab.settle();
+  t.equal(lab.holder(), lab.cloud.rloc, 'the first half went quiet: the VM stays with the cloud');
+  lab.clock += 100;
+  lab.server.sweep();
+  lab.cloud.mappings = full.filter((m) => m.eid === VM.eid);
+  await lab.burst(lab.cloud);
+  lab.settle();
+  lab.cloud.mappings = full;
+  t.equal(lab.holder(), lab.cloud.rloc, 'the second half is a refresh');
+  t.equal(await lab.server.metrics.value('livmap_moves_total'), movesBefore, 'no move, not even for a moment');
+  t.notOk(lab.events.some((e) => e.type === 'left' && e.etrId === `rloc:${lab.cloud.rloc}` && formatEidPrefix(e.eid) === VM.eid), 'the cloud never left the VM');
+  // The stale local xTR's burst and the cloud's next one change nothing either.
+  await lab.elapse(130_000);
+  t.equal(lab.holder(), lab.cloud.rloc);
+  t.equal(await lab.server.metrics.value('livmap_moves_total'), movesBefore);
 });
