@@ -214,7 +214,8 @@ export class MappingDatabase {
         entry.set(reg.etrId, reg);
         entry.single = undefined;
         entry.answer = undefined;
-        this.expiries.push(reg);
+        // A refresh that keeps or extends the lifetime is found through the key's entry (expiry.ts).
+        if (!previous || reg.expiresAt < previous.expiresAt) this.expiries.push(reg);
         return;
       }
       case 'delete-registration': {
@@ -282,8 +283,7 @@ export class MappingDatabase {
 
   /** Registrations whose lifetime ended by `now`, each returned once; the caller deletes them. */
   takeExpired(now: number): Registration[] {
-    // Only an entry that is still the stored registration counts: refreshed or deleted ones are stale.
-    return this.expiries.popDue(now, (reg) => this.entries.get(reg.record.eid)?.registered?.byEtr.get(reg.etrId) === reg);
+    return this.expiries.popDue(now, (reg) => this.entries.get(reg.record.eid)?.registered?.byEtr.get(reg.etrId));
   }
 
   /**

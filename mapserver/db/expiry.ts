@@ -1,6 +1,10 @@
 // When registrations expire, without walking all of them every second: a min-heap of
-// (expiresAt, registration). A refresh pushes a new entry; the stale one is recognised when it
-// surfaces (its registration has moved on) and dropped.
+// (expiresAt, registration). A refresh that does not shorten the lifetime pushes nothing: the
+// key's entry already in the heap comes due no later than the refreshed registration, and when
+// it surfaces the key's current registration is either due or pushed again at its own time.
+// So the heap holds about one entry per registered key, not one per Map-Register: at 20k
+// refreshes a second an entry per refresh kept every replaced registration alive for its whole
+// lifetime (3.6M objects promoted to the old generation per 180 s).
 import type { Registration } from './model.js';
 
 export class ExpiryQueue {
@@ -23,15 +27,30 @@ export class ExpiryQueue {
     heap[i] = registration;
   }
 
-  /** Removes and returns every entry due at `now` for which `isCurrent` holds. */
-  popDue(now: number, isCurrent: (registration: Registration) => boolean): Registration[] {
+  /**
+   * Removes the entries due at `now` and returns, each once, the current registrations of their
+   * keys (`current`: the registration stored now for the same EID and ETR, if any) that are due;
+   * a current registration refreshed since its entry was pushed goes back in at its own time.
+   */
+  popDue(now: number, current: (registration: Registration) => Registration | undefined): Registration[] {
     const due: Registration[] = [];
+    let seen: Set<Registration> | undefined;
     const heap = this.heap;
     while (heap.length > 0 && heap[0]!.expiresAt <= now) {
       const top = heap[0]!;
       const last = heap.pop()!;
       if (heap.length > 0) this.siftDown(last);
-      if (isCurrent(top)) due.push(top);
+      const reg = current(top);
+      if (!reg) continue;
+      if (reg.expiresAt > now) {
+        if (reg !== top) this.push(reg);
+        continue;
+      }
+      // A key can have two entries (a shortened lifetime pushes its own): report it once.
+      seen ??= new Set();
+      if (seen.has(reg)) continue;
+      seen.add(reg);
+      due.push(reg);
     }
     return due;
   }
