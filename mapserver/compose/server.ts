@@ -17,6 +17,7 @@ import type { ResolverOptions } from '../control/map-resolver.js';
 import { PendingSmrs, planMove, type BindingChange, type MoveAudience } from '../control/mobility.js';
 import { RateLimiter } from '../control/rate-limit.js';
 import { RequesterTable } from '../control/requesters.js';
+import { RequesterSaver } from './requester-saver.js';
 import { SourceAddresses } from '../control/source-address.js';
 import { SubscriptionTable } from '../control/subscriptions.js';
 import { realTimers } from '../transport/retransmit.js';
@@ -86,9 +87,7 @@ export class LispServer {
   private readonly replyLimiter: RateLimiter;
   /** The registration authority: who holds each EID, from each ETR's register bursts. */
   private readonly registrar: Registrar;
-  /** The requester table's version when it was last saved, and when (see sweep). */
-  private requestersSaved = 0;
-  private requestersSavedAt = 0;
+  private readonly requesterSaver: RequesterSaver;
 
   private constructor(
     readonly config: ServerConfig,
@@ -116,6 +115,11 @@ export class LispServer {
     this.replyLimiter = new RateLimiter(config.lisp.rateLimit);
     this.registrar = new Registrar(db, { registrationTtlMs: config.lisp.registrationTtlSeconds * 1000 }, this.timers, this.clock, (result) => this.process(result));
     this.requesters = new RequesterTable(mobility.requesterCapacity, (itr) => db.isRegisteredXtr(itr));
+    this.requesterSaver = new RequesterSaver(
+      this.requesters,
+      (encoded) => this.process({ outbound: [], changes: [{ kind: 'put-requesters', encoded }], events: [] }),
+      (err) => this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'saving the requester table failed'),
+    );
     this.audience = { requesters: this.requesters, subscriptions: this.subscriptions, advertise: (itr) => this.advertised(itr) };
     this.dispatcher = new Dispatcher({
       db, registrar: this.registrar, subscriptions: this.subscriptions, replyLimiter: this.replyLimiter, metrics: this.metrics,
@@ -214,7 +218,7 @@ export class LispServer {
       if (subscription.expiresAt > now) this.subscriptions.put(subscription);
       else expired.push({ kind: 'delete-subscription', subscription });
     }
-    this.requestersSaved = this.requesters.version;
+    this.requesterSaver.markSaved();
     await this.store.apply([...seeded, ...expired, ...staleNonces]);
     this.log.info(
       { sites: this.db.sites.size, registrations: this.db.liveRegistrations, expiredOnLoad: expired.length, readOn: loadedBy === 'worker' ? 'worker thread' : 'main thread' },
@@ -419,11 +423,7 @@ export class LispServer {
       if (nonces.length) this.process({ outbound: [], changes: nonces, events: [] });
       const ended = this.subscriptions.expired(now);
       if (ended.length) this.process({ outbound: [], changes: ended.map((subscription): StateChange => ({ kind: 'delete-subscription', subscription })), events: [] });
-      if (this.requesters.version !== this.requestersSaved && now - this.requestersSavedAt >= REQUESTERS_SAVE_MS) {
-        this.requestersSaved = this.requesters.version;
-        this.requestersSavedAt = now;
-        this.process({ outbound: [], changes: [{ kind: 'put-requesters', requesters: this.requesters.snapshot(now) }], events: [] });
-      }
+      this.requesterSaver.tick(now);
     } catch (err) {
       this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'expiry sweep failed');
     }
@@ -492,6 +492,7 @@ export class LispServer {
   /** Stops listening, waits for pending writes and closes the store. */
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    this.requesterSaver.stop();
     this.registrar.close();
     await this.commits.settled();
     // Workers hook: their sockets close first; what they answered is reported before they exit.
@@ -503,7 +504,8 @@ export class LispServer {
     this.transport = undefined;
     const nonces = this.registrar.flushNonces(this.now(), true);
     if (nonces.length) await this.writer.write(nonces);
-    if (this.requesters.version !== this.requestersSaved) await this.writer.write([{ kind: 'put-requesters', requesters: this.requesters.snapshot(this.now()) }]);
+    const requesters = this.requesterSaver.final(this.now());
+    if (requesters) await this.writer.write([{ kind: 'put-requesters', encoded: requesters }]);
     await this.writer.flush();
     await this.store.close();
   }
@@ -514,7 +516,5 @@ const openLevelStore: StoreOpener = (dataDir) => Store.openAndLoad(dataDir);
 /** A binding change as the API and the event stream report it. */
 export type MovedEvent = Extract<ServerEvent, { type: 'moved' }>;
 
-/** The requester table is saved at most this often (and at close): a crash loses what came since. */
-const REQUESTERS_SAVE_MS = 5000;
 
 const NO_MOVES: Promise<MovedEvent[]> = Promise.resolve([]);

@@ -84,14 +84,22 @@ export class RequesterTable {
   /** Bumped when an entry is added, removed or given a later expiry: whether a saved snapshot is out of date. */
   version = 0;
 
+  /**
+   * Every entry, live or not, oldest first in each class (other ITRs, then registered xTRs), as a
+   * lazy walk a caller may spread over event-loop turns: an entry removed meanwhile is skipped,
+   * one added meanwhile comes at the end, one that joins the xTRs' class meanwhile may come twice.
+   */
+  *inAgeOrder(): Generator<Requester> {
+    yield* this.byAge.keys();
+    yield* this.xtrsByAge.keys();
+  }
+
   /** The live entries, oldest first (what a restart needs to SMR the ITRs that asked before it). */
   snapshot(now: number): Requester[] {
     const out: Requester[] = [];
-    for (const byAge of [this.xtrsByAge, this.byAge]) {
-      for (const entry of byAge.keys()) {
-        if (entry.expiresAt <= now) continue;
-        out.push({ itr: entry.itr, sourceEid: entry.sourceEid, eid: entry.eid, expiresAt: entry.expiresAt, ...(entry.subscription ? { subscription: entry.subscription } : {}) });
-      }
+    for (const entry of this.inAgeOrder()) {
+      if (entry.expiresAt <= now) continue;
+      out.push({ itr: entry.itr, sourceEid: entry.sourceEid, eid: entry.eid, expiresAt: entry.expiresAt, ...(entry.subscription ? { subscription: entry.subscription } : {}) });
     }
     return out;
   }

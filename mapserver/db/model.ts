@@ -91,7 +91,11 @@ export type StateChange =
   | { readonly kind: 'put-nonces'; readonly at: number; readonly nonces: readonly bigint[] }
   | { readonly kind: 'delete-nonces'; readonly at: number }
   /** The requester table (who to SMR), replaced whole. */
-  | { readonly kind: 'put-requesters'; readonly requesters: readonly Requester[] }
+  /**
+   * The requester table, encoded as the store keeps it (a RequesterSnapshot, store/codec.ts
+   * encodeRequesters): a full table is encoded a slice per event-loop turn (compose/requester-saver.ts).
+   */
+  | { readonly kind: 'put-requesters'; readonly encoded: Uint8Array }
   /** An RFC 9437 subscription (control/subscriptions.ts), created, refreshed or given a new nonce. */
   | { readonly kind: 'put-subscription'; readonly subscription: Subscription }
   | { readonly kind: 'delete-subscription'; readonly subscription: Subscription };

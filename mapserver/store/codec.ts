@@ -376,6 +376,10 @@ interface PbRequester {
   siteId?: Uint8Array;
 }
 
+/**
+ * A RequesterSnapshot of `requesters`. Its one field is repeated, so the encodings of consecutive
+ * parts of a table, concatenated, are the encoding of the whole (what the requester saver relies on).
+ */
 export function encodeRequesters(requesters: readonly Requester[]): Uint8Array {
   const plain = requesters.map((r): PbRequester => ({
     itr: r.itr,

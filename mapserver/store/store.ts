@@ -32,7 +32,6 @@ import {
   decodeSubscription,
   encodeNonces,
   decodeNonces,
-  encodeRequesters,
   decodeRequesters,
   encodeSite,
 } from './codec.js';
@@ -348,7 +347,7 @@ export class Store implements StateStore<PreparedBatch> {
           ops.push({ type: 'put', key, value: encodeNonces(change.nonces) });
           break;
         case 'put-requesters':
-          ops.push({ type: 'put', key, value: encodeRequesters(change.requesters) });
+          ops.push({ type: 'put', key, value: change.encoded });
           break;
         case 'put-subscription':
           ops.push({ type: 'put', key, value: encodeSubscription(change.subscription) });

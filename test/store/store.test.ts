@@ -11,6 +11,7 @@ import {
   encodeMapping,
   encodeMeta,
   encodeRegistration,
+  encodeRequesters,
   encodeSite,
   findProtoFile,
   StoreCodecError,
@@ -259,9 +260,9 @@ t.test('the requester table is stored whole and read back', async (t) => {
     { itr: '2001:db8::6', sourceEid: { afi: 'lcaf-iid' as const, iid: 7, maskLen: 32, flags: 0, address: { afi: 'ipv6' as const, ip: '2001:db8:1::10' } }, eid: parseEidPrefix('2001:db8:2::/48', 7), expiresAt: 1_700_000_600_000,
       subscription: { xtrId: new Uint8Array(16).fill(3), siteId: new Uint8Array(8).fill(1) } },
   ];
-  await store.apply([{ kind: 'put-requesters', requesters }]);
+  await store.apply([{ kind: 'put-requesters', encoded: encodeRequesters(requesters) }]);
   t.same((await store.loadAll()).requesters, requesters);
-  await store.apply([{ kind: 'put-requesters', requesters: [] }]);
+  await store.apply([{ kind: 'put-requesters', encoded: encodeRequesters([]) }]);
   t.same((await store.loadAll()).requesters, [], 'replaced whole');
   await store.close();
 });
