@@ -8,6 +8,7 @@
 // at most an SMR to an ITR that no longer caches the prefix (it ignores it), never a missed one.
 import type { EidPrefix } from '../codec/types.js';
 import { sameAddress } from '../codec/address.js';
+import { prefixKey } from '../codec/prefix.js';
 import type { Requester } from '../db/model.js';
 
 /** Reported expiries are rounded up to a multiple of this. */
@@ -19,9 +20,20 @@ interface Reported {
   sourceEid: Requester['sourceEid'];
 }
 
+/** The reports of one answered prefix, by ITR. */
+interface PrefixReports {
+  readonly byItr: Map<string, Reported>;
+  /** Lookups by value, not by object (see reportsOf). */
+  misses: number;
+  /** False once swept empty: a lookup by object must not revive it. */
+  live: boolean;
+}
+
 export class AnsweredReport {
-  /** By answered prefix object (mostly the database's own, the same on every request), then ITR. */
-  private reported = new Map<EidPrefix, Map<string, Reported>>();
+  /** By answered prefix object: mostly the database's own, the same on every request. */
+  private byObject = new WeakMap<EidPrefix, PrefixReports>();
+  /** By prefix value (prefixKey): a negative answer's prefix is a new object on every request. */
+  private byValue = new Map<string, PrefixReports>();
   private size = 0;
   private pending: Requester[] = [];
 
@@ -32,7 +44,8 @@ export class AnsweredReport {
   }
 
   note(requester: Requester): void {
-    const last = this.reported.get(requester.eid)?.get(requester.itr);
+    const reports = this.reportsOf(requester.eid);
+    const last = reports.byItr.get(requester.itr);
     if (last !== undefined && last.until >= requester.expiresAt && requester.subscription === undefined && sameAddress(last.sourceEid, requester.sourceEid)) return;
     const until = Math.max(last?.until ?? 0, Math.ceil(requester.expiresAt / EXPIRY_GRAIN_MS) * EXPIRY_GRAIN_MS);
     if (last !== undefined) {
@@ -42,12 +55,7 @@ export class AnsweredReport {
       // Forgetting everything only costs one report per (ITR, prefix) again; the bound keeps a
       // flood of spoofed ITR-RLOCs from growing the worker without end.
       if (this.size >= this.capacity) this.forgetAll();
-      let byItr = this.reported.get(requester.eid);
-      if (byItr === undefined) {
-        byItr = new Map();
-        this.reported.set(requester.eid, byItr);
-      }
-      byItr.set(requester.itr, { until, sourceEid: requester.sourceEid });
+      this.reportsOf(requester.eid).byItr.set(requester.itr, { until, sourceEid: requester.sourceEid });
       this.size++;
     }
     this.pending.push(requester.expiresAt === until ? requester : { ...requester, expiresAt: until });
@@ -62,18 +70,44 @@ export class AnsweredReport {
 
   /** Drops what expired: an ITR answered again after that is reported again. */
   sweep(now: number): void {
-    for (const [eid, byItr] of this.reported) {
-      for (const [itr, last] of byItr) {
+    for (const [key, reports] of this.byValue) {
+      for (const [itr, last] of reports.byItr) {
         if (last.until > now) continue;
-        byItr.delete(itr);
+        reports.byItr.delete(itr);
         this.size--;
       }
-      if (byItr.size === 0) this.reported.delete(eid);
+      if (reports.byItr.size > 0) continue;
+      reports.live = false;
+      this.byValue.delete(key);
     }
   }
 
+  /**
+   * The reports of `eid`'s prefix, found by object, else by value. A prefix object met again and
+   * again ends up found by object (remembered at the 1st, 2nd, 4th... miss, as the requester
+   * table does), while one-shot objects (negative answers) add no entry per request: each of
+   * those used to start a new report, promoted to the old generation, and was reported again.
+   */
+  private reportsOf(eid: EidPrefix): PrefixReports {
+    let reports = this.byObject.get(eid);
+    if (reports?.live) return reports;
+    const key = prefixKey(eid);
+    reports = this.byValue.get(key);
+    if (!reports) {
+      reports = { byItr: new Map(), misses: 0, live: true };
+      this.byValue.set(key, reports);
+      this.byObject.set(eid, reports);
+      return reports;
+    }
+    const misses = reports.misses + 1;
+    if (misses < 0x40000000) reports.misses = misses;
+    if ((misses & (misses - 1)) === 0) this.byObject.set(eid, reports);
+    return reports;
+  }
+
   private forgetAll(): void {
-    this.reported = new Map();
+    this.byObject = new WeakMap();
+    this.byValue = new Map();
     this.size = 0;
   }
 }

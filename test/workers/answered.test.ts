@@ -43,3 +43,20 @@ t.test('expired answers are forgotten; the capacity bounds what is kept', async 
   report.note(at('127.0.0.2', 60_000));
   t.equal(report.take().length, 1, 'but what was kept was forgotten: reported again');
 });
+
+t.test('a prefix answered with a new object each time (negative answers) is one entry, reported once', async (t) => {
+  const report = new AnsweredReport(3);
+  for (let i = 0; i < 1000; i++) report.note({ ...at('127.0.0.1', 61_000), eid: parseEidPrefix('11.0.0.0/8') });
+  t.equal(report.take().length, 1, 'reported once, not once per object');
+  report.note({ ...at('127.0.0.2', 61_000), eid: parseEidPrefix('11.0.0.0/8') });
+  report.note({ ...at('127.0.0.3', 61_000), eid: parseEidPrefix('11.0.0.0/8') });
+  t.equal(report.take().length, 2, 'other ITRs still reported: the 1000 objects took one slot of three');
+  report.sweep(100_000);
+  report.note({ ...at('127.0.0.1', 161_000), eid: parseEidPrefix('11.0.0.0/8') });
+  t.equal(report.take().length, 1, 'swept empty, the prefix is reported again when answered again');
+  const stored = parseEidPrefix('10.16.50.0/24');
+  report.note({ ...at('127.0.0.1', 161_000), eid: stored });
+  report.sweep(200_000);
+  report.note({ ...at('127.0.0.1', 261_000), eid: stored });
+  t.equal(report.take().length, 2, 'an object remembered before a sweep emptied its prefix does not hide the new answer');
+});
