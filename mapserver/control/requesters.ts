@@ -3,7 +3,7 @@
 import type { Address, EidPrefix } from '../codec/types.js';
 import type { Requester } from '../db/model.js';
 import { sameAddress } from '../codec/address.js';
-import { PrefixTable } from '../db/trie.js';
+import { PrefixSlots, type PrefixSlot } from '../db/prefix-slots.js';
 import { SmallMap } from '../db/small-map.js';
 
 
@@ -45,12 +45,8 @@ class Entry implements Requester {
 }
 
 /** The requesters answered one prefix, by ITR-RLOC. */
-interface PrefixSlot {
+interface RequesterSlot extends PrefixSlot {
   readonly byItr: SmallMap<string, Entry>;
-  /** False once the slot has left the table (an identity-cache hit must not revive it). */
-  live: boolean;
-  /** Lookups of this slot by value, not by object identity (see slotFor). */
-  misses: number;
 }
 
 export class RequesterTable {
@@ -60,14 +56,10 @@ export class RequesterTable {
    * no other entry is left: a flood of Map-Requests from spoofed ITR-RLOCs can fill the table,
    * but cannot push out the sites' own xTRs, which must get the SMRs when a VM moves.
    */
-  private readonly byAge = new Map<Entry, PrefixSlot>();
-  private readonly xtrsByAge = new Map<Entry, PrefixSlot>();
-  private readonly byPrefix = new PrefixTable<PrefixSlot>();
-  /**
-   * Answered prefixes are mostly the database's own stored objects, the same object on every
-   * Map-Request for that EID: finding their slot by identity skips parsing and a trie walk.
-   */
-  private readonly byObject = new WeakMap<EidPrefix, PrefixSlot>();
+  private readonly byAge = new Map<Entry, RequesterSlot>();
+  private readonly xtrsByAge = new Map<Entry, RequesterSlot>();
+  /** By answered prefix: by object first (db/prefix-slots.ts). */
+  private readonly slots = new PrefixSlots<RequesterSlot>();
 
   /** Whole seconds: expiries are kept relative to it (see Entry). */
   private readonly epoch = Math.floor(Date.now() / 1000) * 1000;
@@ -134,47 +126,29 @@ export class RequesterTable {
     kept.xtr = this.isRegisteredXtr(kept.itr);
     (kept.xtr ? this.xtrsByAge : this.byAge).set(kept, slot);
     while (this.size > this.capacity) {
-      const [oldest, oldestSlot] = (this.byAge.size > 0 ? this.byAge : this.xtrsByAge).entries().next().value as [Entry, PrefixSlot];
+      const [oldest, oldestSlot] = (this.byAge.size > 0 ? this.byAge : this.xtrsByAge).entries().next().value as [Entry, RequesterSlot];
       this.remove(oldest, oldestSlot);
     }
   }
 
-  private slotFor(eid: EidPrefix): PrefixSlot {
-    let slot = this.byObject.get(eid);
-    if (slot?.live) return slot;
-    slot = this.byPrefix.get(eid);
-    if (!slot) {
-      slot = { byItr: new SmallMap(), live: true, misses: 0 };
-      this.byPrefix.set(eid, slot);
-      this.byObject.set(eid, slot);
-      return slot;
-    }
-    // Found by value. A prefix built for one answer (every negative reply's) must not add a
-    // WeakMap entry per Map-Request, garbage the GC has to trace; the database's stored prefix,
-    // asked about again and again, must end up remembered. Remembering the objects of the 1st,
-    // 2nd, 4th, 8th... miss does both: a repeated object is remembered within twice the misses
-    // so far, one-shot objects add a logarithmic number of entries.
-    const misses = slot.misses + 1;
-    if (misses < 0x40000000) slot.misses = misses;
-    if ((misses & (misses - 1)) === 0) this.byObject.set(eid, slot);
-    return slot;
+  private slotFor(eid: EidPrefix): RequesterSlot {
+    return this.slots.slotFor(eid, () => ({ byItr: new SmallMap(), live: true, misses: 0 }));
   }
 
-  private remove(requester: Entry, slot: PrefixSlot): void {
+  private remove(requester: Entry, slot: RequesterSlot): void {
     this.version++;
     (requester.xtr ? this.xtrsByAge : this.byAge).delete(requester);
     slot.byItr.delete(requester.itr);
     if (slot.byItr.size === 0) {
-      slot.live = false;
-      this.byPrefix.delete(requester.eid);
+      this.slots.drop(requester.eid, slot);
     }
   }
 
   /** Live requesters whose answered prefix overlaps `eid` (covers it or lies inside it). */
   overlapping(eid: EidPrefix, now: number): Requester[] {
     const out: Requester[] = [];
-    const seen = new Set<PrefixSlot>();
-    for (const { value: slot } of [...this.byPrefix.covering(eid), ...this.byPrefix.coveredBy(eid)]) {
+    const seen = new Set<RequesterSlot>();
+    for (const { value: slot } of [...this.slots.byValue.covering(eid), ...this.slots.byValue.coveredBy(eid)]) {
       if (seen.has(slot)) continue;
       seen.add(slot);
       for (const requester of [...slot.byItr.values()]) {

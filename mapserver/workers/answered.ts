@@ -8,7 +8,7 @@
 // at most an SMR to an ITR that no longer caches the prefix (it ignores it), never a missed one.
 import type { EidPrefix } from '../codec/types.js';
 import { sameAddress } from '../codec/address.js';
-import { prefixKey } from '../codec/prefix.js';
+import { PrefixSlots, type PrefixSlot } from '../db/prefix-slots.js';
 import type { Requester } from '../db/model.js';
 
 /** Reported expiries are rounded up to a multiple of this. */
@@ -21,19 +21,17 @@ interface Reported {
 }
 
 /** The reports of one answered prefix, by ITR. */
-interface PrefixReports {
+interface PrefixReports extends PrefixSlot {
   readonly byItr: Map<string, Reported>;
-  /** Lookups by value, not by object (see reportsOf). */
-  misses: number;
-  /** False once swept empty: a lookup by object must not revive it. */
-  live: boolean;
 }
 
 export class AnsweredReport {
-  /** By answered prefix object: mostly the database's own, the same on every request. */
-  private byObject = new WeakMap<EidPrefix, PrefixReports>();
-  /** By prefix value (prefixKey): a negative answer's prefix is a new object on every request. */
-  private byValue = new Map<string, PrefixReports>();
+  /**
+   * By answered prefix: by object first, by value when the object is new (db/prefix-slots.ts).
+   * A negative answer's prefix is a new object on every request: found by object only, each one
+   * started a report, promoted to the old generation, and was reported again.
+   */
+  private reports = new PrefixSlots<PrefixReports>();
   private size = 0;
   private pending: Requester[] = [];
 
@@ -70,44 +68,22 @@ export class AnsweredReport {
 
   /** Drops what expired: an ITR answered again after that is reported again. */
   sweep(now: number): void {
-    for (const [key, reports] of this.byValue) {
+    for (const { prefix, value: reports } of [...this.reports.byValue]) {
       for (const [itr, last] of reports.byItr) {
         if (last.until > now) continue;
         reports.byItr.delete(itr);
         this.size--;
       }
-      if (reports.byItr.size > 0) continue;
-      reports.live = false;
-      this.byValue.delete(key);
+      if (reports.byItr.size === 0) this.reports.drop(prefix, reports);
     }
   }
 
-  /**
-   * The reports of `eid`'s prefix, found by object, else by value. A prefix object met again and
-   * again ends up found by object (remembered at the 1st, 2nd, 4th... miss, as the requester
-   * table does), while one-shot objects (negative answers) add no entry per request: each of
-   * those used to start a new report, promoted to the old generation, and was reported again.
-   */
   private reportsOf(eid: EidPrefix): PrefixReports {
-    let reports = this.byObject.get(eid);
-    if (reports?.live) return reports;
-    const key = prefixKey(eid);
-    reports = this.byValue.get(key);
-    if (!reports) {
-      reports = { byItr: new Map(), misses: 0, live: true };
-      this.byValue.set(key, reports);
-      this.byObject.set(eid, reports);
-      return reports;
-    }
-    const misses = reports.misses + 1;
-    if (misses < 0x40000000) reports.misses = misses;
-    if ((misses & (misses - 1)) === 0) this.byObject.set(eid, reports);
-    return reports;
+    return this.reports.slotFor(eid, () => ({ byItr: new Map(), misses: 0, live: true }));
   }
 
   private forgetAll(): void {
-    this.byObject = new WeakMap();
-    this.byValue = new Map();
+    this.reports = new PrefixSlots();
     this.size = 0;
   }
 }
