@@ -3,12 +3,12 @@
 // JavaScript is measured without the kernel's sendmsg (half the cost on loopback).
 //   npm run build && node dist/bench/hot-path.js [--mappings N] [--rounds R] [--baseline DIR]
 // prints CPU µs per request (median of the rounds). --baseline DIR loads a second build of
-// livmap (DIR = another checkout's dist/) into the same process and alternates rounds between
+// livmap (DIR = another checkout, or its dist/) into the same process and alternates rounds between
 // the two: before/after as a ratio from one run, which a shared machine's load cannot skew the
 // way it skews two separate runs.
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cliOptions, intOption } from './lib/cli.js';
+import { baselineBuild, cliOptions, intOption } from './lib/cli.js';
 
 type Codec = typeof import('../mapserver/codec/index.js');
 type Resolver = typeof import('../mapserver/control/map-resolver.js');
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const rounds = intOption('rounds', values.rounds ?? '', 1, 1000, USAGE);
   const here = resolve(import.meta.dirname, '..');
   const current = await pathOf(here, mappings);
-  const baseline = values.baseline ? await pathOf(resolve(values.baseline), mappings) : undefined;
+  const baseline = values.baseline ? await pathOf(baselineBuild(values.baseline), mappings) : undefined;
 
   // Warm-up: JIT, and the requester tables filled as under steady load.
   for (let w = 0; w < 2; w++) {

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { cliOptions, intOption } from './lib/cli.js';
+import { baselineBuild, cliOptions, intOption } from './lib/cli.js';
 import type { Endpoint } from '../mapserver/db/model.js';
 
 type Server = typeof import('../mapserver/compose/server.js');
@@ -92,10 +92,10 @@ async function main(): Promise<void> {
   const roundPayloads = Array.from({ length: warmups + rounds }, (_, r) => mapRegisterPayloads(perRound, hosts, SECRET, 2, 0x52000000 + r));
   const current = await pathOf(here, hosts, first);
   // A checkout (its built dist/ is used) or a dist/ directory itself.
-  const baselineDist = values.baseline && (existsSync(join(values.baseline, 'dist')) ? join(values.baseline, 'dist') : values.baseline);
+  const baselineDist = values.baseline && baselineBuild(values.baseline);
   let baseline: Path | undefined;
   try {
-    if (baselineDist) baseline = await pathOf(resolve(baselineDist), hosts, first);
+    if (baselineDist) baseline = await pathOf(baselineDist, hosts, first);
     const now: number[] = [];
     const before: number[] = [];
     for (let r = 0; r < warmups + rounds; r++) {

@@ -1,5 +1,7 @@
 // Command-line parsing for the bench entry points: `--help` prints the usage, and a mistyped
 // option or value gets one line naming it and the usage (exit 2), not a stack trace.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -29,4 +31,9 @@ export function intOption(name: string, text: string, min: number, max: number, 
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) usageError(`--${name} must be a whole number from ${min} to ${max}, got '${text}'`, usage);
   return value;
+}
+
+/** The compiled tree of another build for --baseline: DIR/dist when DIR is a checkout, else DIR. */
+export function baselineBuild(dir: string): string {
+  return resolve(existsSync(join(dir, 'dist')) ? join(dir, 'dist') : dir);
 }
