@@ -33,9 +33,18 @@ type Step =
   | { kind: 'hint'; to: Etr }
   | { kind: 'restart' };
 
+interface Reg { claimedAt: number; lastRefreshed: number; expiresAt: number; left: boolean; stored: { lastRefreshed: number; expiresAt: number } }
+/** A quiet refresh is written once the stored expiry is closer than this (compose/commit.ts REFRESH_WRITE_MARGIN_MS). */
+const REFRESH_WRITE_MARGIN = 120_000;
+
 /** The rule, written plainly (README "Who holds an EID"). */
 class Model {
-  private readonly regs = new Map<Etr, { claimedAt: number; lastRefreshed: number; expiresAt: number; left: boolean }>();
+  /**
+   * `stored`: the copy in the store, what a restart brings back. A refresh that changes nothing
+   * but the lifetime is not written while the stored expiry is 2 minutes ahead or more
+   * (compose/commit.ts), so a restart may bring a registration back with an earlier expiry.
+   */
+  private readonly regs = new Map<Etr, Reg>();
   private readonly lastBurst = new Map<Etr, number>();
   /** An omission by the VM's holder against another ETR: it leaves at this time unless the ETR bursts again first. */
   private readonly pendingLeft = new Map<Etr, number>();
@@ -54,7 +63,7 @@ class Model {
       if (!existing || existing.left || existing.expiresAt <= now) return;
       const contested = [...this.regs].some(([other, r]) => other !== etr && r.expiresAt > now) || (this.hint !== undefined && this.hint.expiresAt > now);
       const heldAgainstOthers = contested && this.holder(now) === etr && !this.hintHolds(now);
-      if (!heldAgainstOthers) existing.left = true;
+      if (!heldAgainstOthers) leave(existing);
       // Completed by the sweep 300 ms later, it leaves the VM once settled (bursts.ts BURST_SETTLE_MS).
       else if (!maybeRetry) this.pendingLeft.set(etr, now + 300 + BURST_SETTLE_MS);
       return;
@@ -65,7 +74,18 @@ class Model {
       if (!fresh) claimedAt = Math.max(claimedAt, this.hint.claimedAt);
       this.hint = undefined;
     }
-    this.regs.set(etr, { claimedAt, lastRefreshed: now, expiresAt: now + LIFETIME, left: false });
+    const quiet = existing !== undefined && !fresh && claimedAt === existing.claimedAt && existing.stored.expiresAt - now >= REFRESH_WRITE_MARGIN;
+    const stored = quiet ? existing.stored : { lastRefreshed: now, expiresAt: now + LIFETIME };
+    this.regs.set(etr, { claimedAt, lastRefreshed: now, expiresAt: now + LIFETIME, left: false, stored });
+  }
+
+  /** A restart: every registration as the store holds it. */
+  restart(now: number): void {
+    this.settle(now, true);
+    for (const reg of this.regs.values()) {
+      reg.lastRefreshed = reg.stored.lastRefreshed;
+      reg.expiresAt = reg.stored.expiresAt;
+    }
   }
 
   /** What settled by `now` (the server's sweep runs at every step's time); `all`: a clean stop settles everything. */
@@ -74,7 +94,7 @@ class Model {
       if (!all && now < at) continue;
       this.pendingLeft.delete(etr);
       const reg = this.regs.get(etr);
-      if (reg && reg.expiresAt > now) reg.left = true;
+      if (reg && reg.expiresAt > now) leave(reg);
     }
   }
 
@@ -102,6 +122,12 @@ class Model {
     if (hint && (!winner || hint.claimedAt >= winner[1].claimedAt)) return hint.to;
     return winner?.[0];
   }
+}
+
+/** A registration its ETR's burst left: the change is written, lifetime and all. */
+function leave(reg: Reg): void {
+  reg.left = true;
+  reg.stored = { lastRefreshed: reg.lastRefreshed, expiresAt: reg.expiresAt };
 }
 
 const step: fc.Arbitrary<Step> = fc.oneof(
@@ -155,7 +181,7 @@ t.test('property: the server holds what the reference model says, after every st
             }
             case 'restart':
               await server.close();
-              model.settle(clock, true);
+              model.restart(clock);
               server = await LispServer.start(labConfig(dir, { sites: SITES, host: '127.0.0.1' }), options);
               for (const etr of etrs) etr.ms = server.addresses()[0]!;
               break;
@@ -179,6 +205,8 @@ t.test('property: the server holds what the reference model says, after every st
       // leave the VM only once settled (the server was right: the model still left it at once).
       // Then seed 653491627: the same hint twice at one instant made the second put look like a
       // quiet refresh; its batch's delete was stored and the put was not, so the restart lost it.
+      // Then seed 1399819525: a restart between the stored expiry of a quietly refreshed VM and
+      // its expiry in memory (the model did not know that quiet refreshes are not written).
       examples: [[[
         { kind: 'burst', etr: 0, listsVm: false }, { kind: 'burst', etr: 1, listsVm: false }, { kind: 'burst', etr: 0, listsVm: true },
         { kind: 'advance', ms: 313 }, { kind: 'burst', etr: 1, listsVm: true }, { kind: 'advance', ms: 30908 },
@@ -189,6 +217,10 @@ t.test('property: the server holds what the reference model says, after every st
         { kind: 'advance', ms: 2367 }, { kind: 'hint', to: 1 }, { kind: 'hint', to: 1 }, { kind: 'burst', etr: 0, listsVm: false },
         { kind: 'restart' }, { kind: 'advance', ms: 2561 }, { kind: 'hint', to: 1 }, { kind: 'burst', etr: 1, listsVm: false },
         { kind: 'burst', etr: 0, listsVm: true }, { kind: 'advance', ms: 495 },
+      ]], [[
+        { kind: 'burst', etr: 1, listsVm: true }, { kind: 'burst', etr: 0, listsVm: false }, { kind: 'burst', etr: 1, listsVm: true },
+        { kind: 'advance', ms: 12898 }, { kind: 'advance', ms: 75460 }, { kind: 'advance', ms: 88803 }, { kind: 'advance', ms: 1958 },
+        { kind: 'restart' },
       ]]],
     },
   );
