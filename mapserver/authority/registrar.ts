@@ -30,7 +30,7 @@ export class Registrar {
    * Bursts that went quiet without leaving a prefix their ETR holds against another ETR: that
    * waits for BURST_SETTLE_MS more quiet (bursts.ts), unless the ETR's next burst comes first.
    */
-  private readonly unsettled = new Map<string, { readonly seq: number; readonly maybeRetry: boolean; readonly since: number }>();
+  private readonly unsettled = new Map<string, { readonly seq: number; readonly since: number }>();
   /** What the handler is told of each Map-Register: one object, refilled per call (not a closure per packet). */
   private readonly context: RefilledContext;
 
@@ -95,7 +95,7 @@ export class Registrar {
     const settleHeld = quietMs !== undefined;
     for (const { etrId, seq, maybeRetry } of this.bursts.completeQuiet(now, quietMs)) {
       const left = this.omitted(etrId, seq, maybeRetry, now, undefined, settleHeld);
-      if (left.held) this.unsettled.set(etrId, { seq, maybeRetry, since: now });
+      if (left.held) this.unsettled.set(etrId, { seq, since: now });
       if (left.changes.length) this.applyLater({ ...NOTHING, changes: left.changes, events: left.events });
     }
     for (const [etrId, burst] of this.unsettled) {
@@ -103,7 +103,8 @@ export class Registrar {
       if (this.bursts.latest(etrId) !== burst.seq) this.unsettled.delete(etrId);
       else if (settleHeld || now - burst.since >= BURST_SETTLE_MS) {
         this.unsettled.delete(etrId);
-        const left = this.omitted(etrId, burst.seq, burst.maybeRetry, now, undefined, true);
+        // Held only by a burst that was no possible retry (see omitted): maybeRetry is false.
+        const left = this.omitted(etrId, burst.seq, false, now);
         if (left.changes.length) this.applyLater({ ...NOTHING, changes: left.changes, events: left.events });
       }
     }

@@ -76,10 +76,10 @@ export class RequesterSaver {
   private async encodeInSlices(now: number): Promise<Uint8Array | undefined> {
     const parts: Uint8Array[] = [];
     let slice: Requester[] = [];
-    let budget = this.table.size;
+    const limit = this.table.size;
     let walked = 0;
     for (const entry of this.table.inAgeOrder()) {
-      if (budget-- <= 0) break;
+      if (walked === limit) break;
       if (entry.expiresAt > now) slice.push(entry);
       if (++walked % REQUESTER_SLICE !== 0) continue;
       if (slice.length) parts.push(encodeRequesters(slice));

@@ -516,5 +516,4 @@ const openLevelStore: StoreOpener = (dataDir) => Store.openAndLoad(dataDir);
 /** A binding change as the API and the event stream report it. */
 export type MovedEvent = Extract<ServerEvent, { type: 'moved' }>;
 
-
 const NO_MOVES: Promise<MovedEvent[]> = Promise.resolve([]);

@@ -90,9 +90,8 @@ export type StateChange =
   /** Map-Register nonces accepted in the second starting at `at` (replay protection). */
   | { readonly kind: 'put-nonces'; readonly at: number; readonly nonces: readonly bigint[] }
   | { readonly kind: 'delete-nonces'; readonly at: number }
-  /** The requester table (who to SMR), replaced whole. */
   /**
-   * The requester table, encoded as the store keeps it (a RequesterSnapshot, store/codec.ts
+   * The requester table (who to SMR), replaced whole, encoded as the store keeps it (a RequesterSnapshot, store/codec.ts
    * encodeRequesters): a full table is encoded a slice per event-loop turn (compose/requester-saver.ts).
    */
   | { readonly kind: 'put-requesters'; readonly encoded: Uint8Array }

@@ -42,7 +42,7 @@ export class AnsweredReport {
   }
 
   note(requester: Requester): void {
-    const reports = this.reportsOf(requester.eid);
+    let reports = this.reportsOf(requester.eid);
     const last = reports.byItr.get(requester.itr);
     if (last !== undefined && last.until >= requester.expiresAt && requester.subscription === undefined && sameAddress(last.sourceEid, requester.sourceEid)) return;
     const until = Math.max(last?.until ?? 0, Math.ceil(requester.expiresAt / EXPIRY_GRAIN_MS) * EXPIRY_GRAIN_MS);
@@ -52,8 +52,11 @@ export class AnsweredReport {
     } else {
       // Forgetting everything only costs one report per (ITR, prefix) again; the bound keeps a
       // flood of spoofed ITR-RLOCs from growing the worker without end.
-      if (this.size >= this.capacity) this.forgetAll();
-      this.reportsOf(requester.eid).byItr.set(requester.itr, { until, sourceEid: requester.sourceEid });
+      if (this.size >= this.capacity) {
+        this.forgetAll();
+        reports = this.reportsOf(requester.eid);
+      }
+      reports.byItr.set(requester.itr, { until, sourceEid: requester.sourceEid });
       this.size++;
     }
     this.pending.push(requester.expiresAt === until ? requester : { ...requester, expiresAt: until });
