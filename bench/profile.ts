@@ -114,8 +114,8 @@ async function main(): Promise<void> {
     } else {
       // livmap refuses a nonce it accepted before (replay protection): never-sent registrations
       // for the warm-up and for the load, enough for either at up to 100k/s.
-      warmupFile = payloadFile(work, 'w', mapRegisterPayloads(100_000, 10_000, secret, 2, 0x57000000));
-      file = payloadFile(work, 'p', mapRegisterPayloads(100_000 * seconds, 10_000, secret, 2, 0x50000000));
+      warmupFile = payloadFile(work, 'w', mapRegisterPayloads(100_000, 10_000, secret, 2, 0x57000000, 0, true));
+      file = payloadFile(work, 'p', mapRegisterPayloads(100_000 * seconds, 10_000, secret, 2, 0x50000000, 0, true));
     }
     const server = await startLivmap({
       dataDir,

@@ -88,8 +88,8 @@ async function main(): Promise<void> {
   // each has its own replay window, so both get the same payloads).
   const perRound = 2 * hosts;
   const warmups = 3;
-  const first = mapRegisterPayloads(hosts, hosts, SECRET, 2, 0x46000000);
-  const roundPayloads = Array.from({ length: warmups + rounds }, (_, r) => mapRegisterPayloads(perRound, hosts, SECRET, 2, 0x52000000 + r));
+  const first = mapRegisterPayloads(hosts, hosts, SECRET, 2, 0x46000000, 0, true);
+  const roundPayloads = Array.from({ length: warmups + rounds }, (_, r) => mapRegisterPayloads(perRound, hosts, SECRET, 2, 0x52000000 + r, 0, true));
   const current = await pathOf(here, hosts, first);
   // A checkout (its built dist/ is used) or a dist/ directory itself.
   const baselineDist = values.baseline && baselineBuild(values.baseline);

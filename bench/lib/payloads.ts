@@ -141,20 +141,38 @@ export function mapRequestPayloads(mix: RequestMix, salt = 1): { payloads: Buffe
  * Signed Map-Registers (M bit: want Map-Notify; P bit: proxy reply) for `hosts` distinct hosts
  * (hostV4(firstHost) on), cycling. A Map-Server refuses a nonce it accepted before (replay
  * protection): a different `salt` gives never-sent ones.
+ * `etrPerHost`: every host is registered by an ETR of its own (the I bit, with an xTR-ID made
+ * from the host's number), as many xTRs each refreshing their own mappings. Without it one ETR
+ * registers every host, cycling through them without end: not how an xTR registers (OOR sends
+ * all its mappings back to back, every 60 s), and a Map-Server that learns from an ETR's register
+ * bursts which prefixes it left (authority/bursts.ts) takes every run that stops mid-cycle as the
+ * ETR leaving the hosts it did not reach.
  */
-export function mapRegisterPayloads(count: number, hosts: number, secret: string, algId: 1 | 2 = 2, salt = 0x52470000, firstHost = 0): Buffer[] {
+export function mapRegisterPayloads(count: number, hosts: number, secret: string, algId: 1 | 2 = 2, salt = 0x52470000, firstHost = 0, etrPerHost = false): Buffer[] {
   const out: Buffer[] = [];
-  for (let i = 0; i < count; i++) out.push(signedRegister(hostRecord(hostV4(firstHost + (i % hosts))), nonceOf(i, salt), secret, algId));
+  for (let i = 0; i < count; i++) {
+    const host = firstHost + (i % hosts);
+    out.push(signedRegister(hostRecord(hostV4(host)), nonceOf(i, salt), secret, algId, etrPerHost ? hostXtr(host) : undefined));
+  }
   return out;
 }
 
-/** One signed Map-Register of `record` as an OOR xTR sends it: P (proxy reply) and M (want Map-Notify) set. */
-export function signedRegister(record: MappingRecord, nonce: bigint, secret: string, algId: 1 | 2): Buffer {
+/** The xTR-ID and site-ID of host i's own ETR (etrPerHost above). */
+function hostXtr(i: number): { readonly xtrId: Uint8Array; readonly siteId: Uint8Array } {
+  const xtrId = Buffer.alloc(16);
+  xtrId.write('livmap-etr', 0, 'latin1');
+  xtrId.writeUInt32BE(i, 12);
+  return { xtrId, siteId: Buffer.alloc(8) };
+}
+
+/** One signed Map-Register of `record` as an OOR xTR sends it: P (proxy reply) and M (want Map-Notify) set; the I bit with `xtr`. */
+export function signedRegister(record: MappingRecord, nonce: bigint, secret: string, algId: 1 | 2, xtr?: { readonly xtrId: Uint8Array; readonly siteId: Uint8Array }): Buffer {
   const register: MapRegister = {
-    type: 'map-register', proxyReply: true, security: false, xtrIdPresent: false, rtr: false, wantMapNotify: true, merge: false,
+    type: 'map-register', proxyReply: true, security: false, xtrIdPresent: xtr !== undefined, rtr: false, wantMapNotify: true, merge: false,
     nonce,
     auth: { keyId: 0, algId, authData: new Uint8Array(algId === 2 ? 32 : 20) },
     records: [record],
+    ...(xtr ?? {}),
   };
   return signMessage(register, secret);
 }
