@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cliOptions, intOption, usageError } from './lib/cli.js';
 import { compileLoadgen, payloadFile, runLoad } from './lib/loadgen.js';
-import { ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, SITE_V4, SITE_V6, hostV4, mapRegisterPayloads, mapRequestPayloads } from './lib/payloads.js';
+import { BENCH_HOSTS_PER_ETR, ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, SITE_V4, SITE_V6, hostV4, mapRegisterPayloads, mapRequestPayloads } from './lib/payloads.js';
 import { fillStore, freeUdpPort, startLivmap, stop } from './lib/server.js';
 
 interface CallFrame {
@@ -114,8 +114,8 @@ async function main(): Promise<void> {
     } else {
       // livmap refuses a nonce it accepted before (replay protection): never-sent registrations
       // for the warm-up and for the load, enough for either at up to 100k/s.
-      warmupFile = payloadFile(work, 'w', mapRegisterPayloads(100_000, 10_000, secret, 2, 0x57000000, 0, true));
-      file = payloadFile(work, 'p', mapRegisterPayloads(100_000 * seconds, 10_000, secret, 2, 0x50000000, 0, true));
+      warmupFile = payloadFile(work, 'w', mapRegisterPayloads(100_000, 10_000, secret, 2, 0x57000000, 0, BENCH_HOSTS_PER_ETR));
+      file = payloadFile(work, 'p', mapRegisterPayloads(100_000 * seconds, 10_000, secret, 2, 0x50000000, 0, BENCH_HOSTS_PER_ETR));
     }
     const server = await startLivmap({
       dataDir,

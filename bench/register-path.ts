@@ -83,13 +83,13 @@ async function main(): Promise<void> {
   const hosts = intOption('hosts', values.hosts ?? '', 1, 1_000_000, USAGE);
   const rounds = intOption('rounds', values.rounds ?? '', 1, 1000, USAGE);
   const here = resolve(import.meta.dirname, '..');
-  const { mapRegisterPayloads } = (await import(pathToFileURL(join(here, 'bench/lib/payloads.js')).href)) as Payloads;
+  const { BENCH_HOSTS_PER_ETR, mapRegisterPayloads } = (await import(pathToFileURL(join(here, 'bench/lib/payloads.js')).href)) as Payloads;
   // Two passes over the hosts a round; every round's nonces never sent before (to either server:
   // each has its own replay window, so both get the same payloads).
   const perRound = 2 * hosts;
   const warmups = 3;
-  const first = mapRegisterPayloads(hosts, hosts, SECRET, 2, 0x46000000, 0, true);
-  const roundPayloads = Array.from({ length: warmups + rounds }, (_, r) => mapRegisterPayloads(perRound, hosts, SECRET, 2, 0x52000000 + r, 0, true));
+  const first = mapRegisterPayloads(hosts, hosts, SECRET, 2, 0x46000000, 0, BENCH_HOSTS_PER_ETR);
+  const roundPayloads = Array.from({ length: warmups + rounds }, (_, r) => mapRegisterPayloads(perRound, hosts, SECRET, 2, 0x52000000 + r, 0, BENCH_HOSTS_PER_ETR));
   const current = await pathOf(here, hosts, first);
   // A checkout (its built dist/ is used) or a dist/ directory itself.
   const baselineDist = values.baseline && baselineBuild(values.baseline);

@@ -16,7 +16,7 @@ import { measureOverload } from './lib/overload.js';
 import { measurePostToSmr } from './lib/post-smr.js';
 import { summarize } from '../simulations/stats.js';
 import {
-  ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, SITE_V4, SITE_V6, hostV4, mapRegisterPayloads, mapRequestPayloads,
+  BENCH_HOSTS_PER_ETR, ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, SITE_V4, SITE_V6, hostV4, mapRegisterPayloads, mapRequestPayloads,
 } from './lib/payloads.js';
 import { count, load, machine, markdownTable, rate, textTable, times, us, type Row } from './lib/report.js';
 import { fillStore, freeUdpPort, serveAcceptsWorkers, startEchoProcess, startLivmap, stop, type Livmap } from './lib/server.js';
@@ -299,26 +299,26 @@ async function main(): Promise<void> {
     if (runs('map-register')) {
       const dir = join(work, 'register');
       mkdirSync(dir, { recursive: true });
-      // Each EID registered by an ETR of its own (mapRegisterPayloads etrPerHost says why).
-      const file = payloadFile(dir, 'map-register', mapRegisterPayloads(S.registerPayloads, S.registerHosts, SECRET, 2, 0x52470000, 0, true));
+      // ETRs of 100 EIDs each, each one's refreshes back to back (mapRegisterPayloads says why).
+      const file = payloadFile(dir, 'map-register', mapRegisterPayloads(S.registerPayloads, S.registerHosts, SECRET, 2, 0x52470000, 0, BENCH_HOSTS_PER_ETR));
       // livmap refuses a nonce it accepted within the replay window (the registration lifetime),
       // so a payload file cycled through would be answered once: every livmap run gets its own.
       let salt = 0;
       const fresh: FreshPayloads = (expectedRps) => {
         const n = Math.max(S.registerPayloads, Math.ceil((expectedRps * 1.4 * (S.durationMs + S.warmupMs)) / 1000));
-        return payloadFile(dir, `map-register-${++salt}`, mapRegisterPayloads(n, S.registerHosts, SECRET, 2, 0x52480000 + salt, 0, true));
+        return payloadFile(dir, `map-register-${++salt}`, mapRegisterPayloads(n, S.registerHosts, SECRET, 2, 0x52480000 + salt, 0, BENCH_HOSTS_PER_ETR));
       };
       const registerShape = { requestNonceOffset: NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET };
       /** One Map-Register for each of hosts [firstHost, firstHost + registerHosts), never registered before, closed loop. */
       const registerEach = async (port: number, firstHost: number): Promise<LoadResult> => {
-        const once = payloadFile(dir, `map-register-once-${++salt}`, mapRegisterPayloads(S.registerHosts, S.registerHosts, SECRET, 2, 0x52460000 + salt, firstHost, true));
+        const once = payloadFile(dir, `map-register-once-${++salt}`, mapRegisterPayloads(S.registerHosts, S.registerHosts, SECRET, 2, 0x52460000 + salt, firstHost, BENCH_HOSTS_PER_ETR));
         try {
           return await runLoad(binary, { target: { host: '127.0.0.1', port }, payloadFile: once, window: WINDOW, durationMs: 120_000, count: S.registerHosts, ...registerShape });
         } finally {
           rmSync(once, { force: true });
         }
       };
-      const label = `Map-Register→Map-Notify (HMAC-SHA-256), refreshes of ${count(S.registerHosts)} registered EIDs, one ETR (xTR-ID) each`;
+      const label = `Map-Register→Map-Notify (HMAC-SHA-256), refreshes of ${count(S.registerHosts)} registered EIDs from ${count(S.registerHosts / BENCH_HOSTS_PER_ETR)} ETRs (xTR-IDs), each refreshing its ${BENCH_HOSTS_PER_ETR} back to back`;
       for (const logLevel of ['info', 'warn']) {
         const dataDir = join(dir, `data-${logLevel}`);
         const server = await startLivmap({ dataDir, port: await freeUdpPort(), sites: siteJson('hmac-sha256'), probeEid: hostV4(0), logLevel });

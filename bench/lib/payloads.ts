@@ -141,27 +141,30 @@ export function mapRequestPayloads(mix: RequestMix, salt = 1): { payloads: Buffe
  * Signed Map-Registers (M bit: want Map-Notify; P bit: proxy reply) for `hosts` distinct hosts
  * (hostV4(firstHost) on), cycling. A Map-Server refuses a nonce it accepted before (replay
  * protection): a different `salt` gives never-sent ones.
- * `etrPerHost`: every host is registered by an ETR of its own (the I bit, with an xTR-ID made
- * from the host's number), as many xTRs each refreshing their own mappings. Without it one ETR
- * registers every host, cycling through them without end: not how an xTR registers (OOR sends
- * all its mappings back to back, every 60 s), and a Map-Server that learns from an ETR's register
- * bursts which prefixes it left (authority/bursts.ts) takes every run that stops mid-cycle as the
- * ETR leaving the hosts it did not reach.
+ * `hostsPerEtr`: hosts are registered by ETRs of that many hosts each (the I bit, with an xTR-ID
+ * per ETR), each ETR's hosts back to back, as an OOR xTR sends its mappings (one Map-Register
+ * each, every 60 s). Without it one ETR registers every host, cycling without end: not how an xTR
+ * registers, and a Map-Server that learns from an ETR's register bursts which prefixes it left
+ * (authority/bursts.ts) takes a run that stops mid-cycle as the ETR leaving the hosts it did not
+ * reach.
  */
-export function mapRegisterPayloads(count: number, hosts: number, secret: string, algId: 1 | 2 = 2, salt = 0x52470000, firstHost = 0, etrPerHost = false): Buffer[] {
+export function mapRegisterPayloads(count: number, hosts: number, secret: string, algId: 1 | 2 = 2, salt = 0x52470000, firstHost = 0, hostsPerEtr?: number): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < count; i++) {
     const host = firstHost + (i % hosts);
-    out.push(signedRegister(hostRecord(hostV4(host)), nonceOf(i, salt), secret, algId, etrPerHost ? hostXtr(host) : undefined));
+    out.push(signedRegister(hostRecord(hostV4(host)), nonceOf(i, salt), secret, algId, hostsPerEtr === undefined ? undefined : etrXtr(Math.floor(host / hostsPerEtr))));
   }
   return out;
 }
 
-/** The xTR-ID and site-ID of host i's own ETR (etrPerHost above). */
-function hostXtr(i: number): { readonly xtrId: Uint8Array; readonly siteId: Uint8Array } {
+/** How many hosts each of the bench's ETRs registers (mapRegisterPayloads hostsPerEtr). */
+export const BENCH_HOSTS_PER_ETR = 100;
+
+/** The xTR-ID and site-ID of the bench's e-th ETR (hostsPerEtr above). */
+function etrXtr(e: number): { readonly xtrId: Uint8Array; readonly siteId: Uint8Array } {
   const xtrId = Buffer.alloc(16);
   xtrId.write('livmap-etr', 0, 'latin1');
-  xtrId.writeUInt32BE(i, 12);
+  xtrId.writeUInt32BE(e, 12);
   return { xtrId, siteId: Buffer.alloc(8) };
 }
 
