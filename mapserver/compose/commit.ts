@@ -8,11 +8,11 @@ import { prefixKey } from '../codec/prefix.js';
 import { bindingMoved, type BindingChange } from '../control/mobility.js';
 import { applySubscriptionChange, type SubscriptionTable } from '../control/subscriptions.js';
 import type { MappingDatabase } from '../db/database.js';
-import type { Registration, StateChange } from '../db/model.js';
+import type { DatabaseChange, LifetimeRefresh, Registration, StateChange } from '../db/model.js';
 import type { StoreWriter } from '../store/writer.js';
 
 /** Workers hook: posts changes to every worker copy; resolves once each applied them (undefined without workers). */
-export type Replicate = (changes: readonly StateChange[], awaitAcks: boolean) => Promise<void> | undefined;
+export type Replicate = (changes: readonly DatabaseChange[], awaitAcks: boolean) => Promise<void> | undefined;
 
 /** What a commit did: when its changes are durable (undefined: nothing to wait for), and what moved. */
 export interface Commit {
@@ -54,20 +54,29 @@ export class CommitPath {
     let quiet: StateChange[] | undefined;
     const toStore: StateChange[] = [];
     const deleted = changes.some((change) => change.kind === 'delete-registration') ? new Set(changes.map(deleteKey)) : undefined;
-    for (const change of changes) {
-      if (!deleted?.has(writeKey(change)) && this.quietRefresh(change, now)) (quiet ??= []).push(change);
-      else toStore.push(change);
+    // What the database and the workers apply: a quiet refresh as a LifetimeRefresh.
+    let applied: readonly DatabaseChange[] = changes;
+    for (let i = 0; i < changes.length; i++) {
+      const change = changes[i]!;
+      const refresh = deleted?.has(writeKey(change)) ? undefined : this.quietRefresh(change, now);
+      if (!refresh) {
+        toStore.push(change);
+        continue;
+      }
+      (quiet ??= []).push(change);
+      if (applied === changes) applied = [...changes];
+      (applied as DatabaseChange[])[i] = refresh;
     }
     const waitFor = quiet ? this.pendingWriteOf(quiet) : undefined;
     const before = registrationEids(toStore).map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
-    this.db.apply(changes);
+    this.db.apply(applied);
     for (const change of toStore) applySubscriptionChange(this.subscriptions, change);
     const moved: BindingChange[] = [];
     for (const { eid, binding } of before) {
       const after = this.db.bindingAt(eid, now);
       if (bindingMoved(binding, after)) moved.push({ eid, before: binding, after });
     }
-    const replicated = this.replicate(changes, toStore.length > 0 || moved.length > 0);
+    const replicated = this.replicate(applied, toStore.length > 0 || moved.length > 0);
     if (toStore.length === 0 && moved.length === 0) return { durable: waitFor, moved, replicated: undefined };
     const written = toStore.length ? this.writer.write(toStore) : Promise.resolve();
     const done = replicated ? Promise.all([written, replicated, waitFor]).then(() => undefined) : waitFor ? Promise.all([written, waitFor]).then(() => undefined) : written;
@@ -122,19 +131,31 @@ export class CommitPath {
    * after a crash every registration still comes back alive. Marks the new registration with
    * the stored expiry it inherits.
    */
-  private quietRefresh(change: StateChange, now: number): boolean {
-    if (change.kind !== 'put-registration') return false;
+  private quietRefresh(change: StateChange, now: number): LifetimeRefresh | undefined {
+    if (change.kind !== 'put-registration') return undefined;
     const next = change.registration;
     const previous = this.db.registered(next.record.eid)?.byEtr.get(next.etrId);
-    if (!previous) return false;
-    const stored = this.storedExpiry.get(previous) ?? previous.expiresAt;
+    if (!previous) return undefined;
+    const remembered = this.storedExpiry.get(previous);
+    const stored = remembered ?? previous.expiresAt;
     const quiet =
       stored - now >= REFRESH_WRITE_MARGIN_MS &&
       previous.claimedAt === next.claimedAt && previous.left === next.left && previous.proxyReply === next.proxyReply &&
-      previous.merge === next.merge && sameAuth(previous, next) && sameRecord(previous.record, next.record);
-    if (quiet) this.storedExpiry.set(next, stored);
-    return quiet;
+      previous.merge === next.merge && sameAuth(previous, next) && sameRecord(previous.record, next.record) &&
+      sameId(previous.xtrId, next.xtrId) && sameId(previous.siteId, next.siteId);
+    if (!quiet) return undefined;
+    // Its expiresAt changes in place from now on: remember what the store holds, once.
+    if (remembered === undefined) this.storedExpiry.set(previous, stored);
+    return { kind: 'refresh-registration', eid: previous.record.eid, etrId: previous.etrId, source: next.source, lastRefreshed: next.lastRefreshed, expiresAt: next.expiresAt, burst: next.burst };
   }
+}
+
+/** Whether two optional xTR-IDs / site-IDs are the same bytes (or both absent). */
+function sameId(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The key of the registration a change deletes, if it deletes one. */

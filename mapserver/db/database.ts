@@ -2,13 +2,16 @@
 // resolution. It knows no transport and no storage; it changes only through `apply`.
 import type { EidPrefix, MappingRecord } from '../codec/types.js';
 import { ACTION } from '../codec/types.js';
-import type { Registration, Site, SitePrefix, StateChange } from './model.js';
+import type { DatabaseChange, Registration, Site, SitePrefix } from './model.js';
 import { FAMILY_BITS, containsPrefix, normalizePrefix, requireFamily, samePrefix } from '../codec/prefix.js';
 import { ExpiryQueue } from './expiry.js';
 import { PrefixTable } from './trie.js';
 import { SmallMap, type ReadonlySmallMap } from './small-map.js';
 import { holderBinding, type Binding, type HeldPrefix } from '../authority/ownership.js';
 
+
+/** The database's own write access to what it holds (a lifetime refresh is applied in place). */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** All registrations of one EID prefix, one per registering ETR. */
 export interface RegisteredPrefix extends HeldPrefix {
@@ -145,7 +148,7 @@ export class MappingDatabase {
     }
   }
 
-  apply(changes: readonly StateChange[]): void {
+  apply(changes: readonly DatabaseChange[]): void {
     for (const change of changes) this.applyOne(change);
   }
 
@@ -163,7 +166,7 @@ export class MappingDatabase {
     }
   }
 
-  private applyOne(change: StateChange): void {
+  private applyOne(change: DatabaseChange): void {
     switch (change.kind) {
       case 'put-site': {
         this.generation++;
@@ -216,6 +219,21 @@ export class MappingDatabase {
         entry.answer = undefined;
         // A refresh that keeps or extends the lifetime is found through the key's entry (expiry.ts).
         if (!previous || reg.expiresAt < previous.expiresAt) this.expiries.push(reg);
+        return;
+      }
+      case 'refresh-registration': {
+        const reg = this.entries.get(change.eid)?.get(change.etrId) as Mutable<Registration> | undefined;
+        if (!reg) return;
+        const shortened = change.expiresAt < reg.expiresAt;
+        if (reg.source.address !== change.source.address) {
+          this.forgetXtr(reg);
+          this.xtrAddresses.set(change.source.address, (this.xtrAddresses.get(change.source.address) ?? 0) + 1);
+        }
+        if (reg.source.port !== change.source.port || reg.source.address !== change.source.address) reg.source = change.source;
+        reg.lastRefreshed = change.lastRefreshed;
+        reg.expiresAt = change.expiresAt;
+        if (change.burst !== undefined) reg.burst = change.burst;
+        if (shortened) this.expiries.push(reg);
         return;
       }
       case 'delete-registration': {

@@ -9,22 +9,28 @@ import type { Registration } from './model.js';
 
 export class ExpiryQueue {
   private readonly heap: Registration[] = [];
+  /** heap[i]'s expiresAt when it was pushed: the heap's order. */
+  private readonly at: number[] = [];
 
   get size(): number {
     return this.heap.length;
   }
 
   push(registration: Registration): void {
-    const heap = this.heap;
+    const { heap, at } = this;
+    const key = registration.expiresAt;
     heap.push(registration);
+    at.push(key);
     let i = heap.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (heap[parent]!.expiresAt <= registration.expiresAt) break;
+      if (at[parent]! <= key) break;
       heap[i] = heap[parent]!;
+      at[i] = at[parent]!;
       i = parent;
     }
     heap[i] = registration;
+    at[i] = key;
   }
 
   /**
@@ -35,15 +41,17 @@ export class ExpiryQueue {
   popDue(now: number, current: (registration: Registration) => Registration | undefined): Registration[] {
     const due: Registration[] = [];
     let seen: Set<Registration> | undefined;
-    const heap = this.heap;
-    while (heap.length > 0 && heap[0]!.expiresAt <= now) {
+    const { heap, at } = this;
+    while (heap.length > 0 && at[0]! <= now) {
       const top = heap[0]!;
       const last = heap.pop()!;
-      if (heap.length > 0) this.siftDown(last);
+      const lastAt = at.pop()!;
+      if (heap.length > 0) this.siftDown(last, lastAt);
       const reg = current(top);
       if (!reg) continue;
+      // Refreshed since the entry was pushed (replaced, or its lifetime changed in place).
       if (reg.expiresAt > now) {
-        if (reg !== top) this.push(reg);
+        this.push(reg);
         continue;
       }
       // A key can have two entries (a shortened lifetime pushes its own): report it once.
@@ -55,19 +63,21 @@ export class ExpiryQueue {
     return due;
   }
 
-  private siftDown(item: Registration): void {
-    const heap = this.heap;
+  private siftDown(item: Registration, key: number): void {
+    const { heap, at } = this;
     const n = heap.length;
     let i = 0;
     for (;;) {
       const left = 2 * i + 1;
       if (left >= n) break;
       const right = left + 1;
-      const child = right < n && heap[right]!.expiresAt < heap[left]!.expiresAt ? right : left;
-      if (heap[child]!.expiresAt >= item.expiresAt) break;
+      const child = right < n && at[right]! < at[left]! ? right : left;
+      if (at[child]! >= key) break;
       heap[i] = heap[child]!;
+      at[i] = at[child]!;
       i = child;
     }
     heap[i] = item;
+    at[i] = key;
   }
 }

@@ -99,6 +99,24 @@ export type StateChange =
   | { readonly kind: 'put-subscription'; readonly subscription: Subscription }
   | { readonly kind: 'delete-subscription'; readonly subscription: Subscription };
 
+/**
+ * A refresh that changes nothing of a live registration but its lifetime (most Map-Registers:
+ * compose/commit.ts calls it quiet), applied in place. Never stored; replicated to the workers.
+ */
+export interface LifetimeRefresh {
+  readonly kind: 'refresh-registration';
+  readonly eid: EidPrefix;
+  readonly etrId: string;
+  /** Where the refresh came from (a Map-Notify to the ETR goes there). */
+  readonly source: Endpoint;
+  readonly lastRefreshed: number;
+  readonly expiresAt: number;
+  readonly burst: number | undefined;
+}
+
+/** What the database (and each worker's copy of it) applies: the stored changes and lifetime refreshes. */
+export type DatabaseChange = StateChange | LifetimeRefresh;
+
 /** An RFC 9437 subscription (control/subscriptions.ts keeps the table and its rules; stored like a registration). */
 export interface Subscription {
   readonly xtrId: Uint8Array;

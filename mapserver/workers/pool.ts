@@ -61,7 +61,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { workersFromEnv, type ServerConfig } from '../config/load.js';
 import type { Requester } from '../db/model.js';
-import type { StateChange } from '../db/model.js';
+import type { DatabaseChange, StateChange } from '../db/model.js';
 import type { Endpoint } from '../db/model.js';
 import type { Datagram } from '../transport/outbox.js';
 import { mainThreadShare, packDatagrams } from './bulk.js';
@@ -156,7 +156,7 @@ export function workerEntry(): { readonly url: URL; readonly execArgv?: string[]
 export class WorkerPool {
   private readonly members: Member[] = [];
   private version = 0;
-  private pending: StateChange[] = [];
+  private pending: DatabaseChange[] = [];
   private flushScheduled: NodeJS.Immediate | undefined;
   private waiters: AckWaiter[] = [];
   private closing = false;
@@ -308,7 +308,7 @@ export class WorkerPool {
    * Sends the changes the main thread just applied to every worker. With `ack`, resolves once
    * every live worker holds them (or after ACK_TIMEOUT_MS); without, returns nothing.
    */
-  publish(changes: readonly StateChange[], ack: boolean): Promise<void> | undefined {
+  publish(changes: readonly DatabaseChange[], ack: boolean): Promise<void> | undefined {
     for (const change of changes) if (replicated(change)) this.pending.push(change);
     if (!ack) {
       if (this.pending.length && this.flushScheduled === undefined) this.flushScheduled = setImmediate(() => this.flush(false));

@@ -6,7 +6,7 @@
 // and posts it to every worker; a port delivers in order, so a worker that applied version V has
 // applied everything before it. A batch with `ack` set is answered with {ack V} once applied,
 // after the worker has reported every ITR it answered before it (see AnsweredReport).
-import type { StateChange } from '../db/model.js';
+import type { DatabaseChange, StateChange } from '../db/model.js';
 import type { Endpoint } from '../db/model.js';
 import type { Requester } from '../db/model.js';
 import type { RateLimit } from '../control/rate-limit.js';
@@ -40,7 +40,7 @@ export interface WorkerCounts {
 }
 
 export type ToWorker =
-  | { readonly kind: 'changes'; readonly version: number; readonly changes: readonly StateChange[]; readonly ack: boolean }
+  | { readonly kind: 'changes'; readonly version: number; readonly changes: readonly DatabaseChange[]; readonly ack: boolean }
   | { readonly kind: 'counts'; readonly id: number }
   /** A share of a big reliable batch to send from the worker's socket (bulk.ts), answered with `sent`. */
   | { readonly kind: 'send'; readonly id: number; readonly datagrams: PackedDatagrams }
@@ -64,6 +64,6 @@ export type FromWorker =
   | { readonly kind: 'log'; readonly level: 'warn' | 'error'; readonly message: string; readonly detail: Readonly<Record<string, string | number>> };
 
 /** StateChange kinds the database applies (the store-only ones, nonces and the requester table, are not sent). */
-export function replicated(change: StateChange): boolean {
+export function replicated(change: DatabaseChange): boolean {
   return change.kind !== 'put-nonces' && change.kind !== 'delete-nonces' && change.kind !== 'put-requesters';
 }

@@ -20,6 +20,15 @@ class Keyed {
     return reg;
   }
 
+  /** A lifetime refresh, applied in place as the database does (model.ts LifetimeRefresh). */
+  refresh(key: string, expiresAt: number): void {
+    const reg = this.current.get(key) as { -readonly [K in keyof Registration]: Registration[K] } | undefined;
+    if (!reg) return;
+    const shortened = expiresAt < reg.expiresAt;
+    reg.expiresAt = expiresAt;
+    if (shortened) this.queue.push(reg);
+  }
+
   delete(key: string): void {
     this.current.delete(key);
   }
@@ -57,9 +66,23 @@ t.test('a refresh that shortens the lifetime expires at the shorter time, and on
   t.same(keyed.take(T0 + 350_000), [b], 'two entries of one key, reported once');
 });
 
+t.test('a lifetime changed in place does not hide the entries behind it', async (t) => {
+  const keyed = new Keyed();
+  const a = keyed.put('a', T0 + 100);
+  const b = keyed.put('b', T0 + 200);
+  const c = keyed.put('c', T0 + 300);
+  keyed.refresh('a', T0 + 1_000);
+  t.same(keyed.take(T0 + 250), [b], 'b is due although the entry above it was pushed for a, now refreshed');
+  t.same(keyed.take(T0 + 999), [c], 'a is pushed again at its new time');
+  keyed.refresh('a', T0 + 500); // shortened in place: its own entry
+  t.same(keyed.take(T0 + 500), [a], 'due at the shortened time');
+  t.same(keyed.take(T0 + 1_000), [], 'and reported once');
+});
+
 t.test('against a model: every due registration once, only current ones, none left behind', async (t) => {
   const op = fc.oneof(
     fc.record({ kind: fc.constant('put' as const), key: fc.integer({ min: 0, max: 5 }), lifetime: fc.integer({ min: 1, max: 500 }) }),
+    fc.record({ kind: fc.constant('refresh' as const), key: fc.integer({ min: 0, max: 5 }), lifetime: fc.integer({ min: 1, max: 500 }) }),
     fc.record({ kind: fc.constant('delete' as const), key: fc.integer({ min: 0, max: 5 }) }),
     fc.record({ kind: fc.constant('take' as const), advance: fc.integer({ min: 0, max: 300 }) }),
   );
@@ -73,6 +96,7 @@ t.test('against a model: every due registration once, only current ones, none le
         let now = T0;
         for (const o of ops) {
           if (o.kind === 'put') keyed.put(`k${o.key}`, now + o.lifetime);
+          else if (o.kind === 'refresh') keyed.refresh(`k${o.key}`, now + o.lifetime);
           else if (o.kind === 'delete') keyed.delete(`k${o.key}`);
           else {
             now += o.advance;

@@ -99,3 +99,32 @@ t.test('a refresh that arrives while the first registration is being written is 
   t.same([first.type === 'map-notify' && first.nonce, second.type === 'map-notify' && second.nonce], [1n, 2n],
     'the refresh is not acknowledged before the registration it refreshes is durable');
 });
+
+t.test('a quiet refresh moves the held registration\'s lifetime on in place, and it expires at the new time', async (t) => {
+  const dir = t.testdir();
+  let clock = 1_800_000_000_000;
+  const server = await LispServer.start(labConfig(dir), { now: () => clock });
+  t.teardown(() => server.close());
+  const [ms] = server.addresses() as [Endpoint];
+  const etr = await UdpPeer.bind('127.0.9.12');
+  t.teardown(() => etr.close());
+  const eid = { iid: 0, address: { afi: 'ipv4' as const, ip: '192.168.20.0' }, length: 24 };
+  const held = () => [...(server.db.registered(eid)?.byEtr.values() ?? [])];
+  const T0 = clock;
+  await etr.send(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: ['10.99.0.4'] }), ms);
+  t.equal(decode((await etr.receive()).bytes).type, 'map-notify');
+  const [first] = held();
+  clock = T0 + 60_000;
+  await etr.send(mapRegisterBytes({ eid: '192.168.20.0/24', rlocs: ['10.99.0.4'] }), ms);
+  t.equal(decode((await etr.receive()).bytes).type, 'map-notify', 'the refresh is notified');
+  t.equal(held().length, 1);
+  t.equal(held()[0], first, 'the database holds the same registration object (nothing new for the collector to promote)');
+  t.equal(first!.lastRefreshed, T0 + 60_000, 'refreshed at +60 s');
+  t.equal(first!.expiresAt, T0 + 60_000 + 180_000, 'lives 3 minutes from the refresh');
+  clock = T0 + 200_000; // past the first lifetime, inside the refreshed one
+  server.sweep();
+  t.equal(server.db.liveRegistrations, 1, 'alive after the first registration\'s expiry');
+  clock = T0 + 240_000;
+  server.sweep();
+  t.equal(server.db.liveRegistrations, 0, 'gone at the refreshed expiry');
+});
