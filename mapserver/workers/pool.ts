@@ -6,7 +6,7 @@
 //
 // Why threads and not processes: a worker needs the database and nothing else; threads share
 // the process (one /metrics, one log, one store lock, one signal handler) and a MessagePort
-// clones StateChange batches (Uint8Array, bigint) as they are, without a serialisation format.
+// clones DatabaseChange batches (Uint8Array, bigint) as they are, without a serialisation format.
 //
 // Consistency rules:
 // 1. One owner. The main thread's LispServer owns the database and the store: registrations,

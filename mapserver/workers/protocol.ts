@@ -2,7 +2,7 @@
 // threads that answer Map-Requests from a copy of it. Everything here crosses a MessagePort by
 // structured clone: plain objects, Uint8Array and bigint only (no functions, no class instances).
 //
-// Replication: the main thread numbers every batch of StateChanges it applies (`version`, from 1)
+// Replication: the main thread numbers every batch of DatabaseChanges it applies (`version`, from 1)
 // and posts it to every worker; a port delivers in order, so a worker that applied version V has
 // applied everything before it. A batch with `ack` set is answered with {ack V} once applied,
 // after the worker has reported every ITR it answered before it (see AnsweredReport).
@@ -63,7 +63,7 @@ export type FromWorker =
   | { readonly kind: 'sent'; readonly id: number; readonly sent: boolean }
   | { readonly kind: 'log'; readonly level: 'warn' | 'error'; readonly message: string; readonly detail: Readonly<Record<string, string | number>> };
 
-/** StateChange kinds the database applies (the store-only ones, nonces and the requester table, are not sent). */
+/** DatabaseChange kinds the database applies (the store-only ones, nonces and the requester table, are not sent). */
 export function replicated(change: DatabaseChange): boolean {
   return change.kind !== 'put-nonces' && change.kind !== 'delete-nonces' && change.kind !== 'put-requesters';
 }
