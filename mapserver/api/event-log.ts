@@ -3,6 +3,7 @@
 import type { EventEmitter } from 'node:events';
 import type { ServerEvent } from '../control/types.js';
 import { formatEidPrefix } from '../codec/prefix.js';
+import { formatAddress } from '../codec/text.js';
 import type { ServerEvents } from '../compose/server.js';
 import { endpointText } from './format.js';
 
@@ -23,6 +24,10 @@ export function eventJson({ id, at, event }: LoggedEvent): Record<string, unknow
   const when = new Date(at).toISOString();
   if (event.type === 'refused') {
     return { type: event.type, id, at: when, from: endpointText(event.from), reason: event.reason, detail: event.detail };
+  }
+  if (event.type === 'registered') {
+    const { type, site, etrId, locators, refresh } = event;
+    return { type, site, eid: formatEidPrefix(event.eid), etrId, rlocs: locators.map((l) => formatAddress(l.rloc)), refresh, id, at: when };
   }
   return { ...event, id, at: when, eid: formatEidPrefix(event.eid) };
 }

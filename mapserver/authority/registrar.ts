@@ -17,6 +17,7 @@ import { ReplayWindow } from './replay.js';
 interface RefilledContext {
   burst: BurstArrival;
   now: number;
+  etrId: string;
   isReplay(nonce: bigint): boolean;
 }
 
@@ -47,7 +48,7 @@ export class Registrar {
   ) {
     this.replay = new ReplayWindow(options.registrationTtlMs);
     const replay = this.replay;
-    const context: RefilledContext = { burst: { seq: 0 }, now: 0, isReplay: (nonce) => replay.isReplay(nonce, context.now) };
+    const context: RefilledContext = { burst: { seq: 0 }, now: 0, etrId: '', isReplay: (nonce) => replay.isReplay(nonce, context.now) };
     this.context = context;
   }
 
@@ -65,6 +66,7 @@ export class Registrar {
     const context = this.context;
     context.burst = burst;
     context.now = now;
+    context.etrId = etrId;
     const result = handleMapRegister(this.db, this.options, message, bytes, from, now, context);
     if (!result.accepted) return result;
     this.bursts.arrive(etrId, now, listedAgain);

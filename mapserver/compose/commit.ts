@@ -22,6 +22,9 @@ export interface Commit {
   readonly replicated: Promise<void> | undefined;
 }
 
+/** Nothing to compare after applying (a batch of quiet refreshes). */
+const NO_BEFORE: ReadonlyArray<{ readonly eid: EidPrefix; readonly binding: ReturnType<MappingDatabase['bindingAt']> }> = [];
+
 /** Stored registrations are rewritten at the latest when their stored expiry is this close. */
 const REFRESH_WRITE_MARGIN_MS = 120_000;
 
@@ -68,7 +71,7 @@ export class CommitPath {
       (applied as DatabaseChange[])[i] = refresh;
     }
     const waitFor = quiet ? this.pendingWriteOf(quiet) : undefined;
-    const before = registrationEids(toStore).map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) }));
+    const before = toStore.length ? registrationEids(toStore).map((eid) => ({ eid, binding: this.db.bindingAt(eid, now) })) : NO_BEFORE;
     this.db.apply(applied);
     for (const change of toStore) applySubscriptionChange(this.subscriptions, change);
     const moved: BindingChange[] = [];

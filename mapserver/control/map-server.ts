@@ -21,15 +21,21 @@ export interface RegisterContext {
   readonly burst: BurstArrival;
   /** Whether its nonce was accepted before, within the replay window. */
   isReplay(nonce: bigint): boolean;
+  /** Its ETR (etrIdOf), when the authority has named it already. */
+  readonly etrId?: string;
 }
 
 /** For callers that track neither bursts nor replays (tests of the wire behaviour). */
 export const NO_AUTHORITY: RegisterContext = { burst: { seq: 0 }, isReplay: () => false };
 
+const NO_REGISTRATIONS: readonly Registration[] = [];
+
 const ALG_BY_ID: Readonly<Record<number, KeyAlgorithm>> = { [AUTH_ALG.hmacSha1]: 'hmac-sha1', [AUTH_ALG.hmacSha256]: 'hmac-sha256' };
 
 export function etrIdOf(register: MapRegister, from: Endpoint): string {
-  if (register.xtrIdPresent && register.xtrId) return `xtr:${Buffer.from(register.xtrId).toString('hex')}`;
+  const { xtrId } = register;
+  // A view, not a copy, of the xTR-ID's bytes: this runs for every Map-Register.
+  if (register.xtrIdPresent && xtrId) return `xtr:${Buffer.from(xtrId.buffer, xtrId.byteOffset, xtrId.byteLength).toString('hex')}`;
   return `rloc:${from.address}`;
 }
 
@@ -119,7 +125,7 @@ export function handleMapRegister(
     return dropped('replay', `replayed Map-Register for site '${site.name}' (nonce 0x${register.nonce.toString(16)} already accepted)`, from, true);
   }
 
-  const etrId = etrIdOf(register, from);
+  const etrId = context.etrId ?? etrIdOf(register, from);
   const { burst } = context;
   let changes: StateChange[] | undefined;
   let events: ServerEvent[] | undefined;
@@ -166,25 +172,25 @@ export function handleMapRegister(
       site: site.name,
       eid: record.eid,
       etrId,
-      rlocs: record.locators.map((l) => formatAddress(l.rloc)),
+      locators: record.locators,
       refresh: !fresh,
     });
     let claimed = registration;
     // Most prefixes have one registrant: skip the copy when that is this ETR.
-    let contenders = registered && (registered.byEtr.size > 1 || !existing) ? [...registered.byEtr.values()].filter((r) => r.etrId !== etrId) : [];
-    const settled: Registration[] = [];
+    let contenders: readonly Registration[] = registered && (registered.byEtr.size > 1 || !existing) ? [...registered.byEtr.values()].filter((r) => r.etrId !== etrId) : NO_REGISTRATIONS;
+    let settled: Registration[] | undefined;
     for (const hint of contenders) {
       if (!isOperatorHint(hint) || hint.expiresAt <= now) continue;
       // An operator move is settled by the first ETR that claims after it (superseding it) or
       // that registers the move's own locators (confirming it, and taking over its claim).
       const confirms = sameLocatorSet(hint.record, record);
       if (!fresh && !confirms) continue;
-      settled.push(hint);
+      (settled ??= []).push(hint);
       if (!fresh && hint.claimedAt > claimed.claimedAt) claimed = { ...claimed, claimedAt: hint.claimedAt };
     }
-    if (settled.length) contenders = contenders.filter((r) => !settled.includes(r));
+    if (settled) contenders = contenders.filter((r) => !settled.includes(r));
     changes = append<StateChange>(changes, { kind: 'put-registration', registration: claimed });
-    for (const hint of settled) changes.push({ kind: 'delete-registration', eid: record.eid, etrId: hint.etrId });
+    for (const hint of settled ?? NO_REGISTRATIONS) changes.push({ kind: 'delete-registration', eid: record.eid, etrId: hint.etrId });
     const holder = contenders.length === 0 ? undefined : holderAmong([...contenders, claimed], db.isSitePrefix(record.eid), now);
     if (holder && !holds(holder, claimed)) {
       events.push({ type: 'contested', site: site.name, eid: record.eid, claimant: etrId, holders: holder.registrations.map((r) => r.etrId) });

@@ -1,6 +1,6 @@
 // What a control handler returns: datagrams to send, database changes, events, or a drop.
 // Handlers are pure (message, from, now) -> HandlerResult; the server applies the result.
-import type { EidPrefix, LispMessage, MapNotify } from '../codec/types.js';
+import type { EidPrefix, LispMessage, Locator, MapNotify } from '../codec/types.js';
 import type { Endpoint, StateChange } from '../db/model.js';
 import type { Requester } from '../db/model.js';
 
@@ -21,7 +21,8 @@ export interface Drop {
 }
 
 export type ServerEvent =
-  | { readonly type: 'registered'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string; readonly rlocs: readonly string[]; readonly refresh: boolean }
+  /** `locators` as registered: the API gives their RLOCs as text (api/event-log.ts), formatted only when an event is kept or streamed. */
+  | { readonly type: 'registered'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string; readonly locators: readonly Locator[]; readonly refresh: boolean }
   | { readonly type: 'withdrawn'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string }
   | { readonly type: 'expired'; readonly site: string; readonly eid: EidPrefix; readonly etrId: string }
   | { readonly type: 'refused'; readonly from: Endpoint; readonly reason: DropReason; readonly detail: string }
