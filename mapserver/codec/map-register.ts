@@ -28,8 +28,10 @@ export function decodeMapRegister(r: Reader): MapRegister {
   const b0 = r.buf[at]!;
   const b2 = r.buf[at + 2]!;
   const xtrIdPresent = (b0 & MAP_REGISTER_BITS.xtrIdPresent) !== 0;
-  const { xtrId, siteId, ...body } = decodeAuthenticatedBody(r, at, xtrIdPresent, 'Map-Register');
-  return {
+  const { nonce, auth, records, xtrId, siteId } = decodeAuthenticatedBody(r, at, xtrIdPresent, 'Map-Register');
+  // Built field by field, not spread: a Map-Server decodes one per refresh, and the spread and
+  // rest forms cost a copy of the body through V8's generic property-copy builtins each time.
+  const register: { -readonly [K in keyof MapRegister]: MapRegister[K] } = {
     type: 'map-register',
     proxyReply: (b0 & MAP_REGISTER_BITS.proxyReply) !== 0,
     security: (b0 & MAP_REGISTER_BITS.security) !== 0,
@@ -37,13 +39,16 @@ export function decodeMapRegister(r: Reader): MapRegister {
     rtr: (b0 & MAP_REGISTER_BITS.rtr) !== 0,
     wantMapNotify: (b2 & MAP_REGISTER_BITS.wantMapNotify) !== 0,
     merge: (b2 & MAP_REGISTER_BITS.merge) !== 0,
-    ...body,
-    // Optional fields appear only when set, so messages built without them round-trip equal.
-    ...(b2 & MAP_REGISTER_BITS.eidNotify ? { eidNotify: true } : {}),
-    ...(b2 & MAP_REGISTER_BITS.ttlTimeout ? { ttlTimeout: true } : {}),
-    ...(xtrId ? { xtrId } : {}),
-    ...(siteId ? { siteId } : {}),
+    nonce,
+    auth,
+    records,
   };
+  // Optional fields appear only when set, so messages built without them round-trip equal.
+  if (b2 & MAP_REGISTER_BITS.eidNotify) register.eidNotify = true;
+  if (b2 & MAP_REGISTER_BITS.ttlTimeout) register.ttlTimeout = true;
+  if (xtrId) register.xtrId = xtrId;
+  if (siteId) register.siteId = siteId;
+  return register;
 }
 
 export function mapRegisterLength(m: MapRegister): number {
