@@ -14,6 +14,7 @@ import { compileLoadgen, payloadFile, ratio, repoRoot, runLoad, type LoadOptions
 import { measureMobility, type MobilityResult } from './lib/mobility.js';
 import { measureOverload } from './lib/overload.js';
 import { measurePostToSmr } from './lib/post-smr.js';
+import { measureCpu } from './lib/process-cpu.js';
 import { summarize } from '../simulations/stats.js';
 import {
   BENCH_HOSTS_PER_ETR, ECM_CHECKSUM_OFFSET, ECM_NONCE_OFFSET, ECM_PORT_OFFSET, NONCE_OFFSET, SITE_V4, SITE_V6, hostV4, mapRegisterPayloads, mapRequestPayloads,
@@ -79,6 +80,8 @@ interface Comparison {
   readonly halfRate: number;
   readonly echoAtHalf: LoadResult;
   readonly livmapAtHalf: LoadResult;
+  /** Cores each server process used during its half-load run (bench/lib/process-cpu.ts), when /proc says. */
+  readonly cpuAtHalf: { readonly echo: number | undefined; readonly livmap: number | undefined };
   readonly all: { readonly echo: LoadResult[]; readonly livmap: LoadResult[] };
   /** The same closed loop with a generator that never sleeps (C generator only). */
   readonly spinning?: { readonly echo: LoadResult; readonly livmap: LoadResult; readonly ratio: number };
@@ -87,12 +90,18 @@ interface Comparison {
 type Shape = Omit<LoadOptions, 'target' | 'payloadFile' | 'window' | 'durationMs' | 'warmupMs'>;
 /** A file of never-sent payloads, enough for one run at up to `expectedRps` (the caller deletes it). */
 type FreshPayloads = (expectedRps: number) => string;
+/** A server under test: where it listens, and its process (for its CPU time). */
+interface Target {
+  readonly port: number;
+  readonly child: { readonly pid?: number | undefined };
+}
 
 /**
  * Best-of-N closed-loop throughput for echo and livmap, alternating so drift from other load on
  * the machine hits both; then latency for both at half of livmap's best rate.
  */
-async function compare(file: string, shape: Shape, echoPort: number, livmapPort: number, fresh?: FreshPayloads): Promise<Comparison> {
+async function compare(file: string, shape: Shape, echoServer: Target, livmapServer: Target, fresh?: FreshPayloads): Promise<Comparison> {
+  const [echoPort, livmapPort] = [echoServer.port, livmapServer.port];
   const base = { payloadFile: file, window: WINDOW, durationMs: S.durationMs, warmupMs: S.warmupMs, ...shape };
   // Each livmap run on its own never-sent payloads when a payload may be answered only once.
   const livmapRun = async (options: LoadOptions, expectedRps: number): Promise<LoadResult> => {
@@ -122,14 +131,22 @@ async function compare(file: string, shape: Shape, echoPort: number, livmapPort:
   const echo = best(sleeping.echo);
   const livmap = best(sleeping.livmap);
   const halfRate = Math.max(100, Math.round(livmap.rps / 2));
-  const echoAtHalf = await runLoad(binary, { ...echoBase, rate: halfRate, target: at(echoPort) });
-  const livmapAtHalf = await livmapRun({ ...base, rate: halfRate, target: at(livmapPort) }, halfRate);
-  const result = { echo, livmap, ratio: ratio(livmap, echo), halfRate, echoAtHalf, livmapAtHalf, all: sleeping };
+  // How busy each server was at that rate: the p99 is read against it.
+  const echoHalf = await measureCpu(echoServer.child.pid, () => runLoad(binary, { ...echoBase, rate: halfRate, target: at(echoPort) }));
+  const livmapHalf = await measureCpu(livmapServer.child.pid, () => livmapRun({ ...base, rate: halfRate, target: at(livmapPort) }, halfRate));
+  const [echoAtHalf, livmapAtHalf] = [echoHalf.result, livmapHalf.result];
+  const cpuAtHalf = { echo: echoHalf.cores, livmap: livmapHalf.cores };
+  const result = { echo, livmap, ratio: ratio(livmap, echo), halfRate, echoAtHalf, livmapAtHalf, cpuAtHalf, all: sleeping };
   if (binary === undefined) return result;
   // A sleeping generator must be woken by every reply once its window is full; that wake-up is
   // charged to the server's send call, the more the slower the server. Measured apart here.
   const spin = await closedLoop(true);
   return { ...result, spinning: { echo: best(spin.echo), livmap: best(spin.livmap), ratio: ratio(best(spin.livmap), best(spin.echo)) } };
+}
+
+/** ", 0.85 cores busy": the server's CPU during a run, as a share of one core. */
+function busy(cores: number | undefined): string {
+  return cores === undefined ? '' : `, ${cores.toFixed(2)} cores busy`;
 }
 
 function lossNote(r: LoadResult): string {
@@ -157,8 +174,9 @@ function udpRows(label: string, c: Comparison, goalRatio: number | undefined): v
   rows.push({
     figure: `${label}: p50 / p99 at half load (${rate(c.halfRate)})`,
     // With the rate each reached: a paced run that fell short of it did not measure half load.
-    value: `${us(c.livmapAtHalf.latency_us.p50)} / ${us(c.livmapAtHalf.latency_us.p99)} at ${rate(c.livmapAtHalf.rps)}`,
-    baseline: `echo ${us(c.echoAtHalf.latency_us.p50)} / ${us(c.echoAtHalf.latency_us.p99)} at ${rate(c.echoAtHalf.rps)}`,
+    // And how busy the server was: half the throughput is not half the CPU (process-cpu.ts).
+    value: `${us(c.livmapAtHalf.latency_us.p50)} / ${us(c.livmapAtHalf.latency_us.p99)} at ${rate(c.livmapAtHalf.rps)}${busy(c.cpuAtHalf.livmap)}`,
+    baseline: `echo ${us(c.echoAtHalf.latency_us.p50)} / ${us(c.echoAtHalf.latency_us.p99)} at ${rate(c.echoAtHalf.rps)}${busy(c.cpuAtHalf.echo)}`,
     ratio: `p99 ${times(c.livmapAtHalf.latency_us.p99 / Math.max(1, c.echoAtHalf.latency_us.p99))}`,
     goal: goalRatio === undefined ? '' : 'p99 < 1 ms',
     ...(goalRatio === undefined ? {} : { pass: c.livmapAtHalf.latency_us.p99 < 1000 && c.livmapAtHalf.rps >= 0.9 * c.halfRate }),
@@ -284,7 +302,7 @@ async function main(): Promise<void> {
             // Workers share the port by SO_REUSEPORT, which hashes each flow to one socket: with
             // more than one, the generator sends from 4 source ports (4 ITRs), echo included.
             const sockets = workers === 1 ? 1 : 4;
-            const c = await compare(file, { requestNonceOffset: ECM_NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET, portOffset: ECM_PORT_OFFSET, checksumOffset: ECM_CHECKSUM_OFFSET, sockets }, echo.port, server.port);
+            const c = await compare(file, { requestNonceOffset: ECM_NONCE_OFFSET, replyNonceOffset: NONCE_OFFSET, portOffset: ECM_PORT_OFFSET, checksumOffset: ECM_CHECKSUM_OFFSET, sockets }, echo, server);
             raw[`map-request-${n}${workers === 1 ? '' : `-workers${workers}`}`] = { ...c, fillSeconds, readyMs: server.readyMs, mix: { hits: mix.hits, siteMisses: mix.siteMisses, noSite: mix.noSite } };
             if (workers === 1) udpRows(`Map-Request→Map-Reply, ${count(n)} mappings`, c, n >= 1_000_000 ? 0.7 : n <= 10_000 ? 0.8 : 0.7);
             else udpRows(`Map-Request→Map-Reply, ${count(n)} mappings, ${workers} workers (generator on ${sockets} source ports)`, c, undefined);
@@ -329,7 +347,7 @@ async function main(): Promise<void> {
           const primed = await registerEach(server.port, 0);
           if (primed.received < S.registerHosts) throw new Error(`Map-Register: livmap answered ${primed.received} of ${S.registerHosts} first registrations`);
           log(`Map-Register (HMAC-SHA-256, --log-level ${logLevel}): ${count(S.registerHosts)} EIDs registered; measuring their refreshes`);
-          const c = await compare(file, registerShape, echo.port, server.port, fresh);
+          const c = await compare(file, registerShape, echo, server, fresh);
           raw[`map-register-${logLevel}`] = c;
           if (logLevel === 'info') {
             udpRows(label, c, undefined);
