@@ -9,7 +9,7 @@ import { writeU16 } from './address.js';
 import { fail } from './errors.js';
 import { formatIpv4, formatIpv6, parseIpv4Into, parseIpv6Into } from './ip.js';
 import type { Reader } from './reader.js';
-import type { EncapsulatedControl, InnerHeader, LispMessage } from './types.js';
+import type { EncapsulatedControl, InnerHeader, LispMessage, Mutable } from './types.js';
 
 const UDP = 17;
 
@@ -40,9 +40,7 @@ export function decodeEcm(r: Reader, decodeInner: (r: Reader) => LispMessage): E
   const b0 = b[at]!;
   const ipAt = at + 4;
   const version = b[ipAt]! >> 4;
-  const inner: {
-    -readonly [K in keyof InnerHeader]: InnerHeader[K];
-  } = { version: 4, source: '', destination: '', sourcePort: 0, destinationPort: 0, ttl: 0 };
+  const inner: Mutable<InnerHeader> = { version: 4, source: '', destination: '', sourcePort: 0, destinationPort: 0, ttl: 0 };
   let udpAt: number;
   let udpEnd: number;
   let ipChecksumOk = true;

@@ -9,7 +9,7 @@
 // in byte 2 is reserved and is ignored/written as 0. `a` is the merge-request bit.
 import { authenticatedLength, decodeAuthenticatedBody, encodeAuthenticatedBody } from './authenticated.js';
 import type { Reader } from './reader.js';
-import type { MapRegister } from './types.js';
+import type { MapRegister, Mutable } from './types.js';
 
 export const MAP_REGISTER_BITS = {
   proxyReply: 0x08, // byte 0
@@ -31,7 +31,7 @@ export function decodeMapRegister(r: Reader): MapRegister {
   const { nonce, auth, records, xtrId, siteId } = decodeAuthenticatedBody(r, at, xtrIdPresent, 'Map-Register');
   // Built field by field, not spread: a Map-Server decodes one per refresh, and the spread and
   // rest forms cost a copy of the body through V8's generic property-copy builtins each time.
-  const register: { -readonly [K in keyof MapRegister]: MapRegister[K] } = {
+  const register: Mutable<MapRegister> = {
     type: 'map-register',
     proxyReply: (b0 & MAP_REGISTER_BITS.proxyReply) !== 0,
     security: (b0 & MAP_REGISTER_BITS.security) !== 0,

@@ -2,6 +2,9 @@
 // These are the only representations of addresses, EID prefixes, locators and mapping
 // records in livmap: the codec, the database, the store and the API all use them.
 
+/** Write access to one of these read-only shapes, for the code that builds or updates its own (a decoder, the database). */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** LISP Address Family Identifiers that livmap understands on the wire. */
 export const AFI = {
   none: 0,

@@ -1,6 +1,6 @@
 // The mapping database: sites, static mappings and live registrations, with longest-prefix
 // resolution. It knows no transport and no storage; it changes only through `apply`.
-import type { EidPrefix, MappingRecord } from '../codec/types.js';
+import type { EidPrefix, MappingRecord, Mutable } from '../codec/types.js';
 import { ACTION } from '../codec/types.js';
 import type { DatabaseChange, Registration, Site, SitePrefix } from './model.js';
 import { FAMILY_BITS, containsPrefix, normalizePrefix, requireFamily, samePrefix } from '../codec/prefix.js';
@@ -9,9 +9,6 @@ import { PrefixTable } from './trie.js';
 import { SmallMap, type ReadonlySmallMap } from './small-map.js';
 import { holderBinding, type Binding, type HeldPrefix } from '../authority/ownership.js';
 
-
-/** The database's own write access to what it holds (a lifetime refresh is applied in place). */
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** All registrations of one EID prefix, one per registering ETR. */
 export interface RegisteredPrefix extends HeldPrefix {

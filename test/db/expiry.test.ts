@@ -1,6 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { ExpiryQueue } from '../../mapserver/db/expiry.js';
+import type { Mutable } from '../../mapserver/codec/types.js';
 import type { Registration } from '../../mapserver/db/model.js';
 import { record, registration } from '../helpers/fixtures.js';
 
@@ -22,7 +23,7 @@ class Keyed {
 
   /** A lifetime refresh, applied in place as the database does (model.ts LifetimeRefresh). */
   refresh(key: string, expiresAt: number): void {
-    const reg = this.current.get(key) as { -readonly [K in keyof Registration]: Registration[K] } | undefined;
+    const reg = this.current.get(key) as Mutable<Registration> | undefined;
     if (!reg) return;
     const shortened = expiresAt < reg.expiresAt;
     reg.expiresAt = expiresAt;
